@@ -1,0 +1,49 @@
+# OneStop: `make demo` and `make test` are all a fresh clone needs.
+# Each bootstraps uv, the virtualenv and the locked dependencies on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+SYNCED := $(VENV)/.synced-$(shell cat uv.lock pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+
+.PHONY: demo test lint format services clean help
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || $(MAKE) --no-print-directory apt PKG=python3-venv
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(SYNCED): $(UV) pyproject.toml uv.lock
+	UV_PYTHON=$(PYTHON) $(UV) sync --frozen --quiet
+	rm -f $(VENV)/.synced-* && touch $@
+
+.PHONY: apt
+apt:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PKG); \
+	else echo "Please install the Debian package '$(PKG)' (sudo apt-get install $(PKG))"; exit 1; fi
+
+demo: $(SYNCED) ## File the demo scenario's filings end to end, embedded (no server needed)
+	$(VENV)/bin/onestop demo scenarios/demo.yaml
+
+test: $(SYNCED) lint ## Run lint, types and the whole test suite (integration tests need PG + RabbitMQ)
+	$(VENV)/bin/python -m tests.services ensure
+	$(VENV)/bin/python -m pytest
+
+lint: $(SYNCED) ## ruff format check, ruff lint, mypy
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+format: $(SYNCED) ## Reformat and fix what ruff can
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean: ## Remove the virtualenv, tools and local databases
+	rm -rf $(VENV) $(TOOLS) var

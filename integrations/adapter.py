@@ -1,0 +1,127 @@
+"""The shape every agency adapter shares: map, send through a channel, map back.
+
+An adapter (one module per agency) only translates: our request type into the agency's
+payload, and the agency's result into our vocabulary. The wire protocol is a `Channel`
+(`integrations.rest.RestChannel` today; a SOAP channel can replace it per agency) that
+returns the agency's raw reply or raises one of the three error kinds of `integrations.base`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from integrations.base import Done, Outcome, Pending, RejectedError, TransientError
+from integrations.requests import Person
+
+RequestT = TypeVar("RequestT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The agency's final result, still in its own vocabulary."""
+
+    payload: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Processing:
+    """The agency is still at work; `progress` is whatever it tells meanwhile (maybe nothing)."""
+
+    retry_after: float
+    progress: Mapping[str, Any] = field(default_factory=dict)
+
+
+Reply = Finished | Processing
+
+
+class Channel(Protocol):
+    """One agency's wire protocol. Raises only `AgencyError` kinds."""
+
+    def send(self, payload: Mapping[str, Any], *, idempotency_key: str) -> Reply:
+        """Submit `payload` under `idempotency_key`."""
+        ...
+
+    def query(self, idempotency_key: str) -> Reply | None:
+        """What became of the request under `idempotency_key`; None if the agency never saw it."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class AgencyReply(BaseModel):
+    """Base of the adapters' models of an agency's result: extra fields are tolerated."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class MappedAdapter(ABC, Generic[RequestT]):
+    """An `AgencyAdapter` made of two mappings over a channel."""
+
+    agency: str
+
+    def __init__(self, channel: Channel) -> None:
+        self._channel = channel
+
+    def submit(self, request: RequestT, *, idempotency_key: str) -> Outcome:
+        """Ask the agency to act; the same key always yields the first request's outcome."""
+        try:
+            payload = self.to_agency(request)
+        except (ValueError, ArithmeticError, LookupError, TypeError) as exc:
+            raise RejectedError(
+                f"{self.agency}: the request cannot be put in the agency's terms: {exc}",
+                code="invalid_request",
+            ) from exc
+        return self._outcome(self._channel.send(payload, idempotency_key=idempotency_key))
+
+    def status(self, idempotency_key: str) -> Outcome | None:
+        """What became of the request sent under this key; None if the agency never saw it."""
+        reply = self._channel.query(idempotency_key)
+        return None if reply is None else self._outcome(reply)
+
+    def close(self) -> None:
+        """Release the channel's connections."""
+        self._channel.close()
+
+    @abstractmethod
+    def to_agency(self, request: RequestT) -> dict[str, Any]:
+        """Our request as the agency's payload."""
+
+    @abstractmethod
+    def from_agency(self, payload: Mapping[str, Any]) -> dict[str, object]:
+        """The agency's final result in our vocabulary (may raise ValueError on a bad shape)."""
+
+    def ticket(self, progress: Mapping[str, Any]) -> str:
+        """A reference the agency gave while still at work (e.g. a waybill), if any."""
+        return ""
+
+    def _outcome(self, reply: Reply) -> Outcome:
+        try:
+            if isinstance(reply, Finished):
+                return Done(result=self.from_agency(reply.payload))
+            return Pending(retry_after=reply.retry_after, ticket=self.ticket(reply.progress))
+        except (ValueError, KeyError, TypeError) as exc:  # pydantic's ValidationError included
+            raise TransientError(
+                f"{self.agency}: the agency's result has an unexpected shape: {exc}",
+                code="unexpected_reply",
+            ) from exc
+
+
+# The agencies happen to share these pieces of vocabulary; each adapter still owns its mapping.
+
+
+def person_payload(person: Person) -> dict[str, Any]:
+    """A natural person as the agencies receive one."""
+    return {"name": person.name, "cert_no": person.id_number, "phone": person.mobile}
+
+
+def yuan_text(fen: int) -> str:
+    """An amount in fen as the agencies write yuan: "1234.50"."""
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"

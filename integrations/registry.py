@@ -1,0 +1,82 @@
+"""Every agency adapter, built once per process and keyed by agency name."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from integrations.bank_account import BankAccountAdapter
+from integrations.base import AgencyAdapter
+from integrations.courier import CourierAdapter
+from integrations.housing_fund import HousingFundAdapter
+from integrations.medical_insurance import MedicalInsuranceAdapter
+from integrations.registration import RegistrationAdapter
+from integrations.requests import (
+    BankAccountRequest,
+    CourierRequest,
+    HousingFundRequest,
+    MedicalInsuranceRequest,
+    RegistrationRequest,
+    SealRequest,
+    SocialInsuranceRequest,
+    TaxRequest,
+)
+from integrations.rest import RestChannel
+from integrations.seal import SealAdapter
+from integrations.social_insurance import SocialInsuranceAdapter
+from integrations.tax import TaxAdapter
+
+AGENCIES: tuple[str, ...] = (
+    "registration",
+    "seal",
+    "bank_account",
+    "tax",
+    "social_insurance",
+    "medical_insurance",
+    "housing_fund",
+    "courier",
+)
+
+
+def build_adapters(base_url: str, *, timeout: float) -> dict[str, AgencyAdapter[Any]]:
+    """One adapter per agency, each with its own pooled HTTP client, all under `base_url`.
+
+    `timeout` (seconds) bounds every read, write and pool wait; connecting gets at most 5 s.
+    """
+
+    tls = httpx.create_ssl_context()  # loading CA certificates is slow: once for all
+
+    def rest(agency: str) -> RestChannel:
+        return RestChannel(base_url, agency, timeout=timeout, tls=tls)
+
+    # The annotations make mypy prove that each adapter fits the protocol for its request.
+    registration: AgencyAdapter[RegistrationRequest] = RegistrationAdapter(rest("registration"))
+    seal: AgencyAdapter[SealRequest] = SealAdapter(rest("seal"))
+    bank_account: AgencyAdapter[BankAccountRequest] = BankAccountAdapter(rest("bank_account"))
+    tax: AgencyAdapter[TaxRequest] = TaxAdapter(rest("tax"))
+    social: AgencyAdapter[SocialInsuranceRequest] = SocialInsuranceAdapter(rest("social_insurance"))
+    medical: AgencyAdapter[MedicalInsuranceRequest] = MedicalInsuranceAdapter(
+        rest("medical_insurance")
+    )
+    housing: AgencyAdapter[HousingFundRequest] = HousingFundAdapter(rest("housing_fund"))
+    courier: AgencyAdapter[CourierRequest] = CourierAdapter(rest("courier"))
+    return {
+        "registration": registration,
+        "seal": seal,
+        "bank_account": bank_account,
+        "tax": tax,
+        "social_insurance": social,
+        "medical_insurance": medical,
+        "housing_fund": housing,
+        "courier": courier,
+    }
+
+
+def close_adapters(adapters: Mapping[str, AgencyAdapter[Any]]) -> None:
+    """Close the adapters' HTTP clients (adapters without a `close` are left alone)."""
+    for adapter in adapters.values():
+        close = getattr(adapter, "close", None)
+        if callable(close):
+            close()

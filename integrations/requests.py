@@ -1,0 +1,120 @@
+"""Plain request types the adapters take; the orchestrator maps a filing onto them.
+
+They carry only what an agency needs, in our vocabulary; each adapter translates them to
+its agency's own. Money is integer fen, dates are ISO dates, codes are national codes.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+SealKind = Literal["official", "finance", "invoice", "legal_representative"]
+TaxpayerType = Literal["small_scale", "general"]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Person(_Request):
+    name: str
+    id_number: str  # resident ID (GB 11643)
+    mobile: str
+
+
+class Shareholder(Person):
+    share_percent: float
+
+
+class RegistrationRequest(_Request):
+    """Name check and establishment registration (设立登记)."""
+
+    district_code: str  # GB/T 2260
+    industry_code: str  # GB/T 4754 division or class
+    company_name: str
+    enterprise_type: str
+    registered_capital_fen: int
+    business_scope: tuple[str, ...]
+    address: str
+    legal_representative: Person
+    shareholders: tuple[Shareholder, ...]
+    filing_date: date
+
+
+class SealRequest(_Request):
+    """Seal engraving by a licensed engraver and filing with public security (公安备案)."""
+
+    credit_code: str
+    company_name: str
+    district_code: str
+    seals: tuple[SealKind, ...]
+    legal_representative: Person
+
+
+class BankAccountRequest(_Request):
+    """Basic deposit account (基本存款账户) with the reserved seal specimens."""
+
+    credit_code: str
+    company_name: str
+    bank_code: str
+    branch_code: str
+    legal_representative: Person
+    shareholders: tuple[Shareholder, ...]
+    seal_codes: tuple[str, ...]
+
+
+class TaxRequest(_Request):
+    """Taxpayer registration, taxpayer type, invoice quota and tax UKey."""
+
+    credit_code: str
+    company_name: str
+    district_code: str
+    taxpayer_type: TaxpayerType
+    finance_officer: Person | None  # a 容缺 material: None until supplied
+
+
+class StaffMember(_Request):
+    name: str
+    id_number: str
+
+
+class SocialInsuranceRequest(_Request):
+    """Unit account for social insurance (社保登记) with the initial staff."""
+
+    credit_code: str
+    company_name: str
+    district_code: str
+    staff: tuple[StaffMember, ...]
+
+
+class MedicalInsuranceRequest(_Request):
+    """Unit account for medical insurance (医保登记) with the initial staff."""
+
+    credit_code: str
+    company_name: str
+    district_code: str
+    staff: tuple[StaffMember, ...]
+
+
+class HousingFundRequest(_Request):
+    """Housing-fund (住房公积金) unit account with the contribution rate."""
+
+    credit_code: str
+    company_name: str
+    district_code: str
+    contribution_rate_percent: float  # 5–12
+    staff: tuple[StaffMember, ...]
+
+
+class CourierRequest(_Request):
+    """Waybill for the licence original and the seals (EMS), subsidised by the district."""
+
+    credit_code: str
+    company_name: str
+    recipient: str
+    mobile: str
+    address: str
+    items: tuple[str, ...]

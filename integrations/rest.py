@@ -1,0 +1,206 @@
+"""The REST/JSON channel to an agency: the one place that knows that wire format.
+
+    POST {base}/{agency}/v1/requests   Idempotency-Key header, JSON body
+    GET  {base}/{agency}/v1/requests/{key}
+
+    200 done · 202 processing (retry_after) · 400/422 rejected · 409 blocked · 404 unknown key
+
+Anything else — timeouts, connection errors, 5xx, 408/429, a body that is not JSON, the
+wrong content type, an unexpected shape or a body over the size limit — is a
+`TransientError`: the orchestrator retries, and asks `status` first.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from integrations.adapter import Finished, Processing, Reply
+from integrations.base import BlockedError, RejectedError, TransientError
+
+MAX_BODY_BYTES = 1024 * 1024
+_DRAIN_LIMIT = 64 * 1024
+_TRANSIENT_STATUSES = frozenset({408, 425, 429})
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Done(_Wire):
+    status: Literal["done"]
+    result: dict[str, Any]
+
+
+class _Processing(_Wire):
+    status: Literal["processing"]
+    retry_after: float = Field(ge=0, allow_inf_nan=False)
+    progress: dict[str, Any] = Field(default_factory=dict)
+
+
+class _Rejected(_Wire):
+    status: Literal["rejected"]
+    code: str
+    message: str
+
+
+class _Blocked(_Wire):
+    status: Literal["blocked"]
+    code: str
+    message: str
+    materials: list[str]
+
+
+_WireReply = Annotated[_Done | _Processing | _Rejected | _Blocked, Field(discriminator="status")]
+_READER: TypeAdapter[_Done | _Processing | _Rejected | _Blocked] = TypeAdapter(_WireReply)
+
+# Which reply each HTTP status may carry: a mismatch is a reply we do not understand.
+_EXPECTED: dict[int, type[_Wire]] = {
+    200: _Done,
+    202: _Processing,
+    400: _Rejected,
+    422: _Rejected,
+    409: _Blocked,
+}
+
+
+def default_client(timeout: float, *, tls: ssl.SSLContext | None = None) -> httpx.Client:
+    """A pooled client with explicit timeouts, one per channel, reused for every call."""
+    return httpx.Client(
+        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+        verify=tls or httpx.create_ssl_context(),
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=32),
+        headers={"Accept": "application/json"},
+        follow_redirects=False,
+    )
+
+
+class RestChannel:
+    """One agency's REST/JSON endpoint under `base_url`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        agency: str,
+        *,
+        timeout: float,
+        client: httpx.Client | None = None,
+        tls: ssl.SSLContext | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        self.agency = agency
+        self._requests_url = f"{base_url.rstrip('/')}/{agency}/v1/requests"
+        self._client = client or default_client(timeout, tls=tls)
+        self._max_body_bytes = max_body_bytes
+
+    def send(self, payload: Mapping[str, Any], *, idempotency_key: str) -> Reply:
+        """POST the payload under the key; 404 here means a wrong address, so it is transient."""
+        try:
+            body = json.dumps(payload, ensure_ascii=False, allow_nan=False).encode()
+        except (TypeError, ValueError) as exc:  # NaN, infinity, or not JSON at all
+            raise RejectedError(
+                f"{self.agency}: the request cannot be sent as JSON ({exc})", code="invalid_request"
+            ) from exc
+        reply = self._exchange(
+            "POST",
+            self._requests_url,
+            missing_ok=False,
+            content=body,
+            headers={"Idempotency-Key": idempotency_key, "Content-Type": "application/json"},
+        )
+        assert reply is not None  # only a missing_ok exchange answers None
+        return reply
+
+    def query(self, idempotency_key: str) -> Reply | None:
+        """GET the request's state; None if the agency does not know the key (404)."""
+        url = f"{self._requests_url}/{quote(idempotency_key, safe='')}"
+        return self._exchange("GET", url, missing_ok=True)
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self._client.close()
+
+    def _exchange(self, method: str, url: str, *, missing_ok: bool, **kwargs: Any) -> Reply | None:
+        try:
+            with self._client.stream(method, url, **kwargs) as response:
+                if response.status_code == 404 and missing_ok:
+                    self._drain(response)
+                    return None
+                if response.status_code >= 500 or response.status_code in _TRANSIENT_STATUSES:
+                    self._drain(response)
+                    raise TransientError(
+                        f"{self.agency}: HTTP {response.status_code}",
+                        code=f"http_{response.status_code}",
+                    )
+                expected = _EXPECTED.get(response.status_code)
+                if expected is None:
+                    raise TransientError(
+                        f"{self.agency}: unexpected HTTP status {response.status_code}",
+                        code=f"http_{response.status_code}",
+                    )
+                body = self._read_json(response)
+        except httpx.TimeoutException as exc:
+            raise TransientError(f"{self.agency}: timed out ({exc!r})", code="timeout") from exc
+        except (httpx.HTTPError, httpx.StreamError, httpx.InvalidURL) as exc:
+            raise TransientError(
+                f"{self.agency}: connection failed ({exc!r})", code="connection"
+            ) from exc
+        return self._interpret(body, expected)
+
+    @staticmethod
+    def _drain(response: httpx.Response) -> None:
+        # Reading a short error body lets the connection go back to the pool.
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) <= _DRAIN_LIMIT:
+            response.read()
+
+    def _read_json(self, response: httpx.Response) -> object:
+        media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type != "application/json" and not media_type.endswith("+json"):
+            raise TransientError(
+                f"{self.agency}: expected JSON, got {media_type or 'no content type'}",
+                code="bad_content_type",
+            )
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self._max_body_bytes:
+            raise TransientError(f"{self.agency}: reply of {declared} bytes", code="too_large")
+        body = bytearray()
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > self._max_body_bytes:
+                raise TransientError(
+                    f"{self.agency}: reply over {self._max_body_bytes} bytes", code="too_large"
+                )
+        try:
+            return json.loads(body)
+        except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
+            raise TransientError(
+                f"{self.agency}: reply is not valid JSON ({exc})", code="bad_json"
+            ) from exc
+
+    def _interpret(self, body: object, expected: type[_Wire]) -> Reply:
+        try:
+            reply = _READER.validate_python(body)
+        except ValidationError as exc:
+            raise TransientError(
+                f"{self.agency}: unexpected reply shape ({exc.error_count()} problems)",
+                code="unexpected_reply",
+            ) from exc
+        if not isinstance(reply, expected):
+            raise TransientError(
+                f"{self.agency}: a {reply.status!r} reply with the wrong HTTP status",
+                code="unexpected_reply",
+            )
+        if isinstance(reply, _Done):
+            return Finished(payload=reply.result)
+        if isinstance(reply, _Processing):
+            return Processing(retry_after=reply.retry_after, progress=reply.progress)
+        if isinstance(reply, _Rejected):
+            raise RejectedError(reply.message, code=reply.code)
+        raise BlockedError(reply.message, code=reply.code, materials=tuple(reply.materials))

@@ -1,0 +1,11 @@
+"""integrations/simulators: the agencies, simulated with state, rules, idempotency and faults.
+
+They are outside agencies: they import only `integrations.codes` and their own modules,
+never the adapters, the request types or the orchestrator.
+"""
+
+from integrations.simulators.app import SimulatorConfig, create_app
+from integrations.simulators.engine import Behaviour
+from integrations.simulators.server import BackgroundServer, serve_in_thread
+
+__all__ = ["BackgroundServer", "Behaviour", "SimulatorConfig", "create_app", "serve_in_thread"]

@@ -1,0 +1,286 @@
+"""What every simulated agency shares: a request store keyed by idempotency key, effects, faults.
+
+An `AgencySimulator` holds one agency's world. The agency's business rules (one module per
+agency) decide each new request; the engine makes the decision idempotent, counts the
+real-world effects per key, and plays the behaviour a scenario asked for: latency (answer
+at once or later), transient errors, outages, and replies lost after the action committed.
+The engine knows nothing of HTTP: the wire protocol lives in `integrations.simulators.rest`.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+LostReply = Literal["http_500", "drop"]
+
+
+class Behaviour(BaseModel):
+    """How an agency behaves, as a scenario or a test sets it; defaults: fast and reliable."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    latency_ms: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    latency_jitter_ms: float = Field(
+        default=0.0, ge=0, allow_inf_nan=False, description="Uniform extra latency, 0..jitter."
+    )
+    sync_limit_ms: float = Field(
+        default=2000.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="Up to this latency the submit answers with the outcome; beyond, 202.",
+    )
+    transient_error_rate: float = Field(default=0.0, ge=0, le=1, description="503 before acting.")
+    lost_reply_rate: float = Field(
+        default=0.0, ge=0, le=1, description="The submit acts and records, then loses its reply."
+    )
+    lost_reply_mode: Literal["http_500", "drop", "either"] = "either"
+    rejection_rate: float = Field(
+        default=0.0, ge=0, le=1, description="New requests refused as `simulated_rejection`."
+    )
+    outage: bool = Field(default=False, description="503 on every agency endpoint.")
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """The agency acted: `result` in its own vocabulary; `subject` names what was acted on."""
+
+    result: Mapping[str, Any]
+    subject: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The agency refused on the merits; nothing happened."""
+
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Blocked:
+    """The agency waits for materials; nothing happened yet."""
+
+    code: str
+    message: str
+    materials: tuple[str, ...]
+
+
+Decision = Completed | Refused | Blocked
+
+
+class InvalidRequest(Exception):
+    """The request does not fit the agency's format: answered at once and never recorded."""
+
+    def __init__(self, message: str, *, code: str = "invalid_request") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def parse(model: type[ModelT], payload: object) -> ModelT:
+    """Validate a request payload against an agency's own model, or raise `InvalidRequest`."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(body)'}: {err['msg']}"
+            for err in exc.errors()[:5]
+        )
+        raise InvalidRequest(problems) from exc
+
+
+class AgencyRules(ABC):
+    """One agency's business rules and state; the engine calls them under its lock."""
+
+    name: str = ""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    @abstractmethod
+    def decide(self, payload: object) -> Decision:
+        """Judge a new request and, if it is `Completed`, perform its effect on the state."""
+
+    def progress(self, result: Mapping[str, Any], fraction: float) -> Mapping[str, Any]:
+        """What a status query shows of a completed decision before it is ready (fraction < 1)."""
+        return {}
+
+
+@dataclass(slots=True)
+class Record:
+    """One request as the agency keeps it."""
+
+    decision: Decision
+    accepted_at: float
+    ready_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """What the agency says about a request right now, protocol-neutral."""
+
+    state: Literal["done", "processing", "rejected", "blocked"]
+    result: Mapping[str, Any] = field(default_factory=dict)
+    retry_after: float = 0.0
+    progress: Mapping[str, Any] = field(default_factory=dict)
+    code: str = ""
+    message: str = ""
+    materials: tuple[str, ...] = ()
+
+
+class AgencySimulator:
+    """One agency: its rules, its store of requests by idempotency key, effects and behaviour."""
+
+    def __init__(
+        self,
+        rules_factory: Callable[[random.Random], AgencyRules],
+        *,
+        behaviour: Behaviour | None = None,
+        seed: int = 0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._rules_factory = rules_factory
+        self._initial_behaviour = behaviour or Behaviour()
+        self._seed = seed
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._install_fresh_world()
+        self.name = self._rules.name
+
+    def _install_fresh_world(self) -> None:
+        self._rules = self._rules_factory(random.Random(f"{self._seed}/rules"))
+        self._faults = random.Random(f"{self._seed}/faults/{self._rules.name}")
+        self._behaviour = self._initial_behaviour
+        self._records: dict[str, Record] = {}
+        self._effects: Counter[str] = Counter()
+        self._subjects: Counter[str] = Counter()
+
+    def reset(self) -> None:
+        """Forget every request and effect; rules, sequences, RNG and behaviour start afresh."""
+        with self._lock:
+            self._install_fresh_world()
+
+    @property
+    def behaviour(self) -> Behaviour:
+        """The behaviour in force."""
+        return self._behaviour
+
+    @behaviour.setter
+    def behaviour(self, value: Behaviour) -> None:
+        with self._lock:
+            self._behaviour = value
+
+    def roll_unavailable(self) -> bool:
+        """Whether this call meets an outage or a transient error (decided before anything)."""
+        with self._lock:
+            b = self._behaviour
+            return b.outage or (
+                b.transient_error_rate > 0 and self._faults.random() < b.transient_error_rate
+            )
+
+    def roll_lost_reply(self) -> LostReply | None:
+        """Whether the reply to a submit that was just recorded gets lost, and how."""
+        with self._lock:
+            b = self._behaviour
+            if b.lost_reply_rate == 0 or self._faults.random() >= b.lost_reply_rate:
+                return None
+            if b.lost_reply_mode == "either":
+                return self._faults.choice(("http_500", "drop"))
+            return b.lost_reply_mode
+
+    def accept(self, key: str, payload: object) -> Record:
+        """Record a submit under `key`; a key already acted on (or in progress) keeps its record.
+
+        Refusals and blocks are recorded for status queries but do not use the key up: nothing
+        happened, so a corrected or supplemented request may come again under the same key.
+        Raises `InvalidRequest` (nothing recorded) if the payload does not fit the format.
+        """
+        with self._lock:
+            now = self._clock()
+            existing = self._records.get(key)
+            if existing is not None and (
+                isinstance(existing.decision, Completed) or existing.ready_at > now
+            ):
+                return existing
+            b = self._behaviour
+            if b.rejection_rate > 0 and self._faults.random() < b.rejection_rate:
+                decision: Decision = Refused(
+                    "simulated_rejection", "the scenario told this agency to refuse"
+                )
+            else:
+                decision = self._rules.decide(payload)
+            if isinstance(decision, Completed):
+                # The one place where the real-world action happens: count it.
+                self._effects[key] += 1
+                self._subjects[decision.subject or key] += 1
+            latency = b.latency_ms + (
+                self._faults.uniform(0, b.latency_jitter_ms) if b.latency_jitter_ms else 0
+            )
+            record = Record(decision=decision, accepted_at=now, ready_at=now + latency / 1000)
+            self._records[key] = record
+            return record
+
+    def lookup(self, key: str) -> Record | None:
+        """The record under `key`, if the agency ever recorded one."""
+        with self._lock:
+            return self._records.get(key)
+
+    def seconds_until_ready(self, record: Record) -> float:
+        """Seconds (≥ 0) until the record's outcome is visible."""
+        return max(0.0, record.ready_at - self._clock())
+
+    def answers_synchronously(self, record: Record) -> bool:
+        """Whether a submit waits for this record's outcome instead of answering 202."""
+        return self.seconds_until_ready(record) * 1000 <= self._behaviour.sync_limit_ms
+
+    def view(self, record: Record) -> View:
+        """What the agency says about `record` now."""
+        now = self._clock()
+        decision = record.decision
+        if now < record.ready_at:
+            progress: Mapping[str, Any] = {}
+            if isinstance(decision, Completed):
+                span = record.ready_at - record.accepted_at
+                fraction = (now - record.accepted_at) / span if span > 0 else 1.0
+                with self._lock:
+                    progress = self._rules.progress(decision.result, min(max(fraction, 0.0), 1.0))
+            return View(
+                state="processing",
+                retry_after=round(max(record.ready_at - now, 0.001), 3),
+                progress=progress,
+            )
+        if isinstance(decision, Completed):
+            return View(state="done", result=decision.result)
+        if isinstance(decision, Refused):
+            return View(state="rejected", code=decision.code, message=decision.message)
+        return View(
+            state="blocked",
+            code=decision.code,
+            message=decision.message,
+            materials=decision.materials,
+        )
+
+    def effects(self) -> dict[str, int]:
+        """How many times the real-world action happened, per idempotency key."""
+        with self._lock:
+            return dict(self._effects)
+
+    def subjects(self) -> dict[str, int]:
+        """How many times the action happened per subject (e.g. per credit code), any key."""
+        with self._lock:
+            return dict(self._subjects)
+
+
+def duplicates(counts: Mapping[str, int]) -> int:
+    """Effects beyond the first, summed over keys."""
+    return sum(max(0, n - 1) for n in counts.values())

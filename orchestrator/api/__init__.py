@@ -1,0 +1,1 @@
+"""The JSON API under /api/v1: authenticated, scoped by branch or district, OpenAPI documented."""

@@ -1,0 +1,81 @@
+"""The FastAPI application: routes, the body-size limit, and one place that renders errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from orchestrator.api.limits import BodySizeLimit
+from orchestrator.errors import DomainError
+from orchestrator.filings.api import router as filings_router
+from orchestrator.filings.schemas import field_errors_from_dicts
+from orchestrator.settings import get_settings
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content=body, headers=headers)
+
+
+async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    return _json(exc.status_code, exc.body(), headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return _json(
+            400,
+            {
+                "error": "malformed_json",
+                "message_zh": "请求体不是有效的 JSON",
+                "message_en": "the request body is not valid JSON",
+            },
+        )
+    fields = [e.model_dump() for e in field_errors_from_dicts(errors, strip_prefix=("body",))]
+    return _json(
+        422,
+        {
+            "error": "invalid",
+            "message_zh": "填写有误，请按字段修改",
+            "message_en": "some fields are invalid",
+            "errors": fields,
+        },
+    )
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    messages = {
+        404: ("未找到", "not found"),
+        405: ("不支持该请求方法", "method not allowed"),
+    }
+    zh, en = messages.get(exc.status_code, (str(exc.detail), str(exc.detail)))
+    return _json(exc.status_code, {"error": "http_error", "message_zh": zh, "message_en": en})
+
+
+def create_app() -> FastAPI:
+    """The API application; the runtime comes from `orchestrator.runtime`."""
+    app = FastAPI(
+        title="OneStop API",
+        version="1",
+        summary="一件事开办企业 · Open a company in one visit",
+        openapi_url="/openapi.json",
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=get_settings().api_max_body_bytes)
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.include_router(filings_router, prefix="/api/v1")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,191 @@
+"""The `onestop` command: run the service (embedded or as separate processes), the demo,
+the benchmark, and the working-day calendar."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator.calendar.cli import app as calendar_app
+from orchestrator.settings import get_settings
+
+app = typer.Typer(
+    name="onestop",
+    help=(
+        "OneStop 一件事开办企业: one filing carried to every agency.\n\n"
+        "Embedded by default (SQLite, in-process worker and simulators); set "
+        "ONESTOP_DATABASE_URL and ONESTOP_BROKER_URL for PostgreSQL and RabbitMQ."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+app.add_typer(calendar_app, name="calendar", help="Working-day calendar: deadlines and workdays.")
+token_app = typer.Typer(help="Bearer tokens for the JSON API.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+Port = Annotated[int, typer.Option("--port", "-p", help="TCP port to listen on.", min=0, max=65535)]
+Host = Annotated[str, typer.Option("--host", help="Address to bind.")]
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema and load the reference data."""
+    from orchestrator.migrations import migrate as run_migrations
+    from orchestrator.runtime import current
+    from orchestrator.seed import seed_reference
+
+    settings = get_settings()
+    run_migrations(settings.database_url)
+    with current().database.transaction() as session:
+        seed_reference(session)
+    typer.echo(f"database ready: {_safe_url(settings.database_url)}")
+
+
+@app.command()
+def serve(port: Port = 8000, host: Host = "127.0.0.1") -> None:
+    """Run everything in one process (embedded default): API, worker, beat, simulators."""
+    import uvicorn
+
+    from orchestrator.api.app import create_app
+    from orchestrator.embedded import run_embedded
+
+    with run_embedded(get_settings()) as rt:
+        typer.echo(f"OneStop at http://{host}:{port}  (agencies: {rt.agencies_url})")
+        uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def api(port: Port = 8000, host: Host = "127.0.0.1") -> None:
+    """Run the JSON API alone (production: PostgreSQL + RabbitMQ)."""
+    import uvicorn
+
+    from orchestrator.api.app import create_app
+
+    uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Worker threads.", min=1)] = 0,
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "warning",
+) -> None:
+    """Run a Celery worker (threads pool) for step work."""
+    from orchestrator.celery_app import app as celery
+
+    threads = concurrency or get_settings().worker_concurrency
+    celery.worker_main(
+        ["worker", "--pool=threads", f"--concurrency={threads}", f"--loglevel={loglevel}",
+         "--without-gossip", "--without-mingle"]
+    )  # fmt: skip
+
+
+@app.command()
+def beat(loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "warning") -> None:
+    """Run Celery beat: the periodic sweep that re-dispatches overdue steps."""
+    from orchestrator.celery_app import app as celery
+
+    schedule = Path("var") / "celerybeat-schedule"
+    schedule.parent.mkdir(exist_ok=True)
+    celery.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}"])
+
+
+@app.command()
+def simulators(port: Port = 8100, host: Host = "127.0.0.1") -> None:
+    """Serve the agency simulators (every agency, one process)."""
+    from integrations.simulators.server import main as serve_simulators
+
+    serve_simulators(host=host, port=port)
+
+
+@app.command()
+def up(
+    workers: Annotated[int, typer.Option("--workers", "-w", help="Worker processes.", min=1)] = 2,
+    port: Port = 8000,
+    simulators_port: Annotated[int, typer.Option(help="Port of the simulators.")] = 8100,
+) -> None:
+    """Start api, N workers, beat and simulators as separate processes (compose, no Docker)."""
+    settings = get_settings()
+    env = dict(os.environ)
+    env.setdefault("ONESTOP_AGENCIES_URL", f"http://127.0.0.1:{simulators_port}")
+    env["ONESTOP_CLOCK_REAL_START"] = str(settings.clock_real_start)
+    me = [sys.executable, "-m", "orchestrator.cli"]
+    subprocess.run([*me, "migrate"], env=env, check=True)
+    commands = {
+        "simulators": [*me, "simulators", "--port", str(simulators_port)],
+        "api": [*me, "api", "--port", str(port)],
+        "beat": [*me, "beat"],
+        **{f"worker-{i + 1}": [*me, "worker"] for i in range(workers)},
+    }
+    processes = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
+    typer.echo(f"started {', '.join(processes)}; API on http://127.0.0.1:{port} — Ctrl-C stops all")
+    stopping = False
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        while not stopping:
+            dead = [n for n, p in processes.items() if p.poll() is not None]
+            if dead:
+                typer.echo(f"process exited: {', '.join(dead)}; stopping the rest", err=True)
+                break
+            time.sleep(0.5)
+    finally:
+        for process in processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@token_app.command("issue")
+def token_issue(
+    username: Annotated[str, typer.Argument(help="The staff member's username.")],
+    days: Annotated[int, typer.Option(help="Days until the token expires (0: never).")] = 30,
+) -> None:
+    """Issue a bearer token for a member of staff and print it (shown once)."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from orchestrator.identity.models import Staff
+    from orchestrator.identity.service import issue_token
+    from orchestrator.runtime import current
+
+    rt = current()
+    with rt.database.transaction() as session:
+        staff = session.scalars(select(Staff).where(Staff.username == username)).first()
+        if staff is None:
+            typer.echo(f"没有该用户 / no staff member named {username!r}", err=True)
+            raise typer.Exit(2)
+        ttl = timedelta(days=days) if days else None
+        typer.echo(issue_token(session, staff, now=rt.clock.now(), label="cli", ttl=ttl))
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def main() -> None:
+    """Entry point of the `onestop` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Database plumbing: the declarative base, engines for SQLite and PostgreSQL, sessions,
+and work to do once a transaction has committed (never inside it)."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, Dialect, Engine, Enum, TypeDecorator, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from orchestrator.clock import CHINA
+from orchestrator.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+class AwareDateTime(TypeDecorator[datetime]):
+    """Timezone-aware instants on every dialect, read back in China time.
+
+    SQLite has no time zones: values are stored as naive UTC so that SQL comparisons stay
+    right, and re-attached on the way out. Naive input is refused rather than guessed.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: give instants a time zone")
+        return value.astimezone(UTC).replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(CHINA)
+
+
+class Base(DeclarativeBase):
+    """Every table; instants are stored timezone-aware, dicts and lists as JSON."""
+
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: AwareDateTime(),
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+    }
+
+
+def str_enum(cls: type[enum.StrEnum]) -> Enum:
+    """A portable VARCHAR column storing a StrEnum by value (no native enum to migrate)."""
+    return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+
+
+def make_engine(url: str) -> Engine:
+    """An engine tuned for the URL's dialect (SQLite: WAL, busy timeout, one file per path)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin_immediate)
+        return engine
+    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let pysqlite not open transactions on its own, so that "begin" below decides.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin_immediate(connection: Any) -> None:
+    # Take the write lock up front: a deferred transaction that reads and then writes can
+    # fail with "database is locked" under concurrent workers instead of waiting.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """An engine and its session factory; one per process and URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+@lru_cache(maxsize=4)
+def get_database(url: str | None = None) -> Database:
+    """The process's database for `url` (default: the settings' URL)."""
+    return Database(url or get_settings().database_url)
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run `action` once `session`'s transaction has committed; drop it on rollback."""
+    session.info.setdefault("after_commit", []).append(action)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    actions: list[Callable[[], None]] = session.info.pop("after_commit", [])
+    for action in actions:
+        try:
+            action()
+        except Exception:
+            # The commit stands; whatever was not sent is found again by the sweeper.
+            log.exception("after-commit action failed")
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_commit(session: Session) -> None:
+    session.info.pop("after_commit", None)

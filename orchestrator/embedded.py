@@ -1,0 +1,71 @@
+"""The embedded mode: everything in one process, nothing to install.
+
+SQLite, a Celery worker thread on the in-memory broker (real canvas semantics, not eager
+mode), an embedded beat for the sweeper, and the agency simulators served over HTTP on an
+ephemeral local port. The same workflow code runs here as in production.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from typing import Any
+
+from celery.beat import EmbeddedService, Scheduler
+from celery.contrib.testing.worker import start_worker
+
+from integrations.simulators.app import SimulatorConfig
+from integrations.simulators.server import serve_simulators_in_thread
+from orchestrator import runtime
+from orchestrator.celery_app import configure_celery
+from orchestrator.migrations import migrate
+from orchestrator.runtime import Runtime
+from orchestrator.seed import seed_reference
+from orchestrator.settings import Settings
+
+
+@contextmanager
+def simulators_in_thread(config: SimulatorConfig | None = None) -> Iterator[str]:
+    """Serve every agency simulator on an ephemeral local port; yields the base URL."""
+    server = serve_simulators_in_thread(config)
+    try:
+        yield server.base_url
+    finally:
+        server.stop()
+
+
+@contextmanager
+def run_embedded(
+    settings: Settings,
+    *,
+    simulators: SimulatorConfig | None = None,
+    beat: bool = True,
+    **runtime_overrides: Any,
+) -> Iterator[Runtime]:
+    """Migrate, start simulators, a worker thread and beat; yield the installed runtime."""
+    migrate(settings.database_url)
+    with ExitStack() as stack:
+        agencies_url = settings.agencies_url or stack.enter_context(
+            simulators_in_thread(simulators)
+        )
+        rt = runtime.install(
+            runtime.from_settings(settings, agencies_url=agencies_url, **runtime_overrides)
+        )
+        with rt.database.transaction() as session:
+            seed_reference(session)
+        app = configure_celery(settings)
+        stack.enter_context(
+            start_worker(
+                app,
+                pool="threads",
+                concurrency=settings.worker_concurrency,
+                perform_ping_check=False,
+                loglevel="WARNING",
+                shutdown_timeout=30,
+            )
+        )
+        if beat:
+            service = EmbeddedService(app, thread=True, scheduler_cls=Scheduler)
+            service.start()
+            stack.callback(service.stop)
+        yield rt

@@ -1,0 +1,52 @@
+"""Domain errors carry their HTTP status; they are rendered in one place, in both languages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """A refusal a client can act on: an HTTP status, a stable code, and zh/en messages."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message_zh: str, message_en: str, **detail: Any) -> None:
+        super().__init__(message_en)
+        self.message_zh = message_zh
+        self.message_en = message_en
+        self.detail = detail
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body of the error response."""
+        return {
+            "error": self.code,
+            "message_zh": self.message_zh,
+            "message_en": self.message_en,
+            **self.detail,
+        }
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflict"
+
+
+class Invalid(DomainError):
+    status_code = 422
+    code = "invalid"

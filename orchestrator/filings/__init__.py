@@ -1,0 +1,1 @@
+"""Filings: what a clerk enters once, its validation and its materials assessment."""

@@ -1,0 +1,164 @@
+"""The filings endpoints of the JSON API (/api/v1/filings)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Header, Query, Response, status
+from sqlalchemy.exc import IntegrityError
+
+from orchestrator.api.deps import CallerDep, RuntimeDep
+from orchestrator.filings import service, views
+from orchestrator.filings.models import FilingStatus
+from orchestrator.filings.schemas import FilingInput
+
+router = APIRouter(prefix="/filings", tags=["filings"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=100,
+        description="Retrying a POST with the same key returns the same filing, never a second.",
+    ),
+]
+
+
+def _actor(caller: CallerDep) -> service.Actor:
+    return service.Actor(name=caller.actor, scope=caller.scope)
+
+
+def _detail(rt: RuntimeDep, caller: CallerDep, tracking_code: str) -> views.FilingDetail:
+    with rt.database.transaction() as session:
+        filing = service.get_filing(session, caller.scope, tracking_code)
+        return views.detail(
+            filing,
+            service.events_of(session, filing),
+            rt.calendar,
+            reveal_personal_data=caller.scope.branch_id is not None,
+        )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=views.FilingDetail,
+    summary="File a company-opening application (一件事申请)",
+    responses={200: {"description": "Replay of an earlier request with the same key"}},
+)
+def create_filing(
+    data: FilingInput,
+    rt: RuntimeDep,
+    caller: CallerDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> views.FilingDetail:
+    """Validate and accept a filing; its receipt (tracking code, deadline) is the response."""
+    try:
+        with rt.database.transaction() as session:
+            filing, created = service.file_filing(
+                session,
+                actor=_actor(caller),
+                staff_id=caller.staff_id,
+                data=data,
+                idempotency_key=idempotency_key,
+                now=rt.clock.now(),
+                calendar=rt.calendar,
+            )
+            code = filing.tracking_code
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        # A concurrent request with the same key won the insert: answer with its filing.
+        with rt.database.transaction() as session:
+            branch_id = caller.scope.branch_id or 0
+            existing = service.find_by_idempotency_key(session, branch_id, idempotency_key)
+            if existing is None:
+                raise
+            code, created = existing.tracking_code, False
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return _detail(rt, caller, code)
+
+
+@router.get("", response_model=views.FilingPage, summary="List filings visible to the caller")
+def list_filings(
+    rt: RuntimeDep,
+    caller: CallerDep,
+    status_: Annotated[FilingStatus | None, Query(alias="status")] = None,
+    district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    branch_id: Annotated[int | None, Query(ge=1)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> views.FilingPage:
+    """Newest first; clerks see their branch, officers their district."""
+    with rt.database.transaction() as session:
+        rows, total = service.list_filings(
+            session,
+            caller.scope,
+            status=status_,
+            district_code=district_code,
+            branch_id=branch_id,
+            page=page,
+            page_size=page_size,
+        )
+        items = [views.summary(f, rt.calendar) for f in rows]
+    return views.FilingPage(items=items, total=total, page=page, page_size=page_size)
+
+
+@router.get("/{tracking_code}", response_model=views.FilingDetail, summary="One filing")
+def get_filing(tracking_code: str, rt: RuntimeDep, caller: CallerDep) -> views.FilingDetail:
+    """A filing with its steps, materials and full history."""
+    return _detail(rt, caller, tracking_code)
+
+
+@router.post(
+    "/{tracking_code}/materials/{material_code}",
+    response_model=views.FilingDetail,
+    summary="Supplement a 容缺 material",
+)
+def supplement_material(
+    tracking_code: str,
+    material_code: str,
+    rt: RuntimeDep,
+    caller: CallerDep,
+    data: Annotated[
+        dict[str, Any] | None,
+        Body(embed=True, description="Data the material carries, e.g. finance_officer or staff."),
+    ] = None,
+) -> views.FilingDetail:
+    """Mark the material supplied; the steps it blocked resume."""
+    with rt.database.transaction() as session:
+        service.supplement_material(
+            session,
+            actor=_actor(caller),
+            tracking_code=tracking_code,
+            material_code=material_code,
+            data=data or {},
+            now=rt.clock.now(),
+        )
+    return _detail(rt, caller, tracking_code)
+
+
+@router.post("/{tracking_code}/cancel", response_model=views.FilingDetail, summary="Cancel")
+def cancel_filing(tracking_code: str, rt: RuntimeDep, caller: CallerDep) -> views.FilingDetail:
+    """Cancel while registration has not been sent; 409 afterwards."""
+    with rt.database.transaction() as session:
+        service.cancel_filing(
+            session, actor=_actor(caller), tracking_code=tracking_code, now=rt.clock.now()
+        )
+    return _detail(rt, caller, tracking_code)
+
+
+@router.post(
+    "/{tracking_code}/handover",
+    response_model=views.FilingDetail,
+    summary="Hand licence and seals over at the branch",
+)
+def hand_over(tracking_code: str, rt: RuntimeDep, caller: CallerDep) -> views.FilingDetail:
+    """For branch pickup: the client has the licence and seals; the filing is complete."""
+    with rt.database.transaction() as session:
+        service.hand_over(
+            session, actor=_actor(caller), tracking_code=tracking_code, now=rt.clock.now()
+        )
+    return _detail(rt, caller, tracking_code)

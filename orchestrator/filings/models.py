@@ -1,0 +1,141 @@
+"""A filing (一件事申请), its steps (one agency's part each), its materials and its events.
+
+The database is the system of record: Celery messages only carry step ids, and every
+transition of a filing or a step is an append-only `Event`.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from orchestrator.db import Base, str_enum
+
+
+class FilingStatus(enum.StrEnum):
+    """Where a filing stands; `ready` stops the SLA clock, `complete` means handed over."""
+
+    ACCEPTED = "accepted"  # validated, receipt issued, steps under way
+    READY = "ready"  # every agency step done: the company can operate
+    COMPLETE = "complete"  # ready, and licence and seals are in the client's hands
+    ACTION_REQUIRED = "action_required"  # a step was rejected: branch staff must act
+    CANCELLED = "cancelled"
+
+
+class StepStatus(enum.StrEnum):
+    """One step's state; `next_check_at` says when the sweeper acts if nothing else has."""
+
+    WAITING = "waiting"  # predecessors not done
+    READY = "ready"  # may run; a task is queued or will be dispatched
+    RUNNING = "running"  # a task is talking to the agency
+    SUBMITTED = "submitted"  # the agency has the request and will answer later
+    BLOCKED = "blocked"  # waits for a 容缺 material to be supplemented
+    AT_BRANCH = "at_branch"  # licence and seals wait at the branch for staff to hand over
+    DONE = "done"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_STEP_STATUSES = (StepStatus.READY, StepStatus.RUNNING, StepStatus.SUBMITTED)
+
+
+class MaterialStatus(enum.StrEnum):
+    """A checklist material: provided at intake, missing (容缺), or supplemented later."""
+
+    PROVIDED = "provided"
+    MISSING = "missing"
+    SUPPLEMENTED = "supplemented"
+
+
+class Filing(Base):
+    """One company-opening application, filed once by a branch (or online)."""
+
+    __tablename__ = "filing"
+    __table_args__ = (
+        UniqueConstraint("branch_id", "idempotency_key", name="uq_filing_idempotency"),
+        Index("ix_filing_district_accepted", "district_code", "accepted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tracking_code: Mapped[str] = mapped_column(String(20), unique=True)
+    district_code: Mapped[str] = mapped_column(ForeignKey("district.code"))
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
+    created_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
+    idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    company_name: Mapped[str] = mapped_column(String(100))
+    status: Mapped[FilingStatus] = mapped_column(str_enum(FilingStatus), index=True)
+    payload: Mapped[dict[str, Any]]  # the validated FilingInput as JSON
+    credit_code: Mapped[str | None] = mapped_column(String(18))
+    accepted_at: Mapped[datetime]
+    deadline_at: Mapped[datetime]  # committed deadline: accepted + the district's SLA
+    ready_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+
+    steps: Mapped[list[Step]] = relationship(
+        back_populates="filing", order_by="Step.position", cascade="all, delete-orphan"
+    )
+    materials: Mapped[list[Material]] = relationship(
+        back_populates="filing", order_by="Material.id", cascade="all, delete-orphan"
+    )
+
+
+class Step(Base):
+    """One agency's part of a filing; `pending_needs` counts predecessors not yet done."""
+
+    __tablename__ = "step"
+    __table_args__ = (
+        UniqueConstraint("filing_id", "name", name="uq_step_filing_name"),
+        Index("ix_step_due", "status", "next_check_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filing_id: Mapped[int] = mapped_column(ForeignKey("filing.id"))
+    name: Mapped[str] = mapped_column(String(30))
+    position: Mapped[int]
+    status: Mapped[StepStatus] = mapped_column(str_enum(StepStatus))
+    pending_needs: Mapped[int]
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_check_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    result: Mapped[dict[str, Any] | None]
+    reason: Mapped[str | None] = mapped_column(Text)  # rejection or block, for branch staff
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    filing: Mapped[Filing] = relationship(back_populates="steps")
+
+
+class Material(Base):
+    """A document of the filing's checklist, provided or accepted as 容缺."""
+
+    __tablename__ = "material"
+    __table_args__ = (UniqueConstraint("filing_id", "code", name="uq_material_filing_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filing_id: Mapped[int] = mapped_column(ForeignKey("filing.id"))
+    code: Mapped[str] = mapped_column(String(40))
+    status: Mapped[MaterialStatus] = mapped_column(str_enum(MaterialStatus))
+    blocks: Mapped[list[str]]  # step names that wait for it while it is missing
+    due_at: Mapped[datetime | None]
+    supplied_at: Mapped[datetime | None]
+
+    filing: Mapped[Filing] = relationship(back_populates="materials")
+
+
+class Event(Base):
+    """Append-only history: who did what to which filing (and step), and when."""
+
+    __tablename__ = "event"
+    __table_args__ = (Index("ix_event_filing", "filing_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filing_id: Mapped[int] = mapped_column(ForeignKey("filing.id"))
+    step: Mapped[str | None] = mapped_column(String(30))
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(60))  # "staff:12", "worker", "sweeper", "agency:tax"
+    kind: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]]

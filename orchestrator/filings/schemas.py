@@ -1,0 +1,910 @@
+"""What a bank clerk enters once (`FilingInput`), checked field by field in Chinese and English.
+
+Every refusal is a `PydanticCustomError` whose type is a stable code listed in
+`ERROR_MESSAGES` and whose message reads "中文 / English"; `field_errors` turns any
+`ValidationError` (ours and pydantic's built-in ones) into `FieldError`s for the API's 422.
+
+Rules that need reference data take it from the validation context
+(`FilingInput.model_validate(data, context={"reference": ref})`) or else from the cached
+`load_reference()`. Rules that span fields are checked on the later field, so each error
+lands on the field the clerk must change (`legal_representative.id_number` for a minor) and
+errors in unrelated fields are reported together. Such a rule is skipped while a field it
+depends on is itself invalid; that field's own error is reported instead.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from integrations.codes import USCC_ALPHABET, gb11643_check_char, gb32100_check_char
+from integrations.requests import SealKind, TaxpayerType
+from orchestrator.reference import (
+    SEAL_KINDS,
+    District,
+    EnterpriseType,
+    ReferenceData,
+    Step,
+    load_reference,
+)
+
+__all__ = [
+    "ERROR_MESSAGES",
+    "BranchPickup",
+    "CompanyName",
+    "Courier",
+    "CreditCode",
+    "Delivery",
+    "DeliveryMethod",
+    "FieldError",
+    "FilingInput",
+    "MaterialAssessment",
+    "MaterialRef",
+    "Mobile",
+    "Person",
+    "PersonName",
+    "ResidentId",
+    "Shareholder",
+    "StaffMember",
+    "SupplementItem",
+    "assess_material_codes",
+    "assess_materials",
+    "field_errors",
+    "field_errors_from_dicts",
+]
+
+ADULT_AGE = 18
+WORKING_AGE = 16  # Labour Law: nobody under 16 may be employed
+SHARES_TOLERANCE = 0.01
+
+ERROR_MESSAGES: dict[str, tuple[str, str]] = {
+    # code: (Chinese, English); {placeholders} come from the error's ctx.
+    "district_unknown": (
+        "OneStop尚未开通行政区划代码“{code}”（GB/T 2260）",
+        "District code {code} (GB/T 2260) is not served by OneStop",
+    ),
+    "industry_code_format": (
+        "行业代码须为2至4位数字（GB/T 4754-2017），如“7511”",
+        "An industry code is 2 to 4 digits (GB/T 4754-2017), e.g. 7511",
+    ),
+    "industry_unknown": (
+        "行业代码“{code}”不属于GB/T 4754-2017的任何大类",
+        "Industry code {code} belongs to no GB/T 4754-2017 division",
+    ),
+    "industry_not_for_enterprises": (
+        "“{division_zh}”属于门类{section}“{section_zh}”，不能作为企业的主营行业",
+        "Division {division} is in section {section} ({section_en}), "
+        "which cannot be a company's main industry",
+    ),
+    "region_not_of_district": (
+        "名称中的行政区划“{region}”须为本地、所属市或省的名称，如“{example}”",
+        "The administrative division {region} must be the district's, its city's or its "
+        "province's name, e.g. {example}",
+    ),
+    "region_needs_city": (
+        "市辖区名称须冠以所属市的名称，如“{example}”",
+        "A city district's name must follow its city's name, e.g. {example}",
+    ),
+    "trade_name_invalid": (
+        "字号须由两个以上汉字组成",
+        "The trade name (字号) must be two or more Chinese characters",
+    ),
+    "trade_name_is_region": (
+        "字号不能使用行政区划名称“{trade_name}”",
+        "The trade name may not be the administrative division name {trade_name}",
+    ),
+    "industry_term_invalid": (
+        "行业或经营特点须为两个以上汉字，如“农业科技”",
+        "The industry or business feature must be two or more Chinese characters, e.g. 农业科技",
+    ),
+    "organisation_form_unknown": (
+        "组织形式须为以下之一：{forms}",
+        "The organisation form must be one of: {forms}",
+    ),
+    "organisation_form_not_offered": (
+        "OneStop只开办有限责任公司，不能使用组织形式“{form}”",
+        "OneStop opens limited liability companies only; {form} ({form_en}) is not available",
+    ),
+    "organisation_form_mismatch": (
+        "组织形式“{form}”不适用于{type_zh}",
+        "The organisation form {form} does not fit a {type_en}",
+    ),
+    "prohibited_word": (
+        "名称含禁用词“{word}”：{reason_zh}",
+        "The name contains the refused word {word}: {reason_en}",
+    ),
+    "id_number_format": (
+        "居民身份证号码须为18位：17位数字加1位校验码（数字或X）",
+        "A resident ID number has 18 characters: 17 digits and a check character (digit or X)",
+    ),
+    "id_number_check_char": (
+        "身份证号码校验码不符（GB 11643），请核对号码",
+        "The check character does not match (GB 11643); please re-check the number",
+    ),
+    "id_number_birth_date": (
+        "身份证号码中的出生日期{birth}不存在",
+        "The birth date in the ID number ({birth}) is not a real date",
+    ),
+    "birth_after_filing": (
+        "身份证号码中的出生日期{birth}晚于填报日期{on}",
+        "The birth date in the ID number ({birth}) is after the filing date {on}",
+    ),
+    "minor": (
+        "{role_zh}须年满18周岁（填报日{on}时为{age}周岁）",
+        "The {role_en} must be 18 or older (aged {age} on {on})",
+    ),
+    "staff_underage": (
+        "参保员工须年满16周岁（填报日{on}时为{age}周岁）",
+        "Staff must be 16 or older (aged {age} on {on})",
+    ),
+    "mobile_format": (
+        "手机号码须为11位中国大陆号码（以1开头，第二位为3至9）",
+        "A mobile number is an 11-digit mainland China number (1, then 3–9, then 9 digits)",
+    ),
+    "duplicate_person": (
+        "身份证号码{id_number}重复出现",
+        "Resident ID number {id_number} appears more than once",
+    ),
+    "too_few_shareholders": (
+        "{type_zh}至少须有{min}名股东（现有{count}名）{hint_zh}",
+        "A {type_en} needs at least {min} shareholders (there are {count}){hint_en}",
+    ),
+    "too_many_shareholders": (
+        "{type_zh}最多{max}名股东（现有{count}名）",
+        "A {type_en} has at most {max} shareholder(s) (there are {count})",
+    ),
+    "shares_total": (
+        "股东出资比例合计须为100%（现为{total}%）",
+        "Shareholders' shares must add up to 100% (they add up to {total}%)",
+    ),
+    "address_not_in_district": (
+        "住所须位于{district_zh}，地址中应写明“{district_zh}”",
+        "The address must be in {district_en} and name it ({district_zh})",
+    ),
+    "official_seal_required": (
+        "须刻制公章",
+        "The official seal (公章) is required",
+    ),
+    "bank_unknown": (
+        "未知的银行代码“{code}”",
+        "Unknown bank code {code}",
+    ),
+    "bank_not_partner": (
+        "{bank_zh}不是{district_zh}的合作银行，可选：{partners}",
+        "{bank_en} is not a partner bank in {district_en}; choose one of: {partners}",
+    ),
+    "branch_code_format": (
+        "网点代码须为1至32位字母、数字或连字符",
+        "A branch code is 1 to 32 letters, digits or hyphens",
+    ),
+    "material_unknown": (
+        "材料目录中没有“{code}”",
+        "Unknown material {code}: it is not in the materials catalogue",
+    ),
+    "essential_material_missing": (
+        "缺少必备材料，不能受理：{names_zh}",
+        "Essential materials are missing, the filing cannot be accepted: {names_en}",
+    ),
+    "credit_code_format": (
+        "统一社会信用代码须为18位数字或大写字母（不含I、O、Z、S、V）",
+        "A unified social credit code is 18 digits or capital letters (no I, O, Z, S, V)",
+    ),
+    "credit_code_check_char": (
+        "统一社会信用代码校验码不符（GB 32100）",
+        "The check character of the unified social credit code does not match (GB 32100)",
+    ),
+}
+
+_SEPARATOR = " / "
+
+
+def _fail(code: str, /, **ctx: str | int) -> PydanticCustomError:
+    """The error for `code`, its message "中文 / English" filled from `ctx`."""
+    zh, en = ERROR_MESSAGES[code]
+    return PydanticCustomError(code, zh + _SEPARATOR + en, ctx or None)
+
+
+Loc = tuple[str | int, ...]
+
+
+class _Errors:
+    """Errors found by one validator, each at its own place under the validated field."""
+
+    def __init__(self) -> None:
+        self._items: list[InitErrorDetails] = []
+
+    def add(self, loc: Loc, error: PydanticCustomError, value: Any) -> None:
+        self._items.append(InitErrorDetails(type=error, loc=loc, input=value))
+
+    def raise_any(self) -> None:
+        # A ValidationError raised inside a validator keeps its locations, prefixed with the
+        # field's, so one validator can flag several nested fields at once.
+        if self._items:
+            raise ValidationError.from_exception_data("FilingInput", self._items)
+
+
+def _reference(info: ValidationInfo) -> ReferenceData:
+    context = info.context
+    if isinstance(context, Mapping):
+        reference = context.get("reference")
+        if isinstance(reference, ReferenceData):
+            return reference
+    return load_reference()
+
+
+def _district(info: ValidationInfo) -> District | None:
+    code = info.data.get("district_code")
+    return _reference(info).districts.get(code) if isinstance(code, str) else None
+
+
+# Field types ----------------------------------------------------------------------------
+
+_ID_NUMBER = re.compile(r"\d{17}[\dX]")
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
+_BRANCH_CODE = re.compile(r"[0-9A-Za-z-]{1,32}")
+_INDUSTRY_CODE = re.compile(r"\d{2,4}")
+
+
+def _birth_date(id_number: str) -> date:
+    return date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
+
+
+def _check_resident_id(value: str) -> str:
+    number = value.strip().upper()
+    if not _ID_NUMBER.fullmatch(number):
+        raise _fail("id_number_format")
+    if gb11643_check_char(number[:17]) != number[17]:
+        raise _fail("id_number_check_char")
+    try:
+        birth = _birth_date(number)
+    except ValueError:
+        raise _fail("id_number_birth_date", birth=number[6:14]) from None
+    if birth.year < 1900:
+        raise _fail("id_number_birth_date", birth=number[6:14])
+    return number
+
+
+def _check_mobile(value: str) -> str:
+    number = value.strip()
+    if not _MOBILE.fullmatch(number):
+        raise _fail("mobile_format")
+    return number
+
+
+def _check_credit_code(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 18 or any(ch not in USCC_ALPHABET for ch in code):
+        raise _fail("credit_code_format")
+    if gb32100_check_char(code[:17]) != code[17]:
+        raise _fail("credit_code_check_char")
+    return code
+
+
+ResidentId = Annotated[str, AfterValidator(_check_resident_id)]
+"""An 18-character resident ID number (GB 11643) with a right check character and real birth
+date; a lower-case x is normalised to X."""
+Mobile = Annotated[str, AfterValidator(_check_mobile)]
+"""A mainland China mobile number, 11 digits: 1[3-9]\\d{9}."""
+CreditCode = Annotated[str, AfterValidator(_check_credit_code)]
+"""A unified social credit code (GB 32100) with a right check character, upper-cased."""
+PersonName = Annotated[str, Field(min_length=1, max_length=50)]
+_Text = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class Person(_Input):
+    """A natural person named in the filing."""
+
+    name: PersonName
+    id_number: ResidentId
+    mobile: Mobile
+
+
+class Shareholder(Person):
+    """A natural-person shareholder and their share of the registered capital, in percent."""
+
+    share_percent: float = Field(gt=0, le=100)
+
+
+class StaffMember(_Input):
+    """An employee to enrol in social insurance, medical insurance and the housing fund."""
+
+    name: PersonName
+    id_number: ResidentId
+
+
+class CompanyName(_Input):
+    """行政区划 + 字号 + 行业或经营特点 + 组织形式, e.g. 寿光市 + 禾丰 + 农业科技 + 有限公司."""
+
+    region: Annotated[str, Field(min_length=1, max_length=20)]
+    trade_name: Annotated[str, Field(min_length=1, max_length=20)]
+    industry_term: Annotated[str, Field(min_length=1, max_length=30)]
+    organisation_form: Annotated[str, Field(min_length=1, max_length=10)]
+
+    @property
+    def full(self) -> str:
+        """The name as registered: 寿光市禾丰农业科技有限公司."""
+        return self.region + self.trade_name + self.industry_term + self.organisation_form
+
+    def __str__(self) -> str:
+        return self.full
+
+    @field_validator("trade_name")
+    @classmethod
+    def _trade_name_is_two_han(cls, value: str) -> str:
+        if len(value) < 2 or not _HAN.fullmatch(value):
+            raise _fail("trade_name_invalid")
+        return value
+
+    @field_validator("industry_term")
+    @classmethod
+    def _industry_term_is_han(cls, value: str) -> str:
+        if len(value) < 2 or not _HAN.fullmatch(value):
+            raise _fail("industry_term_invalid")
+        return value
+
+    @field_validator("organisation_form")
+    @classmethod
+    def _form_offered(cls, value: str, info: ValidationInfo) -> str:
+        forms = _reference(info).organisation_forms
+        form = forms.get(value)
+        if form is None:
+            offered = [f for f, entry in forms.items() if entry.enterprise_types]
+            raise _fail("organisation_form_unknown", forms="、".join(offered))
+        if not form.enterprise_types:
+            raise _fail("organisation_form_not_offered", form=form.form, form_en=form.name_en)
+        return value
+
+    @model_validator(mode="after")
+    def _no_prohibited_word(self, info: ValidationInfo) -> CompanyName:
+        # Region and form come from closed lists; the clerk's free text is the middle.
+        middle = self.trade_name + self.industry_term
+        split = len(self.trade_name)
+        errors = _Errors()
+        seen: set[str] = set()
+        for at, word in _reference(info).prohibited_words_in(middle):
+            if word.word in seen:
+                continue
+            seen.add(word.word)
+            end = at + len(word.word)
+            loc: Loc = (
+                ("trade_name",) if end <= split else ("industry_term",) if at >= split else ()
+            )
+            error = _fail(
+                "prohibited_word",
+                word=word.word,
+                category=word.category,
+                reason_zh=word.reason_zh,
+                reason_en=word.reason_en,
+            )
+            errors.add(loc, error, self.full)
+        errors.raise_any()
+        return self
+
+
+DeliveryMethod = Literal["branch_pickup", "courier"]
+
+
+class BranchPickup(_Input):
+    """The client collects the licence original and the seals at the branch."""
+
+    method: Literal["branch_pickup"]
+
+
+class Courier(_Input):
+    """The licence original and the seals are couriered (EMS) to the recipient."""
+
+    method: Literal["courier"]
+    recipient: PersonName
+    mobile: Mobile
+    address: _Text
+
+
+Delivery = Annotated[BranchPickup | Courier, Field(discriminator="method")]
+
+
+# The filing -----------------------------------------------------------------------------
+
+
+class FilingInput(_Input):
+    """Everything a clerk enters once to open a limited liability company.
+
+    Field order matters: a rule spanning fields is checked on the later one, reading the
+    earlier ones from `info.data` (e.g. ages on `filing_date`, the bank against the district).
+    """
+
+    filing_date: date
+    district_code: str
+    industry_code: str
+    enterprise_type: EnterpriseType
+    company_name: CompanyName
+    registered_capital_fen: int = Field(gt=0)
+    business_scope: tuple[_Text, ...] = Field(min_length=1, max_length=100)
+    address: _Text
+    legal_representative: Person
+    shareholders: tuple[Shareholder, ...] = Field(min_length=1)
+    finance_officer: Person | None = None
+    seals: tuple[SealKind, ...] = Field(min_length=1)
+    bank_code: str
+    branch_code: str
+    taxpayer_type: TaxpayerType
+    staff: tuple[StaffMember, ...] = ()
+    housing_fund_rate_percent: float = Field(ge=5, le=12)
+    delivery: Delivery
+    materials: tuple[str, ...] = ()
+
+    @field_validator("district_code")
+    @classmethod
+    def _district_known(cls, value: str, info: ValidationInfo) -> str:
+        if value not in _reference(info).districts:
+            raise _fail("district_unknown", code=value)
+        return value
+
+    @field_validator("industry_code")
+    @classmethod
+    def _industry_known(cls, value: str, info: ValidationInfo) -> str:
+        if not _INDUSTRY_CODE.fullmatch(value):
+            raise _fail("industry_code_format")
+        division = _reference(info).industry_division(value)
+        if division is None:
+            raise _fail("industry_unknown", code=value)
+        if not division.enterprise_eligible:
+            raise _fail(
+                "industry_not_for_enterprises",
+                division=division.code,
+                division_zh=division.name_zh,
+                section=division.section_code,
+                section_zh=division.section_name_zh,
+                section_en=division.section_name_en,
+            )
+        return value
+
+    @field_validator("company_name")
+    @classmethod
+    def _name_fits_filing(cls, value: CompanyName, info: ValidationInfo) -> CompanyName:
+        errors = _Errors()
+        district = _district(info)
+        if district is not None:
+            example = district.own_name_regions[0]
+            if value.region not in district.name_regions:
+                code = (
+                    "region_needs_city"
+                    if value.region in (district.name_zh, district.short_zh)
+                    else "region_not_of_district"
+                )
+                errors.add(("region",), _fail(code, region=value.region, example=example), value)
+            if value.trade_name in {*district.name_regions, district.name_zh, district.short_zh}:
+                errors.add(
+                    ("trade_name",),
+                    _fail("trade_name_is_region", trade_name=value.trade_name),
+                    value,
+                )
+        enterprise_type = info.data.get("enterprise_type")
+        form = _reference(info).organisation_forms.get(value.organisation_form)
+        if (
+            enterprise_type is not None
+            and form is not None
+            and enterprise_type not in form.enterprise_types
+        ):
+            kind = _reference(info).enterprise_types[enterprise_type]
+            error = _fail(
+                "organisation_form_mismatch",
+                form=form.form,
+                type_zh=kind.name_zh,
+                type_en=kind.name_en,
+            )
+            errors.add(("organisation_form",), error, value)
+        errors.raise_any()
+        return value
+
+    @field_validator("business_scope")
+    @classmethod
+    def _scope_once_each(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(value))
+
+    @field_validator("address")
+    @classmethod
+    def _address_in_district(cls, value: str, info: ValidationInfo) -> str:
+        district = _district(info)
+        if district is not None and not district.mentioned_in(value):
+            raise _fail(
+                "address_not_in_district",
+                district_zh=district.name_zh,
+                district_en=district.name_en,
+            )
+        return value
+
+    @field_validator("legal_representative", "finance_officer")
+    @classmethod
+    def _adult(cls, value: Person | None, info: ValidationInfo) -> Person | None:
+        on = info.data.get("filing_date")
+        if value is not None and isinstance(on, date):
+            role_zh, role_en = _ROLES[info.field_name or ""]
+            errors = _Errors()
+            _check_age(errors, ("id_number",), value.id_number, on, ADULT_AGE, role_zh, role_en)
+            errors.raise_any()
+        return value
+
+    @field_validator("shareholders")
+    @classmethod
+    def _shareholders_consistent(
+        cls, value: tuple[Shareholder, ...], info: ValidationInfo
+    ) -> tuple[Shareholder, ...]:
+        errors = _Errors()
+        on = info.data.get("filing_date")
+        _check_unique_people(errors, value)
+        for i, holder in enumerate(value):
+            if isinstance(on, date):
+                _check_age(
+                    errors, (i, "id_number"), holder.id_number, on, ADULT_AGE, "股东", "shareholder"
+                )
+        enterprise_type = info.data.get("enterprise_type")
+        if enterprise_type is not None:
+            kind = _reference(info).enterprise_types[enterprise_type]
+            count = len(value)
+            if count < kind.min_shareholders:
+                hint_zh, hint_en = ("", "")
+                if count == 1 and "one_person_llc" in _reference(info).enterprise_types:
+                    hint_zh = "；只有一名股东请选择一人有限责任公司"
+                    hint_en = "; with a single shareholder choose one_person_llc"
+                error = _fail(
+                    "too_few_shareholders",
+                    type_zh=kind.name_zh,
+                    type_en=kind.name_en,
+                    min=kind.min_shareholders,
+                    count=count,
+                    hint_zh=hint_zh,
+                    hint_en=hint_en,
+                )
+                errors.add((), error, count)
+            elif count > kind.max_shareholders:
+                error = _fail(
+                    "too_many_shareholders",
+                    type_zh=kind.name_zh,
+                    type_en=kind.name_en,
+                    max=kind.max_shareholders,
+                    count=count,
+                )
+                errors.add((), error, count)
+        total = math.fsum(holder.share_percent for holder in value)
+        if abs(total - 100) > SHARES_TOLERANCE + 1e-9:
+            errors.add((), _fail("shares_total", total=f"{total:.2f}"), total)
+        errors.raise_any()
+        return value
+
+    @field_validator("seals")
+    @classmethod
+    def _seals_with_official(cls, value: tuple[SealKind, ...]) -> tuple[SealKind, ...]:
+        if "official" not in value:
+            raise _fail("official_seal_required")
+        return tuple(kind for kind in SEAL_KINDS if kind in value)  # canonical order, no repeats
+
+    @field_validator("bank_code")
+    @classmethod
+    def _bank_partners_district(cls, value: str, info: ValidationInfo) -> str:
+        banks = _reference(info).banks
+        bank = banks.get(value)
+        if bank is None:
+            raise _fail("bank_unknown", code=value)
+        district = _district(info)
+        if district is not None and value not in district.policy.partner_banks:
+            raise _fail(
+                "bank_not_partner",
+                bank_zh=bank.name_zh,
+                bank_en=bank.name_en,
+                district_zh=district.name_zh,
+                district_en=district.name_en,
+                partners=", ".join(district.policy.partner_banks),
+            )
+        return value
+
+    @field_validator("branch_code")
+    @classmethod
+    def _branch_code_format(cls, value: str) -> str:
+        if not _BRANCH_CODE.fullmatch(value):
+            raise _fail("branch_code_format")
+        return value
+
+    @field_validator("staff")
+    @classmethod
+    def _staff_of_working_age(
+        cls, value: tuple[StaffMember, ...], info: ValidationInfo
+    ) -> tuple[StaffMember, ...]:
+        errors = _Errors()
+        _check_unique_people(errors, value)
+        on = info.data.get("filing_date")
+        if isinstance(on, date):
+            for i, member in enumerate(value):
+                birth = _birth_date(member.id_number)
+                if birth > on:
+                    errors.add(
+                        (i, "id_number"),
+                        _fail("birth_after_filing", birth=birth.isoformat(), on=on.isoformat()),
+                        member.id_number,
+                    )
+                elif (age := _age_on(birth, on)) < WORKING_AGE:
+                    errors.add(
+                        (i, "id_number"),
+                        _fail("staff_underage", age=age, on=on.isoformat()),
+                        member.id_number,
+                    )
+        errors.raise_any()
+        return value
+
+    @field_validator("materials")
+    @classmethod
+    def _materials_known_and_essentials_present(
+        cls, value: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        reference = _reference(info)
+        errors = _Errors()
+        provided: list[str] = []
+        for i, code in enumerate(value):
+            if code not in reference.materials:
+                errors.add((i,), _fail("material_unknown", code=code), code)
+            elif code not in provided:
+                provided.append(code)
+        missing = assess_material_codes(provided, reference).missing_essential
+        if missing:
+            error = _fail(
+                "essential_material_missing",
+                codes=", ".join(m.code for m in missing),
+                names_zh="、".join(m.name_zh for m in missing),
+                names_en="; ".join(m.name_en for m in missing),
+            )
+            errors.add((), error, value)
+        errors.raise_any()
+        return tuple(provided)
+
+
+_ROLES: dict[str, tuple[str, str]] = {
+    "legal_representative": ("法定代表人", "legal representative"),
+    "finance_officer": ("财务负责人", "finance officer"),
+}
+
+
+def _age_on(birth: date, on: date) -> int:
+    """Completed years (周岁) on `on`; someone born on 29 February comes of age on 1 March."""
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def _check_age(
+    errors: _Errors, loc: Loc, id_number: str, on: date, minimum: int, role_zh: str, role_en: str
+) -> None:
+    birth = _birth_date(id_number)
+    if birth > on:
+        error = _fail("birth_after_filing", birth=birth.isoformat(), on=on.isoformat())
+        errors.add(loc, error, id_number)
+    elif (age := _age_on(birth, on)) < minimum:
+        error = _fail("minor", role_zh=role_zh, role_en=role_en, age=age, on=on.isoformat())
+        errors.add(loc, error, id_number)
+
+
+def _check_unique_people(errors: _Errors, people: Sequence[Person | StaffMember]) -> None:
+    seen: set[str] = set()
+    for i, person in enumerate(people):
+        if person.id_number in seen:
+            errors.add(
+                (i, "id_number"),
+                _fail("duplicate_person", id_number=person.id_number),
+                person.id_number,
+            )
+        seen.add(person.id_number)
+
+
+# Materials ------------------------------------------------------------------------------
+
+
+class _Output(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MaterialRef(_Output):
+    """A catalogue material, named for the clerk."""
+
+    code: str
+    name_zh: str
+    name_en: str
+
+
+class SupplementItem(MaterialRef):
+    """A missing may-be-supplemented material (容缺): what it blocks and by when to supply it."""
+
+    blocks: tuple[Step, ...]
+    deadline_working_days: int
+
+
+class MaterialAssessment(_Output):
+    """Essential materials missing (the filing is refused) and those to supplement (容缺)."""
+
+    missing_essential: tuple[MaterialRef, ...] = ()
+    to_supplement: tuple[SupplementItem, ...] = ()
+
+    @property
+    def acceptable(self) -> bool:
+        """Whether the filing can be accepted (no essential material missing)."""
+        return not self.missing_essential
+
+    @property
+    def blocked_steps(self) -> frozenset[Step]:
+        """Steps that wait for a supplement."""
+        return frozenset(step for item in self.to_supplement for step in item.blocks)
+
+
+def assess_material_codes(provided: Iterable[str], reference: ReferenceData) -> MaterialAssessment:
+    """What is missing from the catalogue, given the codes of the materials provided."""
+    have = set(provided)
+    missing: list[MaterialRef] = []
+    supplement: list[SupplementItem] = []
+    for material in reference.materials.values():
+        if material.code in have or material.generated:
+            continue
+        if material.kind == "essential":
+            missing.append(
+                MaterialRef(code=material.code, name_zh=material.name_zh, name_en=material.name_en)
+            )
+        else:
+            supplement.append(
+                SupplementItem(
+                    code=material.code,
+                    name_zh=material.name_zh,
+                    name_en=material.name_en,
+                    blocks=material.needed_by,
+                    deadline_working_days=material.supplement_deadline_working_days or 0,
+                )
+            )
+    return MaterialAssessment(missing_essential=tuple(missing), to_supplement=tuple(supplement))
+
+
+def assess_materials(filing: FilingInput, reference: ReferenceData) -> MaterialAssessment:
+    """The filing's missing essential and may-be-supplemented (容缺) materials."""
+    return assess_material_codes(filing.materials, reference)
+
+
+# Errors for the clerk -------------------------------------------------------------------
+
+
+class FieldError(_Output):
+    """One refusal, on one field, in both languages: what the API returns in a 422."""
+
+    field: str  # dotted path, e.g. "shareholders.1.id_number"; "" for the whole filing
+    code: str
+    message_zh: str
+    message_en: str
+
+
+_BUILTIN_MESSAGES: dict[str, tuple[str, str]] = {
+    "missing": ("必填项", "This field is required"),
+    "extra_forbidden": ("不允许的字段", "This field is not allowed"),
+    "string_type": ("须为文本", "Must be text"),
+    "string_too_short": ("至少{min_length}个字符", "Must have at least {min_length} characters"),
+    "string_too_long": ("最多{max_length}个字符", "Must have at most {max_length} characters"),
+    "string_pattern_mismatch": ("格式不正确", "Wrong format"),
+    "int_type": ("须为整数", "Must be a whole number"),
+    "int_parsing": ("须为整数", "Must be a whole number"),
+    "int_from_float": ("须为整数，不能有小数", "Must be a whole number, without decimals"),
+    "float_type": ("须为数字", "Must be a number"),
+    "float_parsing": ("须为数字", "Must be a number"),
+    "finite_number": ("须为有限的数字", "Must be a finite number"),
+    "bool_type": ("须为是或否", "Must be true or false"),
+    "bool_parsing": ("须为是或否", "Must be true or false"),
+    "date_type": ("须为日期（YYYY-MM-DD）", "Must be a date (YYYY-MM-DD)"),
+    "date_parsing": ("须为日期（YYYY-MM-DD）", "Must be a date (YYYY-MM-DD)"),
+    "date_from_datetime_parsing": ("须为日期（YYYY-MM-DD）", "Must be a date (YYYY-MM-DD)"),
+    "date_from_datetime_inexact": ("须为日期，不能带时间", "Must be a date without a time"),
+    "greater_than": ("须大于{gt}", "Must be greater than {gt}"),
+    "greater_than_equal": ("不能小于{ge}", "Must be at least {ge}"),
+    "less_than": ("须小于{lt}", "Must be less than {lt}"),
+    "less_than_equal": ("不能大于{le}", "Must be at most {le}"),
+    "multiple_of": ("须为{multiple_of}的倍数", "Must be a multiple of {multiple_of}"),
+    "too_short": ("至少需要{min_length}项", "Needs at least {min_length} item(s)"),
+    "too_long": ("最多{max_length}项", "Takes at most {max_length} item(s)"),
+    "literal_error": ("须为以下之一：{expected}", "Must be one of: {expected}"),
+    "enum": ("须为以下之一：{expected}", "Must be one of: {expected}"),
+    "union_tag_invalid": (
+        "类型“{tag}”无效，须为以下之一：{expected_tags}",
+        "Unknown kind {tag}; expected one of: {expected_tags}",
+    ),
+    "union_tag_not_found": (
+        "缺少类型字段“{discriminator}”",
+        "The {discriminator} field is missing",
+    ),
+    "model_type": ("须为对象", "Must be an object"),
+    "model_attributes_type": ("须为对象", "Must be an object"),
+    "dict_type": ("须为对象", "Must be an object"),
+    "list_type": ("须为列表", "Must be a list"),
+    "tuple_type": ("须为列表", "Must be a list"),
+    "set_type": ("须为列表", "Must be a list"),
+    "json_invalid": ("JSON格式错误", "Invalid JSON"),
+    "json_type": ("须为JSON", "Must be JSON"),
+    "value_error": ("取值无效：{error}", "Invalid value: {error}"),
+    "assertion_error": ("取值无效：{error}", "Invalid value: {error}"),
+}
+_EMPTY_MESSAGE = ("不能为空", "Must not be empty")
+_FALLBACK_ZH = "输入无效"
+
+# Discriminated unions put the chosen tag in an error's path (delivery.courier.mobile); the
+# clerk's form knows only delivery.mobile.
+_TAGGED_UNIONS: dict[str, frozenset[str]] = {"delivery": frozenset(get_args(DeliveryMethod))}
+
+
+def field_errors(exc: ValidationError) -> list[FieldError]:
+    """Every error of `exc` as a `FieldError`, in Chinese and English."""
+    return field_errors_from_dicts(exc.errors(include_url=False))
+
+
+def field_errors_from_dicts(
+    errors: Iterable[Mapping[str, Any]], *, strip_prefix: Sequence[str | int] = ()
+) -> list[FieldError]:
+    """Translate pydantic error dicts (from any source, e.g. FastAPI's with `("body",)`
+    as `strip_prefix`) into `FieldError`s."""
+    result: list[FieldError] = []
+    for error in errors:
+        loc = tuple(error.get("loc", ()))
+        if strip_prefix and loc[: len(strip_prefix)] == tuple(strip_prefix):
+            loc = loc[len(strip_prefix) :]
+        code = str(error.get("type", "value_error"))
+        ctx: Mapping[str, Any] = error.get("ctx") or {}
+        zh, en = _messages(code, ctx, str(error.get("msg", "")))
+        result.append(FieldError(field=_field_path(loc), code=code, message_zh=zh, message_en=en))
+    return result
+
+
+def _messages(code: str, ctx: Mapping[str, Any], msg: str) -> tuple[str, str]:
+    if code in ERROR_MESSAGES:
+        zh, en = ERROR_MESSAGES[code]
+    elif code in ("string_too_short", "too_short") and ctx.get("min_length") == 1:
+        zh, en = _EMPTY_MESSAGE
+    elif code in _BUILTIN_MESSAGES:
+        zh, en = _BUILTIN_MESSAGES[code]
+    elif _SEPARATOR in msg:  # someone else's PydanticCustomError in our "中文 / English" style
+        zh, _, en = msg.partition(_SEPARATOR)
+        return zh, en
+    else:
+        return f"{_FALLBACK_ZH}（{msg}）" if msg else _FALLBACK_ZH, msg or "Invalid value"
+    return _format(zh, ctx, chinese=True), _format(en, ctx, chinese=False)
+
+
+class _Placeholders(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def _format(template: str, ctx: Mapping[str, Any], *, chinese: bool) -> str:
+    values = _Placeholders()
+    for key, value in ctx.items():
+        text = f"{value:g}" if isinstance(value, float) else str(value)
+        if chinese and key in ("expected", "expected_tags"):
+            text = text.replace(" or ", "、").replace(", ", "、")
+        values[key] = text
+    return template.format_map(values)
+
+
+def _field_path(loc: Sequence[str | int]) -> str:
+    parts: list[str] = []
+    for i, part in enumerate(loc):
+        if i > 0 and isinstance(loc[i - 1], str):
+            tags = _TAGGED_UNIONS.get(str(loc[i - 1]))
+            if tags is not None and part in tags:
+                continue
+        parts.append(str(part))
+    return ".".join(parts)

@@ -1,0 +1,378 @@
+"""The filings domain's rules: accept a filing, supplement, cancel, hand over, and read.
+
+Services never commit: the request or task boundary does, and Celery work is queued
+with `after_commit` so that no message ever names a row that is not there.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from orchestrator.calendar import WorkingCalendar, WorkingDuration
+from orchestrator.db import after_commit
+from orchestrator.errors import Conflict, Forbidden, Invalid, NotFound
+from orchestrator.filings.models import (
+    Event,
+    Filing,
+    FilingStatus,
+    Material,
+    MaterialStatus,
+    Step,
+    StepStatus,
+)
+from orchestrator.filings.schemas import FieldError, FilingInput, assess_materials, field_errors
+from orchestrator.filings.transitions import record
+from orchestrator.identity.models import Branch
+from orchestrator.identity.service import Scope
+from orchestrator.reference import load_reference
+from orchestrator.workflow import STEPS
+
+_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud at a counter
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts (for events) and within which scope."""
+
+    name: str
+    scope: Scope
+
+
+def new_tracking_code() -> str:
+    """A hard-to-guess tracking code printed on the receipt (OS + 10 characters)."""
+    return "OS" + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
+
+
+def file_filing(
+    session: Session,
+    *,
+    actor: Actor,
+    staff_id: int,
+    data: FilingInput,
+    idempotency_key: str | None,
+    now: datetime,
+    calendar: WorkingCalendar,
+) -> tuple[Filing, bool]:
+    """Accept a filing (or return the one already filed under this key); True if new."""
+    branch = _filing_branch(session, actor)
+    payload = data.model_dump(mode="json")
+    if idempotency_key:
+        existing = find_by_idempotency_key(session, branch.id, idempotency_key)
+        if existing is not None:
+            if existing.payload != payload:
+                raise Conflict(
+                    "该幂等键已用于另一份申请",
+                    "this Idempotency-Key was already used for a different filing",
+                )
+            return existing, False
+    if data.district_code != branch.district_code:
+        raise _invalid_field(
+            "district_code",
+            "wrong_district",
+            f"本网点只能代办 {branch.district_code} 的申请",
+            f"this branch files for district {branch.district_code} only",
+        )
+    reference = load_reference()
+    district = reference.districts[data.district_code]
+    filing = Filing(
+        tracking_code=new_tracking_code(),
+        district_code=data.district_code,
+        branch_id=branch.id,
+        created_by=staff_id,
+        idempotency_key=idempotency_key,
+        company_name=data.company_name.full,
+        status=FilingStatus.ACCEPTED,
+        payload=payload,
+        accepted_at=now,
+        deadline_at=calendar.add(
+            now, WorkingDuration(days=Decimal(str(district.policy.sla_working_days)))
+        ),
+    )
+    filing.steps = [
+        Step(
+            name=spec.name,
+            position=position,
+            status=StepStatus.WAITING if spec.needs else StepStatus.READY,
+            pending_needs=len(spec.needs),
+            attempts=0,
+            next_check_at=None if spec.needs else now,
+        )
+        for position, spec in enumerate(STEPS)
+    ]
+    filing.materials = _materials(data, now=now, calendar=calendar)
+    session.add(filing)
+    session.flush()
+    missing = [m.code for m in filing.materials if m.status == MaterialStatus.MISSING]
+    record(
+        session,
+        filing.id,
+        "accepted",
+        at=now,
+        actor=actor.name,
+        deadline_at=filing.deadline_at.isoformat(),
+        materials_to_supplement=missing,
+    )
+    roots = [step.id for step in filing.steps if step.status == StepStatus.READY]
+    after_commit(session, lambda: _dispatch(roots))
+    return filing, True
+
+
+def _dispatch(step_ids: list[int]) -> None:
+    from orchestrator.filings.tasks import dispatch  # tasks import this module's neighbours
+
+    dispatch(step_ids)
+
+
+def _filing_branch(session: Session, actor: Actor) -> Branch:
+    if not actor.scope.can_file or actor.scope.branch_id is None:
+        raise Forbidden("只有网点代办员可以提交申请", "only branch staff can file")
+    branch = session.get(Branch, actor.scope.branch_id)
+    if branch is None:
+        raise Forbidden("网点不存在", "your branch no longer exists")
+    return branch
+
+
+def _materials(data: FilingInput, *, now: datetime, calendar: WorkingCalendar) -> list[Material]:
+    assessment = assess_materials(data, load_reference())
+    if assessment.missing_essential:
+        raise _invalid_field(
+            "materials",
+            "essential_material_missing",
+            "缺少必要材料：" + "、".join(m.name_zh for m in assessment.missing_essential),
+            "essential materials missing: "
+            + ", ".join(m.name_en for m in assessment.missing_essential),
+        )
+    rows = [
+        Material(code=code, status=MaterialStatus.PROVIDED, blocks=[], supplied_at=now)
+        for code in data.materials
+    ]
+    rows += [
+        Material(
+            code=item.code,
+            status=MaterialStatus.MISSING,
+            blocks=list(item.blocks),
+            due_at=calendar.add(now, WorkingDuration(days=Decimal(item.deadline_working_days))),
+        )
+        for item in assessment.to_supplement
+    ]
+    return rows
+
+
+def _invalid_field(field: str, code: str, zh: str, en: str) -> Invalid:
+    error = FieldError(field=field, code=code, message_zh=zh, message_en=en)
+    return Invalid("填写有误，请按字段修改", "some fields are invalid", errors=[error.model_dump()])
+
+
+def find_by_idempotency_key(session: Session, branch_id: int, key: str) -> Filing | None:
+    """The filing a branch already filed under `key`, if any."""
+    return session.scalars(
+        select(Filing).where(Filing.branch_id == branch_id, Filing.idempotency_key == key)
+    ).first()
+
+
+def _visible(scope: Scope) -> Any:
+    conditions = []
+    if scope.branch_id is not None:
+        conditions.append(Filing.branch_id == scope.branch_id)
+    if scope.district_code is not None:
+        conditions.append(Filing.district_code == scope.district_code)
+    return conditions
+
+
+def get_filing(session: Session, scope: Scope, tracking_code: str, *, lock: bool = False) -> Filing:
+    """One filing the scope may see, with steps and materials; NotFound otherwise."""
+    query = (
+        select(Filing)
+        .where(Filing.tracking_code == tracking_code, *_visible(scope))
+        .options(selectinload(Filing.steps), selectinload(Filing.materials))
+    )
+    if lock:
+        query = query.with_for_update(of=Filing)
+    filing = session.scalars(query).first()
+    if filing is None:
+        # Another branch's filing is a 404 too: its existence is not ours to reveal.
+        raise NotFound("未找到该申请", "no such filing", tracking_code=tracking_code)
+    return filing
+
+
+def events_of(session: Session, filing: Filing) -> list[Event]:
+    """The filing's history, oldest first."""
+    return list(
+        session.scalars(select(Event).where(Event.filing_id == filing.id).order_by(Event.id))
+    )
+
+
+def list_filings(
+    session: Session,
+    scope: Scope,
+    *,
+    status: FilingStatus | None = None,
+    district_code: str | None = None,
+    branch_id: int | None = None,
+    page: int = 1,
+    page_size: int = 20,
+) -> tuple[list[Filing], int]:
+    """A page of the filings the scope may see, newest first, and how many match in all."""
+    conditions = _visible(scope)
+    if status is not None:
+        conditions.append(Filing.status == status)
+    if district_code is not None:
+        conditions.append(Filing.district_code == district_code)
+    if branch_id is not None:
+        conditions.append(Filing.branch_id == branch_id)
+    total = session.scalar(select(func.count()).select_from(Filing).where(*conditions)) or 0
+    rows = session.scalars(
+        select(Filing)
+        .where(*conditions)
+        .options(selectinload(Filing.steps))
+        .order_by(Filing.accepted_at.desc(), Filing.id.desc())
+        .limit(page_size)
+        .offset((page - 1) * page_size)
+    ).all()
+    return list(rows), total
+
+
+def cancel_filing(session: Session, *, actor: Actor, tracking_code: str, now: datetime) -> Filing:
+    """Cancel a filing whose registration has not been sent to the agency yet."""
+    filing = get_filing(session, actor.scope, tracking_code, lock=True)
+    _require_branch_staff(actor)
+    registration = _locked_step(session, filing, "registration")
+    if filing.status == FilingStatus.CANCELLED:
+        return filing
+    if registration.status not in (StepStatus.READY, StepStatus.WAITING):
+        raise Conflict(
+            "登记申请已提交市场监管部门，无法撤销",
+            "registration has already been sent to market supervision; it cannot be cancelled",
+            step_status=registration.status.value,
+        )
+    for step in filing.steps:
+        if step.status not in (StepStatus.DONE, StepStatus.CANCELLED):
+            step.status = StepStatus.CANCELLED
+            step.next_check_at = None
+    filing.status = FilingStatus.CANCELLED
+    record(session, filing.id, "cancelled", at=now, actor=actor.name)
+    return filing
+
+
+def supplement_material(
+    session: Session,
+    *,
+    actor: Actor,
+    tracking_code: str,
+    material_code: str,
+    data: dict[str, Any],
+    now: datetime,
+) -> Filing:
+    """Record a 容缺 material as supplied (with any data it carries); unblock its steps."""
+    filing = get_filing(session, actor.scope, tracking_code, lock=True)
+    _require_branch_staff(actor)
+    material = next((m for m in filing.materials if m.code == material_code), None)
+    if material is None or material.status == MaterialStatus.PROVIDED:
+        raise NotFound(
+            "该申请没有待补正的此项材料",
+            "this filing has no such material to supplement",
+            material=material_code,
+        )
+    if data:
+        filing.payload = _patched_payload(filing.payload, data)
+    material.status = MaterialStatus.SUPPLEMENTED
+    material.supplied_at = now
+    record(
+        session,
+        filing.id,
+        "material_supplemented",
+        at=now,
+        actor=actor.name,
+        material=material_code,
+    )
+    _unblock(session, filing, now=now)
+    return filing
+
+
+def _patched_payload(payload: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    from pydantic import ValidationError
+
+    allowed = {"finance_officer", "staff"}
+    unknown = sorted(set(patch) - allowed)
+    if unknown:
+        raise _invalid_field(
+            "data",
+            "not_supplementable",
+            f"补正时只能填写：{'、'.join(sorted(allowed))}",
+            f"a supplement may only carry: {', '.join(sorted(allowed))} (got {', '.join(unknown)})",
+        )
+    try:
+        merged = FilingInput.model_validate({**payload, **patch})
+    except ValidationError as exc:
+        errors = [e.model_dump() | {"field": f"data.{e.field}"} for e in field_errors(exc)]
+        raise Invalid("补正内容有误", "the supplement is invalid", errors=errors) from exc
+    return merged.model_dump(mode="json")
+
+
+def _unblock(session: Session, filing: Filing, *, now: datetime) -> None:
+    still_missing = {
+        name for m in filing.materials if m.status == MaterialStatus.MISSING for name in m.blocks
+    }
+    ready = []
+    for step in filing.steps:
+        if step.status == StepStatus.BLOCKED and step.name not in still_missing:
+            step.status = StepStatus.READY
+            step.reason = None
+            step.next_check_at = now
+            record(session, filing.id, "unblocked", at=now, step=step.name)
+            ready.append(step.id)
+    if ready:
+        after_commit(session, lambda: _dispatch(ready))
+
+
+def hand_over(session: Session, *, actor: Actor, tracking_code: str, now: datetime) -> Filing:
+    """Staff handed licence and seals to the client at the branch: the filing is complete."""
+    from orchestrator.filings.transitions import succeed
+
+    filing = get_filing(session, actor.scope, tracking_code, lock=True)
+    _require_branch_staff(actor)
+    delivery = _locked_step(session, filing, "delivery")
+    if delivery.status != StepStatus.AT_BRANCH:
+        raise Conflict(
+            "证照和印章尚未到达网点，无法交付",
+            "licence and seals are not waiting at the branch; nothing to hand over",
+            step_status=delivery.status.value,
+        )
+    succeed(
+        session,
+        delivery.id,
+        {"handed_over_by": actor.name},
+        now=now,
+        lease_until=now,
+        actor=actor.name,
+    )
+    return filing
+
+
+def _locked_step(session: Session, filing: Filing, name: str) -> Step:
+    step = session.scalars(
+        select(Step)
+        .where(Step.filing_id == filing.id, Step.name == name)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    return step
+
+
+def _require_branch_staff(actor: Actor) -> None:
+    if not actor.scope.can_file:
+        raise Forbidden("只读账户不能修改申请", "read-only accounts cannot change filings")
+
+
+def working_days_to_ready(filing: Filing, calendar: WorkingCalendar) -> float | None:
+    """Working days from acceptance to ready (the SLA measure), None while not ready."""
+    if filing.ready_at is None:
+        return None
+    return calendar.elapsed_days(filing.accepted_at, filing.ready_at)

@@ -1,0 +1,160 @@
+"""Celery tasks of the filings domain: carry one step of one filing to its agency."""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime
+
+from celery import group
+from sqlalchemy.orm import Session
+
+from integrations.base import (
+    AgencyError,
+    BlockedError,
+    Done,
+    Outcome,
+    Pending,
+    RejectedError,
+    TransientError,
+)
+from orchestrator import runtime
+from orchestrator.celery_app import app
+from orchestrator.db import after_commit
+from orchestrator.filings import transitions
+from orchestrator.filings.agency_requests import build_request, delivers_at_branch
+from orchestrator.filings.transitions import StepWork
+
+log = logging.getLogger(__name__)
+
+
+@app.task(
+    name="filings.run_step",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def run_step(step_id: int) -> None:
+    """Claim the step, ask (or tell) its agency, and record what came of it."""
+    rt = runtime.current()
+    lease = rt.settings.step_lease_seconds
+    with rt.database.transaction() as session:
+        work = transitions.claim(
+            session, step_id, now=rt.clock.now(), lease_until=rt.clock.after(lease)
+        )
+        if work is not None and delivers_at_branch(work):
+            transitions.await_handover(session, step_id, now=rt.clock.now())
+            return
+    if work is None:
+        return
+    try:
+        outcome = _ask_agency(work)
+    except AgencyError as error:
+        _record_error(work, error)
+        return
+    except Exception as error:  # a bug or an unforeseen reply: retry, visibly, never lose it
+        log.exception("step %s of filing %s crashed", work.name, work.filing_id)
+        _record_error(work, TransientError(f"internal error: {error!r}", code="internal"))
+        return
+    _record_outcome(work, outcome)
+
+
+def _ask_agency(work: StepWork) -> Outcome:
+    adapter = runtime.current().adapters[work.agency]
+    if work.ask_first:
+        # The agency may have acted on an earlier attempt and lost the reply: ask, then act.
+        known = adapter.status(work.idempotency_key)
+        if known is not None:
+            return known
+    request = build_request(work.name, work.payload, work.results)
+    return adapter.submit(request, idempotency_key=work.idempotency_key)
+
+
+def _record_outcome(work: StepWork, outcome: Outcome) -> None:
+    rt = runtime.current()
+    now = rt.clock.now()
+    with rt.database.transaction() as session:
+        if isinstance(outcome, Done):
+            ready = transitions.succeed(
+                session,
+                work.step_id,
+                dict(outcome.result),
+                now=now,
+                lease_until=rt.clock.after(rt.settings.step_lease_seconds),
+            )
+            after_commit(session, lambda: dispatch(ready))
+            return
+        assert isinstance(outcome, Pending)
+        countdown = outcome.retry_after
+        if transitions.postpone(
+            session,
+            work.step_id,
+            now=now,
+            next_check_at=_next_check(countdown),
+            submitted=True,
+        ):
+            _schedule_if_soon(session, work.step_id, countdown)
+
+
+def _record_error(work: StepWork, error: AgencyError) -> None:
+    rt = runtime.current()
+    now = rt.clock.now()
+    with rt.database.transaction() as session:
+        if isinstance(error, RejectedError):
+            transitions.reject(
+                session, work.step_id, now=now, code=error.code, message=error.message
+            )
+        elif isinstance(error, BlockedError):
+            transitions.block(
+                session,
+                work.step_id,
+                now=now,
+                reason=error.message,
+                materials=list(error.materials),
+            )
+        else:
+            countdown = backoff(work.attempt)
+            if transitions.postpone(
+                session,
+                work.step_id,
+                now=now,
+                next_check_at=_next_check(countdown),
+                submitted=False,
+                error=f"{error.code or error.kind}: {error.message}",
+            ):
+                _schedule_if_soon(session, work.step_id, countdown)
+
+
+def backoff(attempt: int) -> float:
+    """Exponential backoff with jitter, capped (longer waits are parked for the sweeper)."""
+    settings = runtime.current().settings
+    ceiling = min(
+        settings.retry_max_countdown_seconds,
+        settings.retry_base_seconds * 2.0 ** min(attempt - 1, 30),
+    )
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def _next_check(countdown: float) -> datetime:
+    """When the sweeper should act if the scheduled message never arrives."""
+    rt = runtime.current()
+    if countdown > rt.settings.retry_max_countdown_seconds:
+        return rt.clock.after(countdown)  # parked: the sweeper is the one who wakes it
+    return rt.clock.after(countdown + rt.settings.step_lease_seconds)
+
+
+def _schedule_if_soon(session: Session, step_id: int, countdown: float) -> None:
+    # Short waits ride on a delayed message; long ones stay in the database only, because a
+    # broker kills consumers that sit on a message too long (RabbitMQ's consumer_timeout).
+    if countdown <= runtime.current().settings.retry_max_countdown_seconds:
+        after_commit(session, lambda: run_step.apply_async((step_id,), countdown=countdown))
+
+
+def dispatch(step_ids: list[int]) -> None:
+    """Send the steps to the workers as one canvas group (call after the commit)."""
+    if not step_ids:
+        return
+    if len(step_ids) == 1:
+        run_step.delay(step_ids[0])
+    else:
+        group(run_step.si(step_id) for step_id in step_ids).apply_async()

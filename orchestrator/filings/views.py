@@ -1,0 +1,169 @@
+"""What the API shows of a filing: response models, with personal data masked by role."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from orchestrator.calendar import WorkingCalendar
+from orchestrator.filings.models import Event, Filing, Material, Step
+from orchestrator.workflow import by_name
+
+
+class StepView(BaseModel):
+    name: str
+    label_zh: str
+    label_en: str
+    status: str
+    attempts: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    next_check_at: datetime | None
+    result: dict[str, Any] | None
+    reason: str | None
+    last_error: str | None
+
+
+class MaterialView(BaseModel):
+    code: str
+    status: str
+    blocks: list[str]
+    due_at: datetime | None
+    supplied_at: datetime | None
+
+
+class EventView(BaseModel):
+    at: datetime
+    actor: str
+    kind: str
+    step: str | None
+    detail: dict[str, Any]
+
+
+class FilingSummary(BaseModel):
+    tracking_code: str
+    company_name: str
+    status: str
+    district_code: str
+    branch_id: int
+    credit_code: str | None
+    accepted_at: datetime
+    deadline_at: datetime
+    ready_at: datetime | None
+    completed_at: datetime | None
+    working_days_to_ready: float | None
+    steps_done: int
+    steps_total: int
+
+
+class FilingDetail(FilingSummary):
+    steps: list[StepView]
+    materials: list[MaterialView]
+    events: list[EventView]
+    application: dict[str, Any]
+
+
+class FilingPage(BaseModel):
+    items: list[FilingSummary]
+    total: int
+    page: int
+    page_size: int
+
+
+def mask_id_number(value: str) -> str:
+    """Keep the region and the last four characters of a resident ID."""
+    return value[:6] + "*" * 8 + value[-4:] if len(value) == 18 else "*" * len(value)
+
+
+def mask_mobile(value: str) -> str:
+    """Keep the first three and the last four digits of a mobile number."""
+    return value[:3] + "****" + value[-4:] if len(value) == 11 else "*" * len(value)
+
+
+def masked(value: Any) -> Any:
+    """A copy of an application payload with resident IDs and mobile numbers masked."""
+    if isinstance(value, dict):
+        return {
+            key: (
+                mask_id_number(item)
+                if key == "id_number" and isinstance(item, str)
+                else mask_mobile(item)
+                if key == "mobile" and isinstance(item, str)
+                else masked(item)
+            )
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [masked(item) for item in value]
+    return value
+
+
+def summary(filing: Filing, calendar: WorkingCalendar) -> FilingSummary:
+    """The list-row view of a filing."""
+    return FilingSummary(**_summary_fields(filing, calendar))
+
+
+def _summary_fields(filing: Filing, calendar: WorkingCalendar) -> dict[str, Any]:
+    ready_days = (
+        calendar.elapsed_days(filing.accepted_at, filing.ready_at) if filing.ready_at else None
+    )
+    return {
+        "tracking_code": filing.tracking_code,
+        "company_name": filing.company_name,
+        "status": filing.status.value,
+        "district_code": filing.district_code,
+        "branch_id": filing.branch_id,
+        "credit_code": filing.credit_code,
+        "accepted_at": filing.accepted_at,
+        "deadline_at": filing.deadline_at,
+        "ready_at": filing.ready_at,
+        "completed_at": filing.completed_at,
+        "working_days_to_ready": ready_days,
+        "steps_done": sum(1 for s in filing.steps if s.status == "done"),
+        "steps_total": len(filing.steps),
+    }
+
+
+def detail(
+    filing: Filing, events: list[Event], calendar: WorkingCalendar, *, reveal_personal_data: bool
+) -> FilingDetail:
+    """The full view of a filing; personal data unmasked only for its own branch's staff."""
+    return FilingDetail(
+        **_summary_fields(filing, calendar),
+        steps=[_step(s) for s in filing.steps],
+        materials=[_material(m) for m in filing.materials],
+        events=[
+            EventView(at=e.at, actor=e.actor, kind=e.kind, step=e.step, detail=e.detail)
+            for e in events
+        ],
+        application=filing.payload if reveal_personal_data else masked(filing.payload),
+    )
+
+
+def _step(step: Step) -> StepView:
+    spec = by_name()[step.name]
+    return StepView(
+        name=step.name,
+        label_zh=spec.label_zh,
+        label_en=spec.label_en,
+        status=step.status.value,
+        attempts=step.attempts,
+        started_at=step.started_at,
+        finished_at=step.finished_at,
+        next_check_at=step.next_check_at,
+        result=step.result,
+        reason=step.reason,
+        last_error=step.last_error,
+    )
+
+
+def _material(material: Material) -> MaterialView:
+    return MaterialView(
+        code=material.code,
+        status=material.status.value,
+        blocks=material.blocks,
+        due_at=material.due_at,
+        supplied_at=material.supplied_at,
+    )

@@ -1,0 +1,1 @@
+"""Identity and access: districts, branches, staff, roles and API tokens."""

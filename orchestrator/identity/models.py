@@ -1,0 +1,76 @@
+"""Who works where: districts, bank branches, staff and the tokens they call the API with."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from orchestrator.db import Base, str_enum
+
+
+class Role(enum.StrEnum):
+    """What a member of staff may do."""
+
+    CLERK = "clerk"  # files and follows the filings of their own branch
+    BRANCH_MANAGER = "branch_manager"  # the same, and manages the branch's clerks
+    OFFICER = "officer"  # market supervision: reads everything in their district
+    ADMIN = "admin"  # everything
+
+
+class District(Base):
+    """A county-level division (GB/T 2260) running an enterprise-opening desk."""
+
+    __tablename__ = "district"
+
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40))
+
+
+class Branch(Base):
+    """A partner bank branch that files on its clients' behalf (银行网点代办)."""
+
+    __tablename__ = "branch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    bank_code: Mapped[str] = mapped_column(String(20))
+    district_code: Mapped[str] = mapped_column(ForeignKey("district.code"))
+
+    district: Mapped[District] = relationship()
+
+
+class Staff(Base):
+    """A person who signs in: branch staff, an officer or an administrator."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(60))
+    role: Mapped[Role] = mapped_column(str_enum(Role))
+    district_code: Mapped[str] = mapped_column(ForeignKey("district.code"))
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+
+    branch: Mapped[Branch | None] = relationship()
+
+
+class ApiToken(Base):
+    """A bearer token issued to a member of staff; only its SHA-256 digest is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    staff: Mapped[Staff] = relationship()

@@ -1,0 +1,75 @@
+"""Scenarios: the scripted world of a replay (`scenarios/*.yaml`), checked line by line."""
+
+from pathlib import Path
+
+from orchestrator.scenarios.durations import Duration, format_duration, parse_duration
+from orchestrator.scenarios.models import (
+    AGENCIES,
+    Agencies,
+    AgencyBehaviour,
+    AgencyName,
+    Arrivals,
+    BehaviourChange,
+    Branch,
+    BranchStaff,
+    FilingEntry,
+    Latency,
+    LognormalLatency,
+    Officer,
+    Outage,
+    Scenario,
+    ScenarioClock,
+    ScenarioError,
+    ScheduledFiling,
+    StaffRole,
+    UniformLatency,
+    load_scenario,
+    parse_scenario,
+)
+from orchestrator.scenarios.yaml_lines import (
+    LocatedYaml,
+    Problem,
+    YamlDataError,
+    parse_yaml,
+    read_yaml,
+    validate_yaml,
+    validation_problems,
+)
+
+DEMO_SCENARIO = Path(__file__).resolve().parents[2] / "scenarios" / "demo.yaml"
+"""The embedded demo (in a source checkout: the `scenarios/` folder is not packaged)."""
+
+__all__ = [
+    "AGENCIES",
+    "DEMO_SCENARIO",
+    "Agencies",
+    "AgencyBehaviour",
+    "AgencyName",
+    "Arrivals",
+    "BehaviourChange",
+    "Branch",
+    "BranchStaff",
+    "Duration",
+    "FilingEntry",
+    "Latency",
+    "LocatedYaml",
+    "LognormalLatency",
+    "Officer",
+    "Outage",
+    "Problem",
+    "Scenario",
+    "ScenarioClock",
+    "ScenarioError",
+    "ScheduledFiling",
+    "StaffRole",
+    "UniformLatency",
+    "YamlDataError",
+    "format_duration",
+    "load_scenario",
+    "parse_duration",
+    "parse_scenario",
+    "parse_yaml",
+    "read_yaml",
+    "validate_yaml",
+    "validation_problems",
+]

@@ -1,0 +1,64 @@
+"""One settings object for every process; defaults are the embedded mode (nothing to install)."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from datetime import time as clock_time
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VAR_DIR = Path("var")
+
+
+class Settings(BaseSettings):
+    """Read from `ONESTOP_*` environment variables (and a `.env` file if present)."""
+
+    model_config = SettingsConfigDict(env_prefix="ONESTOP_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{VAR_DIR / 'onestop.db'}",
+        description="SQLAlchemy URL; postgresql+psycopg://… in production.",
+    )
+    broker_url: str = Field(
+        default="memory://localhost/", description="Celery broker; amqp://… in production."
+    )
+    agencies_url: str | None = Field(
+        default=None,
+        description="Base URL of the agencies (or their simulators); unset: simulators in process.",
+    )
+
+    # Time: one clock for all. A scale > 1 replays a scenario faster than life; every process
+    # of one deployment must share scale and origin so that their clocks agree.
+    clock_scale: float = Field(default=1.0, gt=0)
+    clock_origin: datetime | None = Field(
+        default=None, description="Scenario instant that the real start instant maps to."
+    )
+    clock_real_start: float = Field(
+        default_factory=time.time, description="Real Unix time that clock_origin maps to."
+    )
+    office_morning: tuple[clock_time, clock_time] = (clock_time(9, 0), clock_time(12, 0))
+    office_afternoon: tuple[clock_time, clock_time] = (clock_time(13, 0), clock_time(17, 0))
+
+    # Workflow robustness.
+    worker_concurrency: int = Field(default=16, ge=1)
+    agency_timeout_seconds: float = Field(default=10.0, gt=0)
+    retry_base_seconds: float = Field(default=0.5, gt=0)
+    retry_max_countdown_seconds: float = Field(
+        default=60.0, gt=0, description="Longer waits park the step in the database for beat."
+    )
+    step_lease_seconds: float = Field(
+        default=90.0, gt=0, description="A step with no sign of a live task for this long is swept."
+    )
+    sweep_interval_seconds: float = Field(default=15.0, gt=0)
+
+    api_max_body_bytes: int = 1024 * 1024
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

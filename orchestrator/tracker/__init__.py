@@ -1,0 +1,1 @@
+"""Tracking filings against their committed deadlines, and keeping every step moving."""

@@ -1,0 +1,771 @@
+"""FilingInput: what a clerk may enter, and the reason, per field and in two languages, when not."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import TypeAdapter, ValidationError
+
+from integrations.codes import gb11643_check_char, gb32100_check_char
+from orchestrator.filings.schemas import (
+    ERROR_MESSAGES,
+    BranchPickup,
+    CreditCode,
+    FieldError,
+    FilingInput,
+    ResidentId,
+    assess_material_codes,
+    assess_materials,
+    field_errors,
+    field_errors_from_dicts,
+)
+from orchestrator.reference import load_reference
+from tests.factories import (
+    ALL_MATERIALS,
+    ESSENTIAL_MATERIALS,
+    FILING_DATE,
+    credit_code,
+    filing_input,
+    filing_input_for,
+    resident_id,
+)
+
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def valid(payload: dict[str, Any], **context: Any) -> FilingInput:
+    return FilingInput.model_validate(payload, context=context or None)
+
+
+def errors_of(payload: dict[str, Any], **context: Any) -> list[FieldError]:
+    with pytest.raises(ValidationError) as raised:
+        FilingInput.model_validate(payload, context=context or None)
+    return field_errors(raised.value)
+
+
+def refused(payload: dict[str, Any], field: str, code: str, **context: Any) -> FieldError:
+    """The error on `field` with `code`, after checking it speaks both languages."""
+    errors = errors_of(payload, **context)
+    matching = [e for e in errors if e.field == field and e.code == code]
+    assert matching, f"no {code} on {field}; got {[(e.field, e.code) for e in errors]}"
+    error = matching[0]
+    assert _HAN.search(error.message_zh), error.message_zh
+    assert error.message_en and not _HAN.fullmatch(error.message_en)
+    assert error.message_en != error.message_zh
+    assert "{" not in error.message_zh + error.message_en, "unfilled placeholder"
+    return error
+
+
+def born_years_before(years: int, *, days: int = 0, on: date = FILING_DATE) -> date:
+    """The birth date of someone who turns `years` old `days` days after `on`."""
+    return on.replace(year=on.year - years) + timedelta(days=days)
+
+
+class TestFactory:
+    def test_the_default_payload_is_a_valid_filing(self) -> None:
+        filing = valid(filing_input())
+        assert filing.company_name.full == "寿光市禾丰农业科技有限公司"
+        assert filing.district_code == "370783"
+
+    def test_the_payload_is_plain_json(self) -> None:
+        assert json.loads(json.dumps(filing_input(), ensure_ascii=False)) == filing_input()
+
+    @pytest.mark.parametrize("code", ["370811", "370826", "430181", "330205", "330282", "330225"])
+    def test_the_filing_moves_to_every_district(self, code: str) -> None:
+        assert valid(filing_input_for(code)).district_code == code
+
+    def test_nested_overrides_reach_into_objects_and_lists(self) -> None:
+        payload = filing_input(shareholders__1__name="赵敏", company_name__trade_name="瑞泽")
+        assert payload["shareholders"][1]["name"] == "赵敏"
+        assert payload["company_name"]["trade_name"] == "瑞泽"
+
+    def test_a_validated_filing_survives_a_json_round_trip(self) -> None:
+        filing = valid(filing_input())
+        assert FilingInput.model_validate_json(filing.model_dump_json()) == filing
+
+    def test_the_factory_makes_valid_credit_codes(self) -> None:
+        assert TypeAdapter(CreditCode).validate_python(credit_code(42)) == credit_code(42)
+
+
+class TestDistrict:
+    @pytest.mark.parametrize("code", ["110101", "999999", "3707", "abcdef", ""])
+    def test_rejects_a_district_onestop_does_not_serve(self, code: str) -> None:
+        refused(filing_input(district_code=code), "district_code", "district_unknown")
+
+    def test_rejects_a_district_given_as_a_number(self) -> None:
+        refused(filing_input(district_code=370783), "district_code", "string_type")
+
+
+class TestIndustry:
+    @pytest.mark.parametrize("code", ["75", "751", "7511", "0111"])
+    def test_accepts_a_division_or_a_finer_code(self, code: str) -> None:
+        assert valid(filing_input(industry_code=code)).industry_code == code
+
+    @pytest.mark.parametrize("code", ["98", "9911", "00"])
+    def test_rejects_a_code_of_no_division(self, code: str) -> None:
+        error = refused(filing_input(industry_code=code), "industry_code", "industry_unknown")
+        assert code in error.message_zh and code in error.message_en
+
+    @pytest.mark.parametrize("code", ["7", "75111", "7a", "M75", ""])
+    def test_rejects_a_malformed_code(self, code: str) -> None:
+        refused(filing_input(industry_code=code), "industry_code", "industry_code_format")
+
+    @pytest.mark.parametrize("code", ["9211", "91", "97"])
+    def test_rejects_public_bodies_and_international_organisations(self, code: str) -> None:
+        refused(filing_input(industry_code=code), "industry_code", "industry_not_for_enterprises")
+
+
+class TestCompanyName:
+    def test_the_full_name_joins_its_four_parts(self) -> None:
+        name = valid(filing_input()).company_name
+        assert (name.region, name.trade_name, name.industry_term, name.organisation_form) == (
+            "寿光市",
+            "禾丰",
+            "农业科技",
+            "有限公司",
+        )
+        assert str(name) == name.full == "寿光市禾丰农业科技有限公司"
+
+    @pytest.mark.parametrize("word", ["中国", "中华", "全国", "国家", "国际"])
+    def test_rejects_national_words_without_approval(self, word: str) -> None:
+        payload = filing_input(company_name__trade_name=f"禾丰{word}")
+        error = refused(payload, "company_name.trade_name", "prohibited_word")
+        assert word in error.message_zh and "国务院" in error.message_zh
+        assert "State Council" in error.message_en
+
+    @pytest.mark.parametrize(
+        ("trade_name", "word"),
+        [
+            ("解放军", "解放军"),
+            ("国务院", "国务院"),
+            ("美国", "美国"),
+            ("日本", "日本"),
+            ("赌博", "赌博"),
+            ("禾丰国营", "国营"),
+        ],
+    )
+    def test_rejects_state_bodies_foreign_countries_and_misleading_words(
+        self, trade_name: str, word: str
+    ) -> None:
+        payload = filing_input(company_name__trade_name=trade_name)
+        error = refused(payload, "company_name.trade_name", "prohibited_word")
+        assert word in error.message_zh
+
+    def test_rejects_a_prohibited_word_in_the_industry_term(self) -> None:
+        payload = filing_input(company_name__industry_term="国际贸易")
+        refused(payload, "company_name.industry_term", "prohibited_word")
+
+    def test_rejects_a_prohibited_word_across_trade_name_and_industry_term(self) -> None:
+        payload = filing_input(
+            company_name__trade_name="禾中", company_name__industry_term="国科技"
+        )
+        refused(payload, "company_name", "prohibited_word")
+
+    @pytest.mark.parametrize(
+        ("trade_name", "industry_term"),
+        [("禾丰", "中央空调工程"), ("精英", "国贸物流"), ("禾丰", "荷兰豆种植")],
+    )
+    def test_accepts_a_harmless_word_that_contains_a_refused_one(
+        self, trade_name: str, industry_term: str
+    ) -> None:
+        payload = filing_input(
+            company_name__trade_name=trade_name, company_name__industry_term=industry_term
+        )
+        assert valid(payload).company_name.industry_term == industry_term
+
+    @pytest.mark.parametrize("trade_name", ["禾", "HF", "禾丰1", "禾 丰", "Hé丰"])
+    def test_rejects_a_trade_name_that_is_not_two_or_more_chinese_characters(
+        self, trade_name: str
+    ) -> None:
+        payload = filing_input(company_name__trade_name=trade_name)
+        refused(payload, "company_name.trade_name", "trade_name_invalid")
+
+    def test_rejects_a_trade_name_that_is_the_district(self) -> None:
+        payload = filing_input(company_name__trade_name="寿光")
+        refused(payload, "company_name.trade_name", "trade_name_is_region")
+
+    @pytest.mark.parametrize("term", ["科", "IT", "农业2"])
+    def test_rejects_an_industry_term_that_is_not_chinese(self, term: str) -> None:
+        payload = filing_input(company_name__industry_term=term)
+        refused(payload, "company_name.industry_term", "industry_term_invalid")
+
+    @pytest.mark.parametrize("region", ["寿光市", "寿光", "潍坊市", "潍坊", "山东省", "山东"])
+    def test_accepts_the_district_its_city_or_its_province_first(self, region: str) -> None:
+        assert valid(filing_input(company_name__region=region)).company_name.region == region
+
+    @pytest.mark.parametrize("region", ["北京市", "济宁市", "任城区", "Shouguang"])
+    def test_rejects_an_administrative_division_of_elsewhere(self, region: str) -> None:
+        payload = filing_input(company_name__region=region)
+        error = refused(payload, "company_name.region", "region_not_of_district")
+        assert "寿光市" in error.message_zh
+
+    def test_a_city_district_must_be_preceded_by_its_city(self) -> None:
+        payload = filing_input_for("370811", company_name__region="任城区")
+        error = refused(payload, "company_name.region", "region_needs_city")
+        assert "济宁市任城区" in error.message_zh and "济宁市任城区" in error.message_en
+        accepted = filing_input_for("370811", company_name__region="济宁市任城区")
+        assert valid(accepted).company_name.full == "济宁市任城区禾丰农业科技有限公司"
+
+    @pytest.mark.parametrize("form", ["有限公司", "有限责任公司"])
+    def test_accepts_the_llc_organisation_forms(self, form: str) -> None:
+        payload = filing_input(company_name__organisation_form=form)
+        assert valid(payload).company_name.full.endswith(form)
+
+    def test_refuses_a_joint_stock_company(self) -> None:
+        payload = filing_input(company_name__organisation_form="股份有限公司")
+        error = refused(payload, "company_name.organisation_form", "organisation_form_not_offered")
+        assert "股份有限公司" in error.message_zh
+
+    @pytest.mark.parametrize("form", ["集团", "公司", "合伙企业", "Ltd."])
+    def test_rejects_an_unknown_organisation_form(self, form: str) -> None:
+        payload = filing_input(company_name__organisation_form=form)
+        error = refused(payload, "company_name.organisation_form", "organisation_form_unknown")
+        assert "有限公司" in error.message_zh
+
+    @pytest.mark.parametrize("part", ["region", "trade_name", "industry_term", "organisation_form"])
+    def test_every_part_is_required(self, part: str) -> None:
+        payload = filing_input()
+        del payload["company_name"][part]
+        refused(payload, f"company_name.{part}", "missing")
+
+    def test_a_plain_string_is_not_a_structured_name(self) -> None:
+        refused(
+            filing_input(company_name="寿光市禾丰农业科技有限公司"), "company_name", "model_type"
+        )
+
+
+class TestEnterpriseType:
+    def test_rejects_an_unknown_type(self) -> None:
+        error = refused(
+            filing_input(enterprise_type="partnership"), "enterprise_type", "literal_error"
+        )
+        assert "one_person_llc" in error.message_en
+
+    def test_a_one_person_llc_has_exactly_one_shareholder(self) -> None:
+        payload = filing_input(enterprise_type="one_person_llc")
+        refused(payload, "shareholders", "too_many_shareholders")
+        single = filing_input(enterprise_type="one_person_llc")
+        single["shareholders"] = [dict(single["shareholders"][0], share_percent=100)]
+        assert len(valid(single).shareholders) == 1
+
+    def test_an_llc_with_one_shareholder_is_pointed_to_the_one_person_type(self) -> None:
+        payload = filing_input()
+        payload["shareholders"] = [dict(payload["shareholders"][0], share_percent=100)]
+        error = refused(payload, "shareholders", "too_few_shareholders")
+        assert "一人有限责任公司" in error.message_zh and "one_person_llc" in error.message_en
+
+    def test_an_llc_has_at_most_fifty_shareholders(self) -> None:
+        payload = filing_input()
+        payload["shareholders"] = [
+            {
+                "name": f"股东{i}",
+                "id_number": resident_id(date(1980, 1, 1), sequence=i),
+                "mobile": f"139{i:08d}",
+                "share_percent": 2,
+            }
+            for i in range(51)
+        ]
+        refused(payload, "shareholders", "too_many_shareholders")
+
+
+class TestRegisteredCapital:
+    @pytest.mark.parametrize("capital", [0, -100])
+    def test_must_be_positive(self, capital: int) -> None:
+        refused(
+            filing_input(registered_capital_fen=capital), "registered_capital_fen", "greater_than"
+        )
+
+    def test_is_whole_fen(self) -> None:
+        refused(
+            filing_input(registered_capital_fen=100.5), "registered_capital_fen", "int_from_float"
+        )
+
+    def test_is_a_number(self) -> None:
+        refused(
+            filing_input(registered_capital_fen="一百万"), "registered_capital_fen", "int_parsing"
+        )
+
+    def test_is_required(self) -> None:
+        payload = filing_input()
+        del payload["registered_capital_fen"]
+        refused(payload, "registered_capital_fen", "missing")
+
+
+class TestBusinessScope:
+    def test_needs_at_least_one_item(self) -> None:
+        refused(filing_input(business_scope=[]), "business_scope", "too_short")
+
+    def test_rejects_a_blank_item(self) -> None:
+        payload = filing_input(business_scope=["蔬菜种植", "  "])
+        refused(payload, "business_scope.1", "string_too_short")
+
+    def test_trims_and_drops_repeated_items(self) -> None:
+        payload = filing_input(business_scope=[" 蔬菜种植 ", "蔬菜种植", "花卉种植"])
+        assert valid(payload).business_scope == ("蔬菜种植", "花卉种植")
+
+
+class TestAddress:
+    def test_is_required(self) -> None:
+        refused(filing_input(address=" "), "address", "string_too_short")
+
+    def test_must_be_in_the_district(self) -> None:
+        error = refused(
+            filing_input(address="山东省潍坊市奎文区胜利东街1号"),
+            "address",
+            "address_not_in_district",
+        )
+        assert "寿光市" in error.message_zh and "Shouguang" in error.message_en
+
+    def test_may_name_the_district_by_its_short_name(self) -> None:
+        assert valid(filing_input(address="山东寿光圣城街道1号")).address == "山东寿光圣城街道1号"
+
+
+class TestResidentId:
+    @pytest.mark.parametrize(
+        "field", ["legal_representative", "shareholders.1", "staff.0", "finance_officer"]
+    )
+    def test_rejects_a_wrong_check_character_wherever_a_person_appears(self, field: str) -> None:
+        good = resident_id(date(1985, 3, 14))
+        wrong = good[:17] + ("0" if good[17] != "0" else "1")
+        payload = filing_input(**{field.replace(".", "__") + "__id_number": wrong})
+        error = refused(payload, f"{field}.id_number", "id_number_check_char")
+        assert "GB 11643" in error.message_zh and "GB 11643" in error.message_en
+
+    @pytest.mark.parametrize(
+        "number",
+        ["37078319850314131", "3707831985031413100", "37078319850314131Y", "3707831985O3141311"],
+    )
+    def test_rejects_a_malformed_number(self, number: str) -> None:
+        payload = filing_input(legal_representative__id_number=number)
+        refused(payload, "legal_representative.id_number", "id_number_format")
+
+    @pytest.mark.parametrize("birth", ["19850230", "19851301", "18991231", "19850000"])
+    def test_rejects_a_birth_date_that_does_not_exist(self, birth: str) -> None:
+        body = f"370783{birth}131"
+        payload = filing_input(legal_representative__id_number=body + gb11643_check_char(body))
+        error = refused(payload, "legal_representative.id_number", "id_number_birth_date")
+        assert birth in error.message_zh
+
+    def test_accepts_a_lower_case_x_and_stores_it_upper_case(self) -> None:
+        sequence = next(
+            s for s in range(1000) if resident_id(date(1985, 3, 14), sequence=s).endswith("X")
+        )
+        number = resident_id(date(1985, 3, 14), sequence=sequence)
+        payload = filing_input(legal_representative__id_number=number.lower())
+        assert valid(payload).legal_representative.id_number == number
+
+
+_ID_BODIES = st.builds(
+    lambda region, birth, sequence: f"{region:06d}{birth:%Y%m%d}{sequence:03d}",
+    st.integers(min_value=110000, max_value=829999),
+    st.dates(min_value=date(1900, 1, 1), max_value=date(2099, 12, 31)),
+    st.integers(min_value=0, max_value=999),
+)
+
+
+class TestResidentIdCheckCharacter:
+    @given(body=_ID_BODIES)
+    def test_any_valid_body_with_its_computed_check_character_is_accepted(self, body: str) -> None:
+        number = body + gb11643_check_char(body)
+        assert TypeAdapter(ResidentId).validate_python(number) == number
+
+    @given(body=_ID_BODIES, check=st.sampled_from("0123456789X"))
+    def test_any_other_check_character_is_refused(self, body: str, check: str) -> None:
+        if check == gb11643_check_char(body):
+            return
+        with pytest.raises(ValidationError) as raised:
+            TypeAdapter(ResidentId).validate_python(body + check)
+        assert [e.code for e in field_errors(raised.value)] == ["id_number_check_char"]
+
+
+class TestAge:
+    def test_refuses_a_legal_representative_one_day_short_of_eighteen(self) -> None:
+        number = resident_id(born_years_before(18, days=1))
+        error = refused(
+            filing_input(legal_representative__id_number=number),
+            "legal_representative.id_number",
+            "minor",
+        )
+        assert "18" in error.message_zh and "17" in error.message_en
+
+    def test_accepts_a_legal_representative_on_the_eighteenth_birthday(self) -> None:
+        number = resident_id(born_years_before(18))
+        assert valid(filing_input(legal_representative__id_number=number))
+
+    def test_someone_born_on_29_february_comes_of_age_on_1_march(self) -> None:
+        number = resident_id(date(2004, 2, 29))
+        on_28th = filing_input(legal_representative__id_number=number, filing_date="2022-02-28")
+        refused(on_28th, "legal_representative.id_number", "minor")
+        on_1st = filing_input(legal_representative__id_number=number, filing_date="2022-03-01")
+        assert valid(on_1st)
+
+    def test_age_is_taken_on_the_filing_date(self) -> None:
+        number = resident_id(date(2007, 9, 1))
+        refused(
+            filing_input(legal_representative__id_number=number),
+            "legal_representative.id_number",
+            "minor",
+        )
+        assert valid(filing_input(legal_representative__id_number=number, filing_date="2025-09-01"))
+
+    def test_refuses_a_minor_shareholder(self) -> None:
+        payload = filing_input(shareholders__1__id_number=resident_id(date(2010, 5, 5)))
+        error = refused(payload, "shareholders.1.id_number", "minor")
+        assert "股东" in error.message_zh and "shareholder" in error.message_en
+
+    def test_refuses_a_minor_finance_officer(self) -> None:
+        payload = filing_input(finance_officer__id_number=resident_id(date(2010, 5, 5)))
+        refused(payload, "finance_officer.id_number", "minor")
+
+    def test_refuses_a_birth_date_after_the_filing_date(self) -> None:
+        number = resident_id(FILING_DATE + timedelta(days=1))
+        refused(
+            filing_input(legal_representative__id_number=number),
+            "legal_representative.id_number",
+            "birth_after_filing",
+        )
+
+    def test_refuses_staff_under_sixteen(self) -> None:
+        payload = filing_input(staff__1__id_number=resident_id(born_years_before(16, days=1)))
+        refused(payload, "staff.1.id_number", "staff_underage")
+
+    def test_accepts_staff_of_sixteen(self) -> None:
+        payload = filing_input(staff__1__id_number=resident_id(born_years_before(16)))
+        assert valid(payload)
+
+
+class TestMobile:
+    @pytest.mark.parametrize(
+        "mobile", ["12805361234", "1380536123", "138053612345", "1380536123a", "+8613805361234", ""]
+    )
+    @pytest.mark.parametrize(
+        "field", ["legal_representative.mobile", "shareholders.0.mobile", "delivery.mobile"]
+    )
+    def test_rejects_a_number_that_is_not_a_mainland_mobile(self, field: str, mobile: str) -> None:
+        payload = filing_input(**{field.replace(".", "__"): mobile})
+        refused(payload, field, "mobile_format")
+
+    @pytest.mark.parametrize("mobile", ["13000000000", "19999999999", " 15965432108 "])
+    def test_accepts_mainland_mobiles(self, mobile: str) -> None:
+        assert valid(filing_input(legal_representative__mobile=mobile))
+
+
+class TestShareholders:
+    @pytest.mark.parametrize(("first", "second"), [(60, 30), (60, 50), (99.9, 0.05)])
+    def test_shares_must_add_up_to_100(self, first: float, second: float) -> None:
+        payload = filing_input(
+            shareholders__0__share_percent=first, shareholders__1__share_percent=second
+        )
+        error = refused(payload, "shareholders", "shares_total")
+        assert f"{first + second:.2f}" in error.message_en
+
+    @pytest.mark.parametrize(("first", "second"), [(33.33, 66.67), (66.665, 33.33), (60.005, 40)])
+    def test_shares_may_be_off_by_a_hundredth(self, first: float, second: float) -> None:
+        payload = filing_input(
+            shareholders__0__share_percent=first, shareholders__1__share_percent=second
+        )
+        assert valid(payload)
+
+    @pytest.mark.parametrize("share", [0, -10])
+    def test_each_share_is_positive(self, share: float) -> None:
+        payload = filing_input(shareholders__1__share_percent=share)
+        refused(payload, "shareholders.1.share_percent", "greater_than")
+
+    def test_needs_a_shareholder(self) -> None:
+        refused(filing_input(shareholders=[]), "shareholders", "too_short")
+
+    def test_rejects_the_same_person_twice(self) -> None:
+        payload = filing_input()
+        payload["shareholders"][1]["id_number"] = payload["shareholders"][0]["id_number"]
+        refused(payload, "shareholders.1.id_number", "duplicate_person")
+
+    def test_rejects_a_shareholder_without_a_mobile(self) -> None:
+        payload = filing_input()
+        del payload["shareholders"][0]["mobile"]
+        refused(payload, "shareholders.0.mobile", "missing")
+
+
+class TestSeals:
+    def test_the_official_seal_is_required(self) -> None:
+        error = refused(
+            filing_input(seals=["finance", "invoice"]), "seals", "official_seal_required"
+        )
+        assert "公章" in error.message_zh
+
+    def test_at_least_one_seal(self) -> None:
+        refused(filing_input(seals=[]), "seals", "too_short")
+
+    def test_rejects_an_unknown_seal_kind(self) -> None:
+        refused(filing_input(seals=["official", "contract"]), "seals.1", "literal_error")
+
+    def test_keeps_each_kind_once_in_canonical_order(self) -> None:
+        payload = filing_input(seals=["legal_representative", "official", "official"])
+        assert valid(payload).seals == ("official", "legal_representative")
+
+
+class TestBank:
+    def test_rejects_an_unknown_bank(self) -> None:
+        refused(filing_input(bank_code="HSBC"), "bank_code", "bank_unknown")
+
+    def test_rejects_a_bank_that_is_not_a_partner_of_the_district(self) -> None:
+        payload = filing_input_for("370826", bank_code="BOC")
+        error = refused(payload, "bank_code", "bank_not_partner")
+        assert "微山县" in error.message_zh and "ABC" in error.message_en
+
+    def test_accepts_the_local_rural_commercial_bank_where_it_partners(self) -> None:
+        assert valid(filing_input(bank_code="SGRCB")).bank_code == "SGRCB"
+
+    @pytest.mark.parametrize("branch", ["", "寿光支行", "A" * 33, "103 458"])
+    def test_rejects_a_malformed_branch_code(self, branch: str) -> None:
+        refused(filing_input(branch_code=branch), "branch_code", "branch_code_format")
+
+
+class TestTaxpayerType:
+    @pytest.mark.parametrize("kind", ["small_scale", "general"])
+    def test_accepts_the_two_types(self, kind: str) -> None:
+        assert valid(filing_input(taxpayer_type=kind)).taxpayer_type == kind
+
+    def test_rejects_another(self) -> None:
+        refused(filing_input(taxpayer_type="individual"), "taxpayer_type", "literal_error")
+
+
+class TestStaff:
+    def test_may_be_empty(self) -> None:
+        assert valid(filing_input(staff=[])).staff == ()
+
+    def test_rejects_the_same_person_twice(self) -> None:
+        payload = filing_input()
+        payload["staff"][1]["id_number"] = payload["staff"][0]["id_number"]
+        refused(payload, "staff.1.id_number", "duplicate_person")
+
+    def test_each_needs_a_name(self) -> None:
+        refused(filing_input(staff__0__name=""), "staff.0.name", "string_too_short")
+
+
+class TestHousingFundRate:
+    @pytest.mark.parametrize("rate", [5, 7.5, 12])
+    def test_accepts_five_to_twelve_percent(self, rate: float) -> None:
+        assert valid(filing_input(housing_fund_rate_percent=rate)).housing_fund_rate_percent == rate
+
+    def test_rejects_less_than_five(self) -> None:
+        error = refused(
+            filing_input(housing_fund_rate_percent=4.9),
+            "housing_fund_rate_percent",
+            "greater_than_equal",
+        )
+        assert "5" in error.message_zh and "5" in error.message_en
+
+    def test_rejects_more_than_twelve(self) -> None:
+        refused(
+            filing_input(housing_fund_rate_percent=12.5),
+            "housing_fund_rate_percent",
+            "less_than_equal",
+        )
+
+
+class TestDelivery:
+    def test_accepts_branch_pickup_alone(self) -> None:
+        filing = valid(filing_input(delivery={"method": "branch_pickup"}))
+        assert isinstance(filing.delivery, BranchPickup)
+
+    @pytest.mark.parametrize("missing", ["recipient", "mobile", "address"])
+    def test_a_courier_needs_recipient_mobile_and_address(self, missing: str) -> None:
+        payload = filing_input()
+        del payload["delivery"][missing]
+        # The union's tag (courier) is left out of the path: the form knows delivery.mobile.
+        refused(payload, f"delivery.{missing}", "missing")
+
+    def test_rejects_an_unknown_method(self) -> None:
+        error = refused(filing_input(delivery={"method": "drone"}), "delivery", "union_tag_invalid")
+        assert "courier" in error.message_en
+
+    def test_rejects_a_delivery_without_method(self) -> None:
+        refused(filing_input(delivery={"recipient": "王建国"}), "delivery", "union_tag_not_found")
+
+    def test_branch_pickup_takes_no_address(self) -> None:
+        payload = filing_input(delivery={"method": "branch_pickup", "address": "寿光市"})
+        refused(payload, "delivery.address", "extra_forbidden")
+
+
+class TestMaterials:
+    def test_refuses_a_filing_without_its_essential_materials_naming_them(self) -> None:
+        payload = filing_input(materials=["articles_of_association", "identity_documents"])
+        error = refused(payload, "materials", "essential_material_missing")
+        assert "住所使用证明" in error.message_zh and "授权委托书" in error.message_zh
+        assert "Proof of address" in error.message_en
+        assert "Articles of association" not in error.message_en
+
+    def test_rejects_an_unknown_material(self) -> None:
+        payload = filing_input(materials=[*ALL_MATERIALS, "birth_certificate"])
+        refused(payload, f"materials.{len(ALL_MATERIALS)}", "material_unknown")
+
+    def test_reports_unknown_and_missing_materials_together(self) -> None:
+        errors = errors_of(filing_input(materials=["birth_certificate"]))
+        assert {(e.field, e.code) for e in errors} == {
+            ("materials.0", "material_unknown"),
+            ("materials", "essential_material_missing"),
+        }
+
+    def test_the_generated_application_need_not_be_listed(self) -> None:
+        assert valid(filing_input(materials=list(ESSENTIAL_MATERIALS)))
+
+    def test_lists_each_material_once(self) -> None:
+        payload = filing_input(materials=[*ESSENTIAL_MATERIALS, *ESSENTIAL_MATERIALS])
+        assert valid(payload).materials == ESSENTIAL_MATERIALS
+
+    def test_nothing_to_supplement_when_everything_is_provided(self) -> None:
+        assessment = assess_materials(valid(filing_input()), load_reference())
+        assert assessment.acceptable
+        assert assessment.to_supplement == ()
+        assert assessment.blocked_steps == frozenset()
+
+    def test_missing_non_essential_materials_are_accepted_for_supplement(self) -> None:
+        filing = valid(filing_input(materials=list(ESSENTIAL_MATERIALS)))
+        assessment = assess_materials(filing, load_reference())
+        assert assessment.acceptable
+        assert [
+            (item.code, item.blocks, item.deadline_working_days)
+            for item in assessment.to_supplement
+        ] == [
+            ("finance_tax_agents", ("tax",), 5),
+            ("staff_roster", ("social_insurance", "medical_insurance"), 5),
+            ("housing_fund_authorisation", ("housing_fund",), 5),
+        ]
+        assert all(item.name_zh and item.name_en for item in assessment.to_supplement)
+
+    def test_a_missing_roster_blocks_only_the_insurance_steps(self) -> None:
+        materials = [m for m in ALL_MATERIALS if m != "staff_roster"]
+        assessment = assess_materials(valid(filing_input(materials=materials)), load_reference())
+        assert assessment.blocked_steps == {"social_insurance", "medical_insurance"}
+
+    def test_the_assessment_names_missing_essentials_for_the_refusal(self) -> None:
+        assessment = assess_material_codes(["articles_of_association"], load_reference())
+        assert not assessment.acceptable
+        assert [m.code for m in assessment.missing_essential] == [
+            "identity_documents",
+            "proof_of_address",
+            "branch_mandate",
+        ]
+
+
+class TestReferenceFromContext:
+    def test_validation_uses_the_reference_given_in_the_context(self) -> None:
+        shipped = load_reference()
+        shouguang = shipped.districts["370783"]
+        policy = shouguang.policy.model_copy(update={"partner_banks": ("SGRCB",)})
+        narrowed = shipped.model_copy(
+            update={
+                "districts": shipped.districts
+                | {"370783": shouguang.model_copy(update={"policy": policy})}
+            }
+        )
+        refused(filing_input(), "bank_code", "bank_not_partner", reference=narrowed)
+        assert valid(filing_input(bank_code="SGRCB"), reference=narrowed)
+
+
+class TestCreditCode:
+    def test_accepts_a_code_with_its_check_character(self) -> None:
+        body = "91370783MA3C12345"
+        code = body + gb32100_check_char(body)
+        assert TypeAdapter(CreditCode).validate_python(code.lower()) == code
+
+    def test_rejects_a_wrong_check_character(self) -> None:
+        code = credit_code(7)
+        wrong = code[:17] + ("1" if code[17] != "1" else "2")
+        with pytest.raises(ValidationError) as raised:
+            TypeAdapter(CreditCode).validate_python(wrong)
+        (error,) = field_errors(raised.value)
+        assert error.code == "credit_code_check_char" and "GB 32100" in error.message_en
+
+    @pytest.mark.parametrize(
+        "code", ["91370783MA3C1234", "91370783MA3C12345IX", "91370783MA3CI2345X"]
+    )
+    def test_rejects_a_malformed_code(self, code: str) -> None:
+        with pytest.raises(ValidationError) as raised:
+            TypeAdapter(CreditCode).validate_python(code)
+        assert [e.code for e in field_errors(raised.value)] == ["credit_code_format"]
+
+
+class TestFieldErrors:
+    def test_each_error_has_field_code_and_both_languages(self) -> None:
+        payload = filing_input(shareholders__1__id_number="123")
+        (error,) = errors_of(payload)
+        assert error.model_dump() == {
+            "field": "shareholders.1.id_number",
+            "code": "id_number_format",
+            "message_zh": ERROR_MESSAGES["id_number_format"][0],
+            "message_en": ERROR_MESSAGES["id_number_format"][1],
+        }
+
+    def test_reports_independent_errors_together(self) -> None:
+        payload = filing_input(
+            district_code="000000",
+            registered_capital_fen=0,
+            seals=["finance"],
+            housing_fund_rate_percent=20,
+        )
+        assert {e.field for e in errors_of(payload)} == {
+            "district_code",
+            "registered_capital_fen",
+            "seals",
+            "housing_fund_rate_percent",
+        }
+
+    def test_translates_a_missing_field(self) -> None:
+        payload = filing_input()
+        del payload["filing_date"]
+        error = refused(payload, "filing_date", "missing")
+        assert (error.message_zh, error.message_en) == ("必填项", "This field is required")
+
+    def test_translates_an_unexpected_field(self) -> None:
+        refused(filing_input(nickname="老王"), "nickname", "extra_forbidden")
+
+    def test_translates_a_wrong_type(self) -> None:
+        refused(
+            filing_input(filing_date="next Monday"), "filing_date", "date_from_datetime_parsing"
+        )
+        refused(filing_input(staff="张伟"), "staff", "tuple_type")
+
+    def test_translates_a_too_long_text(self) -> None:
+        error = refused(filing_input(address="寿光市" + "路" * 300), "address", "string_too_long")
+        assert "200" in error.message_zh and "200" in error.message_en
+
+    def test_translates_an_unknown_error_type_with_a_fallback(self) -> None:
+        (error,) = field_errors_from_dicts(
+            [{"type": "mystery", "loc": ("a", 0), "msg": "Something odd", "input": 1}]
+        )
+        assert error == FieldError(
+            field="a.0",
+            code="mystery",
+            message_zh="输入无效（Something odd）",
+            message_en="Something odd",
+        )
+
+    def test_strips_a_prefix_such_as_fastapis_body(self) -> None:
+        (error,) = field_errors_from_dicts(
+            [{"type": "missing", "loc": ("body", "address"), "msg": "Field required"}],
+            strip_prefix=("body",),
+        )
+        assert error.field == "address"
+
+    def test_a_non_object_payload_is_an_error_on_the_whole_filing(self) -> None:
+        with pytest.raises(ValidationError) as raised:
+            FilingInput.model_validate(["not", "a", "filing"])
+        (error,) = field_errors(raised.value)
+        assert (error.field, error.code) == ("", "model_type")
+
+    @pytest.mark.parametrize("code", sorted(ERROR_MESSAGES))
+    def test_every_code_speaks_chinese_and_english(self, code: str) -> None:
+        zh, en = ERROR_MESSAGES[code]
+        assert _HAN.search(zh)
+        assert en and not en[0].islower()
+        assert " / " not in zh + en  # the separator of the combined pydantic message
+        for template in (zh, en):
+            template.format_map(defaultdict(str))  # well-formed placeholders

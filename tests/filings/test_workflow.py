@@ -1,0 +1,281 @@
+"""The workflow end to end in the embedded mode: real Celery worker thread, real HTTP
+simulators, SQLite. Each test files through the service as a clerk would."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from integrations.codes import is_valid_uscc
+from orchestrator.errors import Conflict
+from orchestrator.filings import service
+from orchestrator.filings.models import Event, Filing, FilingStatus, StepStatus
+from orchestrator.filings.schemas import FilingInput
+from orchestrator.runtime import Runtime
+from orchestrator.workflow import STEPS
+from tests.factories import TRADE_NAMES, filing_input
+from tests.people import BranchStaff
+
+
+def file(
+    rt: Runtime,
+    staff: BranchStaff,
+    *,
+    trade_name: str | None = None,
+    dispatch: bool = True,
+    **overrides: Any,
+) -> str:
+    """File the default filing (with a fresh name) as the clerk; returns the tracking code."""
+    data = FilingInput.model_validate(
+        filing_input(company_name__trade_name=trade_name or next(TRADE_NAMES), **overrides)
+    )
+    with rt.database.transaction() as session:
+        filing, _ = service.file_filing(
+            session,
+            actor=staff.clerk,
+            staff_id=staff.clerk_id,
+            data=data,
+            idempotency_key=None,
+            now=rt.clock.now(),
+            calendar=rt.calendar,
+        )
+        if not dispatch:  # as if the process died between commit and publish
+            session.info["after_commit"].clear()
+        return filing.tracking_code
+
+
+def wait_for(rt: Runtime, code: str, done: Callable[[Filing], bool], timeout: float = 20) -> Filing:
+    """Poll the database until `done(filing)` holds; fail with the filing's steps if not."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with rt.database.transaction() as session:
+            filing = session.scalars(select(Filing).where(Filing.tracking_code == code)).one()
+            filing.steps, filing.materials  # noqa: B018 - load before the session closes
+            if done(filing):
+                return filing
+            if time.monotonic() > deadline:
+                steps = {s.name: (s.status.value, s.last_error, s.reason) for s in filing.steps}
+                pytest.fail(f"filing {code} stuck in {filing.status}: {steps}")
+        time.sleep(0.05)
+
+
+def complete(filing: Filing) -> bool:
+    return filing.status == FilingStatus.COMPLETE
+
+
+def events(rt: Runtime, code: str) -> list[Event]:
+    with rt.database.transaction() as session:
+        filing = session.scalars(select(Filing).where(Filing.tracking_code == code)).one()
+        return list(
+            session.scalars(select(Event).where(Event.filing_id == filing.id).order_by(Event.id))
+        )
+
+
+def simulators(rt: Runtime) -> httpx.Client:
+    assert rt.agencies_url
+    return httpx.Client(base_url=rt.agencies_url, timeout=5)
+
+
+def set_behaviour(rt: Runtime, agency: str, **behaviour: Any) -> None:
+    with simulators(rt) as sim:
+        sim.put(f"/_sim/{agency}/behaviour", json=behaviour).raise_for_status()
+
+
+def duplicate_effects(rt: Runtime) -> int:
+    with simulators(rt) as sim:
+        report = sim.get("/_sim/effects").json()
+    return int(report["duplicates"]) + int(report["subject_duplicates"])
+
+
+class TestHappyPath:
+    def test_every_step_completes_once_and_the_filing_is_complete(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        code = file(onestop, branch_staff)
+        filing = wait_for(onestop, code, complete)
+        assert [s.status for s in filing.steps] == [StepStatus.DONE] * len(STEPS)
+        assert filing.credit_code is not None and is_valid_uscc(filing.credit_code)
+        assert filing.ready_at is not None and filing.completed_at is not None
+        assert filing.accepted_at <= filing.ready_at <= filing.completed_at
+        assert duplicate_effects(onestop) == 0
+
+    def test_delivery_waits_for_every_agency_step(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        code = file(onestop, branch_staff)
+        wait_for(onestop, code, complete)
+        history = events(onestop, code)
+        done_at = {e.step: e.id for e in history if e.kind == "done"}
+        delivery_ready = next(e.id for e in history if e.kind == "ready" and e.step == "delivery")
+        for need in (
+            "bank_account",
+            "tax",
+            "social_insurance",
+            "medical_insurance",
+            "housing_fund",
+        ):
+            assert done_at[need] < delivery_ready
+        assert done_at["registration"] < done_at["seal"] < done_at["bank_account"]
+
+    def test_every_transition_is_an_event_with_time_and_actor(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        code = file(onestop, branch_staff)
+        wait_for(onestop, code, complete)
+        history = events(onestop, code)
+        kinds = [e.kind for e in history]
+        assert kinds[0] == "accepted" and history[0].actor == "staff:wangfang"
+        assert kinds.count("started") == len(STEPS)
+        assert kinds.count("done") == len(STEPS)
+        assert kinds[-2:] == ["done", "complete"]
+        assert "filing_ready" in kinds
+        assert all(e.at is not None and e.actor for e in history)
+
+
+class TestMaterialsToSupplement:
+    def test_missing_material_blocks_only_its_step_until_supplied(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        provided = [m for m in filing_input()["materials"] if m != "housing_fund_authorisation"]
+        code = file(onestop, branch_staff, materials=provided)
+        filing = wait_for(
+            onestop,
+            code,
+            lambda f: (
+                {s.name: s.status for s in f.steps}["housing_fund"] == StepStatus.BLOCKED
+                and {s.name: s.status for s in f.steps}["bank_account"] == StepStatus.DONE
+            ),
+        )
+        statuses = {s.name: s.status for s in filing.steps}
+        assert statuses["tax"] == StepStatus.DONE
+        assert statuses["delivery"] == StepStatus.WAITING
+        assert filing.ready_at is None
+        with onestop.database.transaction() as session:
+            service.supplement_material(
+                session,
+                actor=branch_staff.clerk,
+                tracking_code=code,
+                material_code="housing_fund_authorisation",
+                data={},
+                now=onestop.clock.now(),
+            )
+        wait_for(onestop, code, complete)
+
+
+class TestRejection:
+    def test_a_name_conflict_stops_registration_with_a_reason(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        name = next(TRADE_NAMES)
+        first = file(onestop, branch_staff, trade_name=name)
+        wait_for(onestop, first, complete)
+        second = file(onestop, branch_staff, trade_name=name)
+        filing = wait_for(onestop, second, lambda f: f.status == FilingStatus.ACTION_REQUIRED)
+        registration = filing.steps[0]
+        assert registration.status == StepStatus.REJECTED
+        assert registration.reason
+        assert all(s.status == StepStatus.WAITING for s in filing.steps[1:])
+
+
+class TestFaults:
+    def test_transient_errors_are_retried_without_duplicates(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        set_behaviour(onestop, "tax", transient_error_rate=0.6)
+        codes = [file(onestop, branch_staff) for _ in range(3)]
+        for code in codes:
+            wait_for(onestop, code, complete, timeout=40)
+        assert any(e.kind == "retry_scheduled" for c in codes for e in events(onestop, c))
+        assert duplicate_effects(onestop) == 0
+
+    def test_lost_replies_are_recovered_by_asking_the_agency(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        set_behaviour(onestop, "bank_account", lost_reply_rate=0.7)
+        codes = [file(onestop, branch_staff) for _ in range(3)]
+        for code in codes:
+            wait_for(onestop, code, complete, timeout=40)
+        assert duplicate_effects(onestop) == 0
+
+    def test_a_slow_agency_answers_later_and_the_step_waits_as_submitted(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        set_behaviour(onestop, "seal", latency_ms=600, sync_limit_ms=100)
+        code = file(onestop, branch_staff)
+        wait_for(onestop, code, complete)
+        kinds = [e.kind for e in events(onestop, code) if e.step == "seal"]
+        assert kinds == ["ready", "started", "submitted", "done"]
+
+    def test_a_step_whose_message_was_lost_is_swept(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        code = file(onestop, branch_staff, dispatch=False)
+        wait_for(onestop, code, complete)
+        assert any(e.kind == "redispatched" and e.actor == "sweeper" for e in events(onestop, code))
+
+    def test_duplicate_messages_change_nothing(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        from orchestrator.filings.tasks import run_step
+
+        code = file(onestop, branch_staff, dispatch=False)
+        with onestop.database.transaction() as session:
+            filing = session.scalars(select(Filing).where(Filing.tracking_code == code)).one()
+            registration_id = filing.steps[0].id
+        for _ in range(5):
+            run_step.delay(registration_id)
+        wait_for(onestop, code, complete)
+        assert duplicate_effects(onestop) == 0
+        assert (
+            sum(e.kind == "done" and e.step == "registration" for e in events(onestop, code)) == 1
+        )
+
+
+class TestBranchPickup:
+    def test_pickup_waits_at_the_branch_until_handed_over(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        code = file(onestop, branch_staff, delivery={"method": "branch_pickup"})
+        filing = wait_for(
+            onestop,
+            code,
+            lambda f: f.status == FilingStatus.READY and f.steps[-1].status == StepStatus.AT_BRANCH,
+        )
+        assert filing.completed_at is None
+        with onestop.database.transaction() as session:
+            service.hand_over(
+                session, actor=branch_staff.clerk, tracking_code=code, now=onestop.clock.now()
+            )
+        filing = wait_for(onestop, code, complete)
+        assert filing.completed_at is not None
+
+
+class TestCancel:
+    def test_cancel_before_registration_is_sent(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        code = file(onestop, branch_staff, dispatch=False)
+        with onestop.database.transaction() as session:
+            service.cancel_filing(
+                session, actor=branch_staff.clerk, tracking_code=code, now=onestop.clock.now()
+            )
+        filing = wait_for(onestop, code, lambda f: f.status == FilingStatus.CANCELLED)
+        time.sleep(1)  # the sweeper runs meanwhile: nothing may start
+        filing = wait_for(onestop, code, lambda f: True)
+        assert all(s.status == StepStatus.CANCELLED for s in filing.steps)
+        assert not any(e.kind == "started" for e in events(onestop, code))
+
+    def test_cancel_after_registration_was_sent_is_a_conflict(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        code = file(onestop, branch_staff)
+        wait_for(onestop, code, lambda f: f.steps[0].status == StepStatus.DONE)
+        with pytest.raises(Conflict), onestop.database.transaction() as session:
+            service.cancel_filing(
+                session, actor=branch_staff.clerk, tracking_code=code, now=onestop.clock.now()
+            )
