@@ -4,10 +4,6 @@ the benchmark, and the working-day calendar."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
 )
 app.add_typer(calendar_app, name="calendar", help="Working-day calendar: deadlines and workdays.")
 token_app = typer.Typer(help="Bearer tokens for the JSON API.", no_args_is_help=True)
@@ -47,6 +44,25 @@ def migrate() -> None:
     with current().database.transaction() as session:
         seed_reference(session)
     typer.echo(f"database ready: {_safe_url(settings.database_url)}")
+
+
+@app.command()
+def seed(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML naming branches and staff.")],
+) -> None:
+    """Create the branches, staff and officers of a scenario (then issue them tokens)."""
+    from orchestrator.runtime import current
+    from orchestrator.scenarios import ScenarioError, load_scenario
+    from orchestrator.seed import seed_people
+
+    try:
+        loaded = load_scenario(scenario)
+    except ScenarioError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
+    with current().database.transaction() as session:
+        people = seed_people(session, loaded)
+    typer.echo(f"{len(loaded.branches)} branches, {len(people)} staff: {', '.join(people)}")
 
 
 @app.command()
@@ -74,7 +90,10 @@ def api(port: Port = 8000, host: Host = "127.0.0.1") -> None:
 
 @app.command()
 def worker(
-    concurrency: Annotated[int, typer.Option(help="Worker threads.", min=1)] = 0,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(help="Worker threads (default: ONESTOP_WORKER_CONCURRENCY).", min=1),
+    ] = None,
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "warning",
 ) -> None:
     """Run a Celery worker (threads pool) for step work."""
@@ -83,7 +102,7 @@ def worker(
     threads = concurrency or get_settings().worker_concurrency
     celery.worker_main(
         ["worker", "--pool=threads", f"--concurrency={threads}", f"--loglevel={loglevel}",
-         "--without-gossip", "--without-mingle"]
+         "--without-gossip", "--without-mingle", f"--hostname=onestop-{os.getpid()}@%h"]
     )  # fmt: skip
 
 
@@ -110,46 +129,24 @@ def up(
     workers: Annotated[int, typer.Option("--workers", "-w", help="Worker processes.", min=1)] = 2,
     port: Port = 8000,
     simulators_port: Annotated[int, typer.Option(help="Port of the simulators.")] = 8100,
+    logs: Annotated[Path | None, typer.Option(help="Write each process's log here.")] = None,
 ) -> None:
     """Start api, N workers, beat and simulators as separate processes (compose, no Docker)."""
-    settings = get_settings()
-    env = dict(os.environ)
-    env.setdefault("ONESTOP_AGENCIES_URL", f"http://127.0.0.1:{simulators_port}")
-    env["ONESTOP_CLOCK_REAL_START"] = str(settings.clock_real_start)
-    me = [sys.executable, "-m", "orchestrator.cli"]
-    subprocess.run([*me, "migrate"], env=env, check=True)
-    commands = {
-        "simulators": [*me, "simulators", "--port", str(simulators_port)],
-        "api": [*me, "api", "--port", str(port)],
-        "beat": [*me, "beat"],
-        **{f"worker-{i + 1}": [*me, "worker"] for i in range(workers)},
-    }
-    processes = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
-    typer.echo(f"started {', '.join(processes)}; API on http://127.0.0.1:{port} — Ctrl-C stops all")
-    stopping = False
+    from orchestrator.deployment import Deployment, DeploymentError, wait_for_signal
 
-    def stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    try:
-        while not stopping:
-            dead = [n for n, p in processes.items() if p.poll() is not None]
-            if dead:
-                typer.echo(f"process exited: {', '.join(dead)}; stopping the rest", err=True)
-                break
-            time.sleep(0.5)
-    finally:
-        for process in processes.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in processes.values():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    deployment = Deployment(
+        workers=workers, api_port=port, simulators_port=simulators_port, log_dir=logs
+    )
+    with deployment:
+        typer.echo(
+            f"started {', '.join(deployment.processes)}; API on {deployment.api_url} "
+            "— Ctrl-C stops all"
+        )
+        try:
+            wait_for_signal(deployment)
+        except DeploymentError as error:
+            typer.echo(f"{error}; stopping the rest", err=True)
+            raise typer.Exit(1) from error
 
 
 @token_app.command("issue")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import orchestrator.models  # noqa: F401  (every mapper known before the first query)
 from integrations.base import AgencyAdapter
 from integrations.registry import build_adapters
 from orchestrator.calendar import WorkingCalendar, calendar_for
