@@ -7,7 +7,20 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from agency_factories import (
+
+from integrations.base import (
+    AgencyAdapter,
+    BlockedError,
+    Done,
+    Pending,
+    RejectedError,
+    TransientError,
+)
+from integrations.codes import is_valid_uscc, luhn_check_digit
+from integrations.registry import build_adapters, close_adapters
+from integrations.simulators.server import BackgroundServer
+from orchestrator.reference import load_reference
+from tests.integrations.agency_factories import (
     DISTRICT,
     REQUEST_FACTORIES,
     RESULT_KEYS,
@@ -24,20 +37,7 @@ from agency_factories import (
     tax_request,
     trade_name,
 )
-from conftest import SimControl
-
-from integrations.base import (
-    AgencyAdapter,
-    BlockedError,
-    Done,
-    Pending,
-    RejectedError,
-    TransientError,
-)
-from integrations.codes import is_valid_uscc, luhn_check_digit
-from integrations.registry import build_adapters, close_adapters
-from integrations.simulators.server import BackgroundServer
-from orchestrator.reference import load_reference
+from tests.integrations.conftest import SimControl
 
 AGENCIES = list(REQUEST_FACTORIES)
 Adapters = dict[str, AgencyAdapter[Any]]

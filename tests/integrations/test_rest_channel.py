@@ -8,15 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-from agency_factories import (
-    REQUEST_FACTORIES,
-    courier_request,
-    housing_fund_request,
-    registration_request,
-    seal_request,
-    shareholder,
-    tax_request,
-)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pytest_httpx import HTTPXMock, IteratorStream
@@ -34,6 +25,15 @@ from integrations.codes import gb32100_check_char
 from integrations.registration import RegistrationAdapter
 from integrations.registry import build_adapters, close_adapters
 from integrations.rest import MAX_BODY_BYTES, RestChannel
+from tests.integrations.agency_factories import (
+    REQUEST_FACTORIES,
+    courier_request,
+    housing_fund_request,
+    registration_request,
+    seal_request,
+    shareholder,
+    tax_request,
+)
 
 BASE = "http://agency.test"
 KEY = "filing-42:step"

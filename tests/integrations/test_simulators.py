@@ -10,8 +10,6 @@ from typing import Any
 
 import httpx
 import pytest
-from agency_factories import new_key, registration_request
-from conftest import SimControl
 
 from integrations.registration import RegistrationAdapter
 from integrations.simulators.app import SimulatorConfig, create_app
@@ -27,6 +25,8 @@ from integrations.simulators.engine import (
 )
 from integrations.simulators.registration import gb11714_check_char, name_rules, trade_name_of
 from integrations.simulators.server import serve_in_thread
+from tests.integrations.agency_factories import new_key, registration_request
+from tests.integrations.conftest import SimControl
 
 SIMULATORS = Path(__file__).resolve().parents[2] / "integrations" / "simulators"
 

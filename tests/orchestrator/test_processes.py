@@ -1,0 +1,61 @@
+"""The process layout: the CLI's commands, and compose.yaml naming only commands that exist."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+import yaml
+from typer.testing import CliRunner
+
+from orchestrator.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+runner = CliRunner()
+
+
+def cli_commands() -> set[str]:
+    commands = getattr(typer.main.get_command(app), "commands", {})
+    return set(commands)
+
+
+class TestCli:
+    def test_help_lists_every_process_and_tool(self) -> None:
+        assert runner.invoke(app, ["--help"]).exit_code == 0
+        assert {
+            "serve", "api", "worker", "beat", "simulators", "up", "migrate", "seed", "token",
+            "calendar",
+        } <= cli_commands()  # fmt: skip
+
+    def test_every_command_has_help(self) -> None:
+        for command in cli_commands():
+            result = runner.invoke(app, [command, "--help"])
+            assert result.exit_code == 0, command
+            assert len(result.output) > 100
+
+
+class TestCompose:
+    def compose(self) -> dict[str, dict[str, object]]:
+        loaded = yaml.safe_load((ROOT / "compose.yaml").read_text())
+        services = loaded["services"]
+        assert isinstance(services, dict)
+        return services
+
+    def test_declares_the_production_services_with_health_checks(self) -> None:
+        services = self.compose()
+        assert {"postgres", "rabbitmq", "api", "worker", "beat", "simulators"} <= set(services)
+        for name in ("postgres", "rabbitmq", "api", "simulators"):
+            assert "healthcheck" in services[name], name
+
+    def test_names_only_onestop_commands_that_exist(self) -> None:
+        known = cli_commands()
+        for name, service in self.compose().items():
+            command = service.get("command")
+            if isinstance(command, list) and command and command[0] == "onestop":
+                assert command[1] in known, f"{name}: onestop {command[1]} does not exist"
+
+    def test_workers_scale(self) -> None:
+        worker = self.compose()["worker"]
+        assert isinstance(worker, dict)
+        deploy = worker.get("deploy")
+        assert isinstance(deploy, dict) and deploy.get("replicas", 1) >= 2
