@@ -9,13 +9,21 @@ returns the agency's raw reply or raises one of the three error kinds of `integr
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from integrations.base import Done, Outcome, Pending, RejectedError, TransientError
+from integrations.base import (
+    BlockedError,
+    Done,
+    Outcome,
+    Pending,
+    RejectedError,
+    TransientError,
+)
 from integrations.requests import Person
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
@@ -65,6 +73,8 @@ class MappedAdapter(ABC, Generic[RequestT]):
     """An `AgencyAdapter` made of two mappings over a channel."""
 
     agency: str
+    # The agency's names for missing materials, in our catalogue's codes (unlisted: as is).
+    materials: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, channel: Channel) -> None:
         self._channel = channel
@@ -78,11 +88,13 @@ class MappedAdapter(ABC, Generic[RequestT]):
                 f"{self.agency}: the request cannot be put in the agency's terms: {exc}",
                 code="invalid_request",
             ) from exc
-        return self._outcome(self._channel.send(payload, idempotency_key=idempotency_key))
+        with self._our_materials():
+            return self._outcome(self._channel.send(payload, idempotency_key=idempotency_key))
 
     def status(self, idempotency_key: str) -> Outcome | None:
         """What became of the request sent under this key; None if the agency never saw it."""
-        reply = self._channel.query(idempotency_key)
+        with self._our_materials():
+            reply = self._channel.query(idempotency_key)
         return None if reply is None else self._outcome(reply)
 
     def close(self) -> None:
@@ -100,6 +112,14 @@ class MappedAdapter(ABC, Generic[RequestT]):
     def ticket(self, progress: Mapping[str, Any]) -> str:
         """A reference the agency gave while still at work (e.g. a waybill), if any."""
         return ""
+
+    @contextmanager
+    def _our_materials(self) -> Iterator[None]:
+        try:
+            yield
+        except BlockedError as blocked:
+            named = tuple(self.materials.get(m, m) for m in blocked.materials)
+            raise BlockedError(blocked.message, code=blocked.code, materials=named) from blocked
 
     def _outcome(self, reply: Reply) -> Outcome:
         try:

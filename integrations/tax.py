@@ -2,13 +2,13 @@
 
 Result: `taxpayer_id`, `taxpayer_type`, `invoice_quota` (largest single invoice, in fen),
 `invoice_monthly_count` and `ukey_serial`. Without the finance officer (a 容缺 material)
-the bureau answers blocked, naming `finance_officer`.
+the bureau answers blocked, naming `finance_officer` (our `finance_tax_agents`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 
@@ -36,6 +36,7 @@ class TaxAdapter(MappedAdapter[TaxRequest]):
     """Registers the taxpayer and reads back type, invoice quota and UKey."""
 
     agency = "tax"
+    materials: ClassVar[Mapping[str, str]] = {"finance_officer": "finance_tax_agents"}
 
     def to_agency(self, request: TaxRequest) -> dict[str, Any]:
         """The new-taxpayer registration in the bureau's fields."""

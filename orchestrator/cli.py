@@ -79,6 +79,28 @@ def serve(port: Port = 8000, host: Host = "127.0.0.1") -> None:
 
 
 @app.command()
+def demo(
+    scenario: Annotated[
+        Path | None,
+        typer.Argument(help="Scenario YAML (default: scenarios/demo.yaml).", show_default=False),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(help="Give up after this many real seconds (exit 1).", min=1)
+    ] = 120.0,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="End with one JSON line: the per-filing summary.")
+    ] = False,
+) -> None:
+    """Replay a scenario embedded: clerks file over HTTP, agencies simulated, live progress.
+
+    Exit 0 if every filing completed, 1 if not (each with its reason), 2 for a bad scenario.
+    """
+    from orchestrator.demo import run_demo
+
+    raise typer.Exit(run_demo(scenario, timeout=timeout, as_json=json_output))
+
+
+@app.command()
 def api(port: Port = 8000, host: Host = "127.0.0.1") -> None:
     """Run the JSON API alone (production: PostgreSQL + RabbitMQ)."""
     import uvicorn

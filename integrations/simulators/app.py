@@ -2,6 +2,7 @@
 
     GET  /healthz
     GET  /_sim/effects                 effects per agency and key, and the duplicates total
+    GET  /_sim/durations               ms each agency spent per key, from submit to outcome
     GET  /_sim/{agency}/behaviour
     PUT  /_sim/{agency}/behaviour      replace the agency's behaviour (a `Behaviour` body)
     POST /_sim/reset                   forget everything; behaviours back to the config's
@@ -119,6 +120,12 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
             subjects=per_subject,
             subject_duplicates=sum(duplicates(counts) for counts in per_subject.values()),
         )
+
+    @app.get("/_sim/durations", tags=["control"])
+    def durations() -> dict[str, dict[str, float]]:
+        """Per agency and idempotency key: milliseconds from the submit's arrival until the
+        agency answered it with the final outcome (or, answered 202, until that was ready)."""
+        return {name: sim.durations() for name, sim in sims.items()}
 
     @app.get("/_sim/{agency}/behaviour", tags=["control"])
     def get_behaviour(agency: str) -> Behaviour:

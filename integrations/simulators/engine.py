@@ -118,11 +118,12 @@ class AgencyRules(ABC):
 
 @dataclass(slots=True)
 class Record:
-    """One request as the agency keeps it."""
+    """One request as the agency keeps it; `received_at` is when its submit arrived."""
 
     decision: Decision
     accepted_at: float
     ready_at: float
+    received_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +165,8 @@ class AgencySimulator:
         self._records: dict[str, Record] = {}
         self._effects: Counter[str] = Counter()
         self._subjects: Counter[str] = Counter()
+        # Per key: the record timed and its seconds from the submit's arrival to the outcome.
+        self._durations: dict[str, tuple[Record, float]] = {}
 
     def reset(self) -> None:
         """Forget every request and effect; rules, sequences, RNG and behaviour start afresh."""
@@ -198,12 +201,17 @@ class AgencySimulator:
                 return self._faults.choice(("http_500", "drop"))
             return b.lost_reply_mode
 
-    def accept(self, key: str, payload: object) -> Record:
+    def now(self) -> float:
+        """The agency's clock (seconds): the submit handler stamps a request's arrival with it."""
+        return self._clock()
+
+    def accept(self, key: str, payload: object, *, received_at: float | None = None) -> Record:
         """Record a submit under `key`; a key already acted on (or in progress) keeps its record.
 
         Refusals and blocks are recorded for status queries but do not use the key up: nothing
         happened, so a corrected or supplemented request may come again under the same key.
         Raises `InvalidRequest` (nothing recorded) if the payload does not fit the format.
+        `received_at` (default: now) is when the submit arrived, for `durations`.
         """
         with self._lock:
             now = self._clock()
@@ -226,9 +234,37 @@ class AgencySimulator:
             latency = b.latency_ms + (
                 self._faults.uniform(0, b.latency_jitter_ms) if b.latency_jitter_ms else 0
             )
-            record = Record(decision=decision, accepted_at=now, ready_at=now + latency / 1000)
+            record = Record(
+                decision=decision,
+                accepted_at=now,
+                ready_at=now + latency / 1000,
+                received_at=now if received_at is None else min(received_at, now),
+            )
             self._records[key] = record
             return record
+
+    def time_outcome(self, key: str, record: Record, *, answered: bool) -> None:
+        """Note how long the agency took over `key`, once its outcome is final.
+
+        A submit that waited for the outcome (`answered`) took until now; an outcome found by
+        a status query took until it became ready. The first final outcome of a key counts,
+        except that a refusal or a block (which leaves the key free) gives way to the next.
+        """
+        with self._lock:
+            now = self._clock()
+            timed = self._durations.get(key)
+            if now < record.ready_at or (
+                timed is not None
+                and (timed[0] is record or isinstance(timed[0].decision, Completed))
+            ):
+                return
+            end = now if answered else record.ready_at
+            self._durations[key] = (record, max(0.0, end - record.received_at))
+
+    def durations(self) -> dict[str, float]:
+        """Milliseconds the agency spent on each key, from the submit's arrival to the outcome."""
+        with self._lock:
+            return {key: round(s * 1000, 3) for key, (_, s) in self._durations.items()}
 
     def lookup(self, key: str) -> Record | None:
         """The record under `key`, if the agency ever recorded one."""

@@ -100,6 +100,7 @@ def agency_router(sim: AgencySimulator) -> APIRouter:
 
     @router.post("/requests", summary=f"Submit a request to {sim.name}")
     async def submit(request: Request) -> Response:
+        received_at = sim.now()
         if sim.roll_unavailable():
             return _unavailable(sim.name)
         key = request.headers.get("idempotency-key", "")
@@ -122,13 +123,14 @@ def agency_router(sim: AgencySimulator) -> APIRouter:
         except ValueError:
             return _refusal(400, "malformed_json", "the body is not JSON")
         try:
-            record = sim.accept(key, payload)
+            record = sim.accept(key, payload, received_at=received_at)
         except InvalidRequest as exc:
             return _refusal(422, exc.code, exc.message)
         if sim.answers_synchronously(record):
             # Event-loop sleep: a slow agency must not hold up the others in this process.
             while (wait := sim.seconds_until_ready(record)) > 0:
                 await asyncio.sleep(wait)
+            sim.time_outcome(key, record, answered=True)
         lost = sim.roll_lost_reply()
         if lost == "http_500":
             return PlainTextResponse("Internal Server Error", status_code=500)
@@ -143,6 +145,7 @@ def agency_router(sim: AgencySimulator) -> APIRouter:
         record = sim.lookup(key)
         if record is None:
             return _json(404, {"status": "unknown", "message": f"no request under key {key!r}"})
+        sim.time_outcome(key, record, answered=False)
         return render(sim.view(record))
 
     return router

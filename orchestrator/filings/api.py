@@ -18,6 +18,7 @@ IdempotencyKey = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
+        min_length=1,
         max_length=100,
         description="Retrying a POST with the same key returns the same filing, never a second.",
     ),
@@ -69,10 +70,10 @@ def create_filing(
     except IntegrityError:
         if not idempotency_key:
             raise
-        # A concurrent request with the same key won the insert: answer with its filing.
+        # A concurrent request with the same key won the insert: answer as to a replay.
         with rt.database.transaction() as session:
             branch_id = caller.scope.branch_id or 0
-            existing = service.find_by_idempotency_key(session, branch_id, idempotency_key)
+            existing = service.filed_under_key(session, branch_id, idempotency_key, data)
             if existing is None:
                 raise
             code, created = existing.tracking_code, False

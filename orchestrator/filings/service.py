@@ -62,15 +62,10 @@ def file_filing(
 ) -> tuple[Filing, bool]:
     """Accept a filing (or return the one already filed under this key); True if new."""
     branch = _filing_branch(session, actor)
-    payload = data.model_dump(mode="json")
+    idempotency_key = idempotency_key or None  # an empty key is no key (and not unique)
     if idempotency_key:
-        existing = find_by_idempotency_key(session, branch.id, idempotency_key)
+        existing = filed_under_key(session, branch.id, idempotency_key, data)
         if existing is not None:
-            if existing.payload != payload:
-                raise Conflict(
-                    "该幂等键已用于另一份申请",
-                    "this Idempotency-Key was already used for a different filing",
-                )
             return existing, False
     if data.district_code != branch.district_code:
         raise _invalid_field(
@@ -89,7 +84,7 @@ def file_filing(
         idempotency_key=idempotency_key,
         company_name=data.company_name.full,
         status=FilingStatus.ACCEPTED,
-        payload=payload,
+        payload=data.model_dump(mode="json"),
         accepted_at=now,
         deadline_at=calendar.add(
             now, WorkingDuration(days=Decimal(str(district.policy.sla_working_days)))
@@ -177,6 +172,20 @@ def find_by_idempotency_key(session: Session, branch_id: int, key: str) -> Filin
     ).first()
 
 
+def filed_under_key(
+    session: Session, branch_id: int, key: str, data: FilingInput
+) -> Filing | None:
+    """The filing a branch already filed under `key` (a replay), if any; Conflict if that
+    filing is not `data`."""
+    existing = find_by_idempotency_key(session, branch_id, key)
+    if existing is not None and existing.payload != data.model_dump(mode="json"):
+        raise Conflict(
+            "该幂等键已用于另一份申请",
+            "this Idempotency-Key was already used for a different filing",
+        )
+    return existing
+
+
 def _visible(scope: Scope) -> Any:
     conditions = []
     if scope.branch_id is not None:
@@ -246,7 +255,9 @@ def cancel_filing(session: Session, *, actor: Actor, tracking_code: str, now: da
     registration = _locked_step(session, filing, "registration")
     if filing.status == FilingStatus.CANCELLED:
         return filing
-    if registration.status not in (StepStatus.READY, StepStatus.WAITING):
+    # A failed attempt may have reached the agency all the same (a timeout, a lost reply):
+    # once registration has been tried, it counts as sent.
+    if registration.status not in (StepStatus.READY, StepStatus.WAITING) or registration.attempts:
         raise Conflict(
             "登记申请已提交市场监管部门，无法撤销",
             "registration has already been sent to market supervision; it cannot be cancelled",
@@ -278,6 +289,13 @@ def supplement_material(
         raise NotFound(
             "该申请没有待补正的此项材料",
             "this filing has no such material to supplement",
+            material=material_code,
+        )
+    if material.status == MaterialStatus.SUPPLEMENTED:
+        # Steps may already have used what it carried: a second supplement must not patch it.
+        raise Conflict(
+            "该材料已补正",
+            "this material has already been supplemented",
             material=material_code,
         )
     if data:

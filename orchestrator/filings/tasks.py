@@ -63,7 +63,10 @@ def _ask_agency(work: StepWork) -> Outcome:
     adapter = runtime.current().adapters[work.agency]
     if work.ask_first:
         # The agency may have acted on an earlier attempt and lost the reply: ask, then act.
-        known = adapter.status(work.idempotency_key)
+        try:
+            known = adapter.status(work.idempotency_key)
+        except (BlockedError, RejectedError):
+            known = None  # it refused before and did nothing: send the (supplemented) request
         if known is not None:
             return known
     request = build_request(work.name, work.payload, work.results)

@@ -20,6 +20,7 @@ from orchestrator.filings.models import (
     Event,
     Filing,
     FilingStatus,
+    Material,
     MaterialStatus,
     Step,
     StepStatus,
@@ -224,10 +225,18 @@ def reject(session: Session, step_id: int, *, now: datetime, code: str, message:
 def block(
     session: Session, step_id: int, *, now: datetime, reason: str, materials: list[str]
 ) -> bool:
-    """The agency needs a material that is still to be supplemented."""
+    """The agency needs materials: they become 容缺 items of the filing, blocking this step."""
     step = _locked_step(session, step_id)
     if step is None or step.status not in (StepStatus.RUNNING, StepStatus.SUBMITTED):
         return False
+    held = {m.code: m for m in step.filing.materials}
+    for code in materials:
+        material = held.get(code)
+        if material is None:
+            material = Material(code=code, blocks=[])
+            step.filing.materials.append(material)
+        material.status = MaterialStatus.MISSING
+        material.blocks = sorted({*material.blocks, step.name})
     _block(step, now=now, reason=reason, materials=materials)
     return True
 

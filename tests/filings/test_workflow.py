@@ -166,6 +166,30 @@ class TestMaterialsToSupplement:
             )
         wait_for(onestop, code, complete)
 
+    def test_an_agency_asking_for_a_material_blocks_until_supplied_with_its_data(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        officer = filing_input()["finance_officer"]
+        code = file(onestop, branch_staff, finance_officer=None)
+        filing = wait_for(
+            onestop,
+            code,
+            lambda f: {s.name: s.status for s in f.steps}["tax"] == StepStatus.BLOCKED,
+        )
+        assert {m.code: m.status.value for m in filing.materials}["finance_tax_agents"] == "missing"
+        with onestop.database.transaction() as session:
+            service.supplement_material(
+                session,
+                actor=branch_staff.clerk,
+                tracking_code=code,
+                material_code="finance_tax_agents",
+                data={"finance_officer": officer},
+                now=onestop.clock.now(),
+            )
+        filing = wait_for(onestop, code, complete)
+        assert filing.payload["finance_officer"]["id_number"] == officer["id_number"]
+        assert duplicate_effects(onestop) == 0
+
 
 class TestRejection:
     def test_a_name_conflict_stops_registration_with_a_reason(

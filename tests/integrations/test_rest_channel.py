@@ -219,7 +219,7 @@ class TestAgencyAnswers:
         with pytest.raises(BlockedError) as caught:
             adapters["tax"].submit(tax_request(finance_officer=None), idempotency_key=KEY)
         assert caught.value.code == "material_missing"
-        assert caught.value.materials == ("finance_officer",)
+        assert caught.value.materials == ("finance_tax_agents",)  # in our catalogue's words
 
     def test_unknown_key_on_status_is_none(self, adapters: Adapters, httpx_mock: HTTPXMock) -> None:
         httpx_mock.add_response(status_code=404, json={"status": "unknown", "message": "?"})
