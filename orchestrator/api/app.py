@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from orchestrator.api.limits import BodySizeLimit
+from orchestrator.api.limits import BodySizeLimit, BodyTooLarge
 from orchestrator.errors import DomainError
 from orchestrator.filings.api import router as filings_router
 from orchestrator.filings.schemas import field_errors_from_dicts
@@ -50,14 +50,21 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_HTTP_MESSAGES = {
+    400: ("请求体无法解析", "the request body could not be parsed"),
+    404: ("未找到", "not found"),
+    405: ("不支持该请求方法", "method not allowed"),
+}
+
+
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    messages = {
-        404: ("未找到", "not found"),
-        405: ("不支持该请求方法", "method not allowed"),
-    }
-    zh, en = messages.get(exc.status_code, (str(exc.detail), str(exc.detail)))
-    return _json(exc.status_code, {"error": "http_error", "message_zh": zh, "message_en": en})
+    if isinstance(exc, BodyTooLarge):
+        return _json(exc.status_code, exc.body)
+    zh, en = _HTTP_MESSAGES.get(exc.status_code, (str(exc.detail), str(exc.detail)))
+    body = {"error": "http_error", "message_zh": zh, "message_en": en}
+    # A 405 names the methods it allows (Allow); keep whatever headers the error carries.
+    return _json(exc.status_code, body, dict(exc.headers or {}))
 
 
 def create_app() -> FastAPI:

@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
-class BodyTooLarge(Exception):
-    """Raised inside `receive` when the streamed body passes the limit."""
+def too_large(max_bytes: int) -> dict[str, Any]:
+    """The JSON body of a 413."""
+    return {
+        "error": "payload_too_large",
+        "message_zh": f"请求体超过 {max_bytes // 1024} KiB 上限",
+        "message_en": f"request body exceeds the {max_bytes // 1024} KiB limit",
+    }
+
+
+class BodyTooLarge(HTTPException):
+    """Raised inside `receive` when the streamed body passes the limit.
+
+    An HTTPException because FastAPI turns any other error raised while it reads a body
+    into a 400; this one it lets through to the app's handler, which answers 413.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.body = too_large(max_bytes)
+        super().__init__(status_code=413, detail=self.body["message_en"])
 
 
 class BodySizeLimit:
@@ -35,7 +54,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -50,14 +69,7 @@ class BodySizeLimit:
                 await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": "payload_too_large",
-                "message_zh": f"请求体超过 {self.max_bytes // 1024} KiB 上限",
-                "message_en": f"request body exceeds the {self.max_bytes // 1024} KiB limit",
-            },
-            ensure_ascii=False,
-        ).encode()
+        body = json.dumps(too_large(self.max_bytes), ensure_ascii=False).encode()
         await send(
             {
                 "type": "http.response.start",

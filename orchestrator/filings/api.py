@@ -88,7 +88,7 @@ def list_filings(
     caller: CallerDep,
     status_: Annotated[FilingStatus | None, Query(alias="status")] = None,
     district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
-    branch_id: Annotated[int | None, Query(ge=1)] = None,
+    branch_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,  # an INTEGER column
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> views.FilingPage:

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from orchestrator.calendar import WorkingCalendar, WorkingDuration
@@ -172,9 +172,7 @@ def find_by_idempotency_key(session: Session, branch_id: int, key: str) -> Filin
     ).first()
 
 
-def filed_under_key(
-    session: Session, branch_id: int, key: str, data: FilingInput
-) -> Filing | None:
+def filed_under_key(session: Session, branch_id: int, key: str, data: FilingInput) -> Filing | None:
     """The filing a branch already filed under `key` (a replay), if any; Conflict if that
     filing is not `data`."""
     existing = find_by_idempotency_key(session, branch_id, key)
@@ -187,7 +185,7 @@ def filed_under_key(
 
 
 def _visible(scope: Scope) -> Any:
-    conditions = []
+    conditions: list[Any] = [false()] if scope.sees_nothing else []
     if scope.branch_id is not None:
         conditions.append(Filing.branch_id == scope.branch_id)
     if scope.district_code is not None:

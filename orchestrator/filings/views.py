@@ -130,7 +130,7 @@ def detail(
     filing: Filing, events: list[Event], calendar: WorkingCalendar, *, reveal_personal_data: bool
 ) -> FilingDetail:
     """The full view of a filing; personal data unmasked only for its own branch's staff."""
-    return FilingDetail(
+    view = FilingDetail(
         **_summary_fields(filing, calendar),
         steps=[_step(s) for s in filing.steps],
         materials=[_material(m) for m in filing.materials],
@@ -138,8 +138,43 @@ def detail(
             EventView(at=e.at, actor=e.actor, kind=e.kind, step=e.step, detail=e.detail)
             for e in events
         ],
-        application=filing.payload if reveal_personal_data else masked(filing.payload),
+        application=filing.payload,
     )
+    if reveal_personal_data:
+        return view
+    # Agencies word their own reasons, errors and results, and may quote a person's numbers.
+    numbers = _personal_numbers(filing.payload)
+    return FilingDetail.model_validate(_scrubbed(masked(view.model_dump()), numbers))
+
+
+def _personal_numbers(payload: Any) -> dict[str, str]:
+    """Every resident ID and mobile number in an application, with its masked form."""
+    found: dict[str, str] = {}
+    if isinstance(payload, dict):
+        for key, item in payload.items():
+            if key == "id_number" and isinstance(item, str) and item:
+                found[item] = mask_id_number(item)
+            elif key == "mobile" and isinstance(item, str) and item:
+                found[item] = mask_mobile(item)
+            else:
+                found |= _personal_numbers(item)
+    elif isinstance(payload, list):
+        for item in payload:
+            found |= _personal_numbers(item)
+    return found
+
+
+def _scrubbed(value: Any, numbers: dict[str, str]) -> Any:
+    """`value` with each of `numbers` masked wherever it appears inside a string."""
+    if isinstance(value, str):
+        for number, mask in numbers.items():
+            value = value.replace(number, mask)
+        return value
+    if isinstance(value, dict):
+        return {key: _scrubbed(item, numbers) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(item, numbers) for item in value]
+    return value
 
 
 def _step(step: Step) -> StepView:

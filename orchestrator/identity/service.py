@@ -63,6 +63,15 @@ def issue_token(
     return token
 
 
+def revoke_token(session: Session, token: str, *, now: datetime) -> bool:
+    """Revoke a live bearer token; False if there is no such token or it was revoked."""
+    row = session.scalars(select(ApiToken).where(ApiToken.digest == _digest(token))).first()
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = now
+    return True
+
+
 def staff_for_token(session: Session, token: str, *, now: datetime) -> Staff | None:
     """The active staff member a live token belongs to, or None."""
     row = session.scalars(select(ApiToken).where(ApiToken.digest == _digest(token))).first()
@@ -75,19 +84,33 @@ def staff_for_token(session: Session, token: str, *, now: datetime) -> Staff | N
 
 @dataclass(frozen=True)
 class Scope:
-    """The filings a member of staff may see: one branch, one district, or all."""
+    """The filings a member of staff may see: one branch, one district, all, or none.
+
+    Least privilege by default: a scope that names no branch or district and is not
+    `everything` sees nothing.
+    """
 
     branch_id: int | None = None
     district_code: str | None = None
     can_file: bool = False
+    everything: bool = False
+
+    @property
+    def sees_nothing(self) -> bool:
+        """Whether no filing at all is visible in this scope."""
+        return not self.everything and self.branch_id is None and self.district_code is None
 
     @classmethod
     def of(cls, staff: Staff) -> Scope:
         """What `staff` may see and do, by role."""
         if staff.role in (Role.CLERK, Role.BRANCH_MANAGER):
-            return cls(branch_id=staff.branch_id, can_file=staff.branch_id is not None)
+            if staff.branch_id is None:
+                return cls()  # branch staff not (or no longer) placed at a branch
+            return cls(branch_id=staff.branch_id, can_file=True)
         if staff.role == Role.OFFICER:
             return cls(district_code=staff.district_code)
+        if staff.role == Role.ADMIN:
+            return cls(everything=True)
         return cls()
 
 

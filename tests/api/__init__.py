@@ -113,6 +113,11 @@ def complete(filing: Filed) -> bool:
     return bool(filing["status"] == "complete")
 
 
+def at_rest(filing: Filed) -> bool:
+    """Whether no step of the filing is under way (complete, rejected, blocked, cancelled)."""
+    return not {"ready", "running", "submitted"} & set(steps_of(filing).values())
+
+
 def row_counts(rt: Runtime) -> dict[str, int]:
     """Rows in the tables a filing writes."""
     with rt.database.transaction() as session:

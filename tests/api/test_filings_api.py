@@ -70,8 +70,8 @@ class TestCreate:
         accepted = datetime.fromisoformat(filing["accepted_at"])
         assert datetime.fromisoformat(filing["deadline_at"]) > accepted
         assert accepted.tzinfo is not None
-        assert [e["kind"] for e in filing["events"]] == ["accepted"]
-        assert filing["events"][0]["actor"] == "staff:wangfang"
+        accepted_event = filing["events"][0]  # the worker may have started already
+        assert accepted_event["kind"] == "accepted" and accepted_event["actor"] == "staff:wangfang"
 
     def test_the_filing_then_completes(self, api: TestClient, branch_staff: BranchStaff) -> None:
         code = file_via_api(api, branch_staff)
@@ -329,7 +329,7 @@ class TestSupplement:
         token = branch_staff.clerk_token
         response = api.post(
             f"{FILINGS}/{code}/materials/staff_roster",
-            json={"data": {"staff": [{"name": "张伟", "id_number": "370783199801091234"}]}},
+            json={"data": {"staff": [{"name": "张伟", "id_number": "370783199801091235"}]}},
             headers=auth(token),
         )
         assert response.status_code == 422
