@@ -307,6 +307,23 @@ PersonName = Annotated[str, Field(min_length=1, max_length=50)]
 _Text = Annotated[str, Field(min_length=1, max_length=200)]
 
 
+def check_partner_bank(code: str, district: District | None, reference: ReferenceData) -> str:
+    """`code` if it names a known bank that partners `district`; a field error otherwise."""
+    bank = reference.banks.get(code)
+    if bank is None:
+        raise _fail("bank_unknown", code=code)
+    if district is not None and code not in district.policy.partner_banks:
+        raise _fail(
+            "bank_not_partner",
+            bank_zh=bank.name_zh,
+            bank_en=bank.name_en,
+            district_zh=district.name_zh,
+            district_en=district.name_en,
+            partners=", ".join(district.policy.partner_banks),
+        )
+    return code
+
+
 class _Input(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
@@ -601,21 +618,7 @@ class FilingInput(_Input):
     @field_validator("bank_code")
     @classmethod
     def _bank_partners_district(cls, value: str, info: ValidationInfo) -> str:
-        banks = _reference(info).banks
-        bank = banks.get(value)
-        if bank is None:
-            raise _fail("bank_unknown", code=value)
-        district = _district(info)
-        if district is not None and value not in district.policy.partner_banks:
-            raise _fail(
-                "bank_not_partner",
-                bank_zh=bank.name_zh,
-                bank_en=bank.name_en,
-                district_zh=district.name_zh,
-                district_en=district.name_en,
-                partners=", ".join(district.policy.partner_banks),
-            )
-        return value
+        return check_partner_bank(value, _district(info), _reference(info))
 
     @field_validator("branch_code")
     @classmethod

@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
+from integrations.simulators.app import AgencyName
 from orchestrator.scenarios.durations import Duration, format_duration, parse_duration
 from orchestrator.scenarios.models import (
     AGENCIES,
     Agencies,
     AgencyBehaviour,
-    AgencyName,
     Arrivals,
     BehaviourChange,
     Branch,

@@ -35,10 +35,15 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError, core_schema
 
-from integrations.simulators.app import SimulatorConfig
+from integrations.simulators.app import AgencyName, SimulatorConfig
 from integrations.simulators.engine import Behaviour
 from orchestrator.clock import CHINA
-from orchestrator.filings.schemas import ERROR_MESSAGES, FilingInput, field_errors_from_dicts
+from orchestrator.filings.schemas import (
+    ERROR_MESSAGES,
+    FilingInput,
+    check_partner_bank,
+    field_errors_from_dicts,
+)
 from orchestrator.reference import District, ReferenceData, load_reference
 from orchestrator.scenarios.durations import Duration, parse_duration
 from orchestrator.scenarios.yaml_lines import (
@@ -49,17 +54,6 @@ from orchestrator.scenarios.yaml_lines import (
     validate_yaml,
 )
 
-AgencyName = Literal[
-    "registration",
-    "seal",
-    "bank_account",
-    "tax",
-    "social_insurance",
-    "medical_insurance",
-    "housing_fund",
-    "courier",
-]
-"""The agencies a scenario scripts, by the simulators' names."""
 AGENCIES: tuple[AgencyName, ...] = get_args(AgencyName)
 
 StaffRole = Literal["clerk", "branch_manager"]
@@ -265,20 +259,8 @@ class Branch(_Model):
     @classmethod
     def _partner_bank(cls, value: str, info: ValidationInfo) -> str:
         reference = _reference(info)
-        bank = reference.banks.get(value)
-        if bank is None:
-            raise _fail("bank_unknown", code=value)
         district = reference.districts.get(info.data.get("district_code", ""))
-        if district is not None and value not in district.policy.partner_banks:
-            raise _fail(
-                "bank_not_partner",
-                bank_zh=bank.name_zh,
-                bank_en=bank.name_en,
-                district_zh=district.name_zh,
-                district_en=district.name_en,
-                partners=", ".join(district.policy.partner_banks),
-            )
-        return value
+        return check_partner_bank(value, district, reference)
 
     @property
     def usernames(self) -> tuple[str, ...]:
