@@ -64,6 +64,7 @@ def create_filing(
                 data=data,
                 idempotency_key=idempotency_key,
                 now=rt.clock.now(),
+                lease_until=rt.clock.after(rt.settings.step_lease_seconds),
                 calendar=rt.calendar,
             )
             code = filing.tracking_code
@@ -137,6 +138,7 @@ def supplement_material(
             material_code=material_code,
             data=data or {},
             now=rt.clock.now(),
+            lease_until=rt.clock.after(rt.settings.step_lease_seconds),
         )
     return _detail(rt, caller, tracking_code)
 

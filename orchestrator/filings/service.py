@@ -58,6 +58,7 @@ def file_filing(
     data: FilingInput,
     idempotency_key: str | None,
     now: datetime,
+    lease_until: datetime,
     calendar: WorkingCalendar,
 ) -> tuple[Filing, bool]:
     """Accept a filing (or return the one already filed under this key); True if new."""
@@ -97,7 +98,7 @@ def file_filing(
             status=StepStatus.WAITING if spec.needs else StepStatus.READY,
             pending_needs=len(spec.needs),
             attempts=0,
-            next_check_at=None if spec.needs else now,
+            next_check_at=None if spec.needs else lease_until,
         )
         for position, spec in enumerate(STEPS)
     ]
@@ -278,6 +279,7 @@ def supplement_material(
     material_code: str,
     data: dict[str, Any],
     now: datetime,
+    lease_until: datetime,
 ) -> Filing:
     """Record a 容缺 material as supplied (with any data it carries); unblock its steps."""
     filing = get_filing(session, actor.scope, tracking_code, lock=True)
@@ -308,7 +310,7 @@ def supplement_material(
         actor=actor.name,
         material=material_code,
     )
-    _unblock(session, filing, now=now)
+    _unblock(session, filing, now=now, lease_until=lease_until)
     return filing
 
 
@@ -332,7 +334,9 @@ def _patched_payload(payload: dict[str, Any], patch: dict[str, Any]) -> dict[str
     return merged.model_dump(mode="json")
 
 
-def _unblock(session: Session, filing: Filing, *, now: datetime) -> None:
+def _unblock(
+    session: Session, filing: Filing, *, now: datetime, lease_until: datetime
+) -> None:
     still_missing = {
         name for m in filing.materials if m.status == MaterialStatus.MISSING for name in m.blocks
     }
@@ -341,7 +345,7 @@ def _unblock(session: Session, filing: Filing, *, now: datetime) -> None:
         if step.status == StepStatus.BLOCKED and step.name not in still_missing:
             step.status = StepStatus.READY
             step.reason = None
-            step.next_check_at = now
+            step.next_check_at = lease_until
             record(session, filing.id, "unblocked", at=now, step=step.name)
             ready.append(step.id)
     if ready:

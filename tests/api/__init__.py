@@ -73,6 +73,7 @@ def file_undispatched(rt: Runtime, staff: BranchStaff, **overrides: Any) -> str:
             data=data,
             idempotency_key=None,
             now=rt.clock.now(),
+            lease_until=rt.clock.after(rt.settings.step_lease_seconds),
             calendar=rt.calendar,
         )
         session.info["after_commit"].clear()

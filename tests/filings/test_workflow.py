@@ -42,6 +42,7 @@ def file(
             data=data,
             idempotency_key=None,
             now=rt.clock.now(),
+            lease_until=rt.clock.after(rt.settings.step_lease_seconds),
             calendar=rt.calendar,
         )
         if not dispatch:  # as if the process died between commit and publish
@@ -163,6 +164,7 @@ class TestMaterialsToSupplement:
                 material_code="housing_fund_authorisation",
                 data={},
                 now=onestop.clock.now(),
+                lease_until=onestop.clock.now(),
             )
         wait_for(onestop, code, complete)
 
@@ -185,6 +187,7 @@ class TestMaterialsToSupplement:
                 material_code="finance_tax_agents",
                 data={"finance_officer": officer},
                 now=onestop.clock.now(),
+                lease_until=onestop.clock.now(),
             )
         filing = wait_for(onestop, code, complete)
         assert filing.payload["finance_officer"]["id_number"] == officer["id_number"]
