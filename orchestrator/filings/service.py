@@ -334,9 +334,7 @@ def _patched_payload(payload: dict[str, Any], patch: dict[str, Any]) -> dict[str
     return merged.model_dump(mode="json")
 
 
-def _unblock(
-    session: Session, filing: Filing, *, now: datetime, lease_until: datetime
-) -> None:
+def _unblock(session: Session, filing: Filing, *, now: datetime, lease_until: datetime) -> None:
     still_missing = {
         name for m in filing.materials if m.status == MaterialStatus.MISSING for name in m.blocks
     }
