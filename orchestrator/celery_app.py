@@ -8,10 +8,13 @@ publisher confirms, a prefetch of one, and no result backend (joins are in the d
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from typing import Any
 
 import kombu.pools
 from celery import Celery
+from celery.signals import worker_init
 
 from orchestrator.settings import Settings, get_settings
 
@@ -33,6 +36,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_serializer": "json",
         "accept_content": ["json"],
         "worker_prefetch_multiplier": 1,
+        # After a reconnect Celery lowers the prefetch count, then raises it again from each
+        # ack callback. With the threads pool those callbacks run on pool threads and send a
+        # synchronous basic.qos on the consumer's connection while the event loop reads from
+        # it too: after a broker outage workers hung for good (every thread blocked in
+        # basic_qos, waiting for a qos-ok another thread had read). Over-fetching a little
+        # after a reconnect is harmless: the messages wait, unacknowledged, for a thread.
+        "worker_enable_prefetch_count_reduction": False,
         "worker_hijack_root_logger": False,
         "worker_send_task_events": False,
         "broker_connection_retry_on_startup": True,
@@ -62,6 +72,29 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 app = Celery("onestop", include=list(TASK_MODULES))
 app.conf.update(celery_config(get_settings()))
+
+
+def _warm_up(**_: object) -> None:
+    """Build the runtime, read the reference data and set the GIL switch interval, once,
+    before the pool starts.
+
+    Left to the first tasks, every pool thread would miss the same caches at once and read
+    the reference YAML, the holiday calendar and the agencies' TLS setup in parallel:
+    measured at ~10 s of CPU per worker process with 16 threads, right as work arrives.
+    """
+    from orchestrator import runtime
+    from orchestrator.reference import load_reference
+
+    load_reference()
+    rt = runtime.current()
+    # Each step waits on the database a dozen times; with 5 ms (Python's default) a thread
+    # back from a wait can queue that long behind a busy one, every time.
+    sys.setswitchinterval(rt.settings.worker_switch_interval_ms / 1000)
+    with contextlib.suppress(runtime.ConfigurationError):  # no agencies: a sweeper-only worker
+        rt.adapters  # noqa: B018 - the cached property builds the HTTP clients
+
+
+worker_init.connect(_warm_up, weak=False)
 
 
 def configure_celery(settings: Settings) -> Celery:

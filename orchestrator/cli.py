@@ -106,7 +106,13 @@ def api(port: Port = 8000, host: Host = "127.0.0.1") -> None:
     import uvicorn
 
     from orchestrator.api.app import create_app
+    from orchestrator.reference import load_reference
+    from orchestrator.runtime import current
 
+    # Read reference data and calendar now: left to the first requests, every request
+    # thread would miss the cache at once and parse the same YAML in parallel.
+    load_reference()
+    current()
     uvicorn.run(create_app(), host=host, port=port, log_level="warning")
 
 
@@ -169,6 +175,79 @@ def up(
         except DeploymentError as error:
             typer.echo(f"{error}; stopping the rest", err=True)
             raise typer.Exit(1) from error
+
+
+@app.command()
+def bench(
+    filings: Annotated[int, typer.Option("--filings", "-n", help="Filings to file.", min=1)],
+    agency_latency_ms: Annotated[
+        float, typer.Option(help="Every agency's latency (ms); answers stay synchronous.", min=0)
+    ],
+    rate: Annotated[
+        float | None,
+        typer.Option(help="Arrivals per second (default: as fast as the API accepts).", min=0.01),
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes to start.", min=1)] = 2,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the figures as one JSON object, no progress.")
+    ] = False,
+    use_running: Annotated[
+        bool,
+        typer.Option(
+            "--use-running",
+            help="Use the API at --api-url and the agencies at ONESTOP_AGENCIES_URL, started "
+            "already, instead of starting simulators, API, beat and workers here.",
+        ),
+    ] = False,
+    api_url: Annotated[
+        str, typer.Option(help="The running API (with --use-running).")
+    ] = "http://127.0.0.1:8000",
+    submitters: Annotated[int, typer.Option(help="Concurrent submitter threads.", min=1)] = 8,
+    timeout: Annotated[
+        float | None, typer.Option(help="Seconds to wait for completion (default: scaled to N).")
+    ] = None,
+    logs: Annotated[Path | None, typer.Option(help="Keep the processes' logs here.")] = None,
+) -> None:
+    """File N filings against agencies of latency L; report throughput and our overhead.
+
+    Needs PostgreSQL and RabbitMQ (ONESTOP_DATABASE_URL, ONESTOP_BROKER_URL). Exits 1 if a
+    filing was lost or an agency acted twice, 2 if it cannot start.
+    """
+    import json
+
+    from rich.console import Console
+
+    from orchestrator.bench import BenchOptions, BenchSetupError, run, table
+    from orchestrator.deployment import DeploymentError
+
+    options = BenchOptions(
+        filings=filings,
+        agency_latency_ms=agency_latency_ms,
+        rate=rate,
+        workers=workers,
+        use_running=use_running,
+        api_url=api_url,
+        submitters=submitters,
+        timeout_seconds=timeout,
+        show_progress=not json_output,
+        logs=logs,
+    )
+    try:
+        report = run(options, get_settings())
+    except BenchSetupError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from error
+    except DeploymentError as error:
+        typer.echo(f"benchmark aborted: {error}", err=True)
+        raise typer.Exit(1) from error
+    for note in report.notes:
+        typer.echo(note, err=True)
+    if json_output:
+        typer.echo(json.dumps(report.as_json(), ensure_ascii=False))
+    else:
+        Console().print(table(report))
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @token_app.command("issue")

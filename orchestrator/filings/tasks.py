@@ -40,7 +40,11 @@ def run_step(step_id: int) -> None:
     lease = rt.settings.step_lease_seconds
     with rt.database.transaction() as session:
         work = transitions.claim(
-            session, step_id, now=rt.clock.now(), lease_until=rt.clock.after(lease)
+            session,
+            step_id,
+            now=rt.clock.now(),
+            lease_until=rt.clock.after(lease),
+            worker=run_step.request.hostname,
         )
         if work is not None and delivers_at_branch(work):
             transitions.await_handover(session, step_id, now=rt.clock.now())
