@@ -72,9 +72,10 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
-    # Threads hold a connection only inside a transaction, never across an agency call: a
-    # pool of 16 covers 32 worker threads. Past pool + overflow, a thread waits for a
-    # connection rather than opening one (a PostgreSQL backend) per transaction.
+    # Threads hold a connection only inside a transaction (milliseconds), never across an
+    # agency call: 8 + 4 serve 32 worker threads on two cores. Past that a thread waits for
+    # a connection rather than opening and closing a PostgreSQL backend per transaction,
+    # and a deployment stays well inside PostgreSQL's 100 connections.
     settings = get_settings()
     return create_engine(
         url,

@@ -43,10 +43,9 @@ class Settings(BaseSettings):
     office_morning: tuple[clock_time, clock_time] = (clock_time(9, 0), clock_time(12, 0))
     office_afternoon: tuple[clock_time, clock_time] = (clock_time(13, 0), clock_time(17, 0))
 
-    # Workflow robustness.
-    # Throughput and latency (docs/benchmarks.md). A thread waits out each agency call, so
-    # a worker needs about (steps/s × agency latency) threads; database connections are
-    # held only between calls, so far fewer of them.
+    # Throughput and latency (docs/benchmarks.md). A worker thread waits out each agency
+    # call, so a worker needs about (steps/s × agency latency) threads; a database
+    # connection is held only inside a transaction, so far fewer of those.
     worker_concurrency: int = Field(default=32, ge=1, description="Threads per worker process.")
     worker_switch_interval_ms: float = Field(
         default=1.0,
@@ -54,12 +53,12 @@ class Settings(BaseSettings):
         description="How soon a worker thread back from the database or an agency gets the GIL "
         "from a busy one (Python's default is 5 ms).",
     )
-    db_pool_size: int = Field(
-        default=16, ge=1, description="Database connections kept per process."
-    )
+    db_pool_size: int = Field(default=8, ge=1, description="Database connections kept per process.")
     db_max_overflow: int = Field(
         default=4, ge=0, description="Connections a process may open beyond its pool at peaks."
     )
+
+    # Workflow robustness.
     agency_timeout_seconds: float = Field(default=10.0, gt=0)
     retry_base_seconds: float = Field(default=0.5, gt=0)
     retry_max_countdown_seconds: float = Field(
