@@ -1,15 +1,26 @@
-"""The partner bank: basic deposit account (基本存款账户) with the reserved seal specimens.
+"""The partner bank: basic deposit account (基本存款账户) with the reserved seal specimens, over
+SOAP.
 
 Result: `account_number` and `bank_code`.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from typing import Any
 
 from integrations.adapter import AgencyReply, MappedAdapter, person_payload
 from integrations.requests import BankAccountRequest
+from integrations.seal import SEAL_TYPE_CODES
+from integrations.soap import SoapService
+
+SOAP_SERVICE = SoapService(
+    agency="bank_account",
+    wsdl="bank_account.wsdl",
+    submit="OpenBasicAccount",
+    query="QueryApplication",
+)
 
 
 class _Opened(AgencyReply):
@@ -23,7 +34,7 @@ class BankAccountAdapter(MappedAdapter[BankAccountRequest]):
     agency = "bank_account"
 
     def to_agency(self, request: BankAccountRequest) -> dict[str, Any]:
-        """The account application in the bank's fields."""
+        """The account application in the bank's fields (impressions as PNG bytes)."""
         return {
             "uscc": request.credit_code,
             "account_name": request.company_name,
@@ -31,10 +42,17 @@ class BankAccountAdapter(MappedAdapter[BankAccountRequest]):
             "branch": request.branch_code,
             "account_type": "basic",
             "legal_representative": person_payload(request.legal_representative),
-            "shareholders": [
+            "shareholder": [
                 {**person_payload(s), "share_ratio": s.share_percent} for s in request.shareholders
             ],
-            "seal_specimens": list(request.seal_codes),
+            "seal_specimen": [
+                {
+                    "seal_type": SEAL_TYPE_CODES[specimen.kind],
+                    "filing_no": specimen.filing_no,
+                    "image": base64.b64decode(specimen.image_base64, validate=True),
+                }
+                for specimen in request.seal_specimens
+            ],
         }
 
     def from_agency(self, payload: Mapping[str, Any]) -> dict[str, object]:

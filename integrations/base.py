@@ -8,6 +8,7 @@ repeated `submit` with the same key must return the first result, never a second
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
@@ -49,8 +50,30 @@ class BlockedError(AgencyError):
 
 
 @dataclass(frozen=True)
+class AgencyDocument:
+    """A document an agency issues (the e-business licence, a seal specimen), carried whole.
+
+    It may sit among a `Done` result's values; the orchestrator stores it apart and keeps
+    only a reference in the step's result.
+    """
+
+    kind: str  # "licence", ...
+    media_type: str
+    content: bytes = field(repr=False)
+    reference: str = ""  # the agency's number for it (e.g. the licence number)
+
+    @property
+    def sha256(self) -> str:
+        """Hex SHA-256 of the content."""
+        return hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass(frozen=True)
 class Done:
-    """The agency finished; `result` is its output in our vocabulary (e.g. credit_code)."""
+    """The agency finished; `result` is its output in our vocabulary (e.g. credit_code).
+
+    Values are JSON-compatible, except `AgencyDocument`s (see there).
+    """
 
     result: Mapping[str, object] = field(default_factory=dict)
 

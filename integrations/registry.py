@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from integrations.bank_account import SOAP_SERVICE as BANK_ACCOUNT_SERVICE
 from integrations.bank_account import BankAccountAdapter
 from integrations.base import AgencyAdapter
 from integrations.courier import CourierAdapter
@@ -24,8 +25,12 @@ from integrations.requests import (
     TaxRequest,
 )
 from integrations.rest import RestChannel
+from integrations.seal import SOAP_SERVICE as SEAL_SERVICE
 from integrations.seal import SealAdapter
+from integrations.soap import SoapChannel, SoapService
+from integrations.social_insurance import SOAP_SERVICE as SOCIAL_INSURANCE_SERVICE
 from integrations.social_insurance import SocialInsuranceAdapter
+from integrations.tax import SOAP_SERVICE as TAX_SERVICE
 from integrations.tax import TaxAdapter
 
 AGENCIES: tuple[str, ...] = (
@@ -43,6 +48,9 @@ AGENCIES: tuple[str, ...] = (
 def build_adapters(base_url: str, *, timeout: float) -> dict[str, AgencyAdapter[Any]]:
     """One adapter per agency, each with its own pooled HTTP client, all under `base_url`.
 
+    Registration, medical insurance, housing fund and courier speak REST; seal engraving,
+    bank account, tax and social insurance speak SOAP.
+
     `timeout` (seconds) bounds every read, write and pool wait; connecting gets at most 5 s.
     """
 
@@ -51,12 +59,17 @@ def build_adapters(base_url: str, *, timeout: float) -> dict[str, AgencyAdapter[
     def rest(agency: str) -> RestChannel:
         return RestChannel(base_url, agency, timeout=timeout, tls=tls)
 
+    def soap(service: SoapService) -> SoapChannel:
+        return SoapChannel(base_url, service, timeout=timeout, tls=tls)
+
     # The annotations make mypy prove that each adapter fits the protocol for its request.
     registration: AgencyAdapter[RegistrationRequest] = RegistrationAdapter(rest("registration"))
-    seal: AgencyAdapter[SealRequest] = SealAdapter(rest("seal"))
-    bank_account: AgencyAdapter[BankAccountRequest] = BankAccountAdapter(rest("bank_account"))
-    tax: AgencyAdapter[TaxRequest] = TaxAdapter(rest("tax"))
-    social: AgencyAdapter[SocialInsuranceRequest] = SocialInsuranceAdapter(rest("social_insurance"))
+    seal: AgencyAdapter[SealRequest] = SealAdapter(soap(SEAL_SERVICE))
+    bank_account: AgencyAdapter[BankAccountRequest] = BankAccountAdapter(soap(BANK_ACCOUNT_SERVICE))
+    tax: AgencyAdapter[TaxRequest] = TaxAdapter(soap(TAX_SERVICE))
+    social: AgencyAdapter[SocialInsuranceRequest] = SocialInsuranceAdapter(
+        soap(SOCIAL_INSURANCE_SERVICE)
+    )
     medical: AgencyAdapter[MedicalInsuranceRequest] = MedicalInsuranceAdapter(
         rest("medical_insurance")
     )

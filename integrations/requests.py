@@ -54,8 +54,16 @@ class SealRequest(_Request):
     legal_representative: Person
 
 
+class SealSpecimen(_Request):
+    """A filed seal's impression (印模) that the bank reserves (预留印鉴)."""
+
+    kind: SealKind
+    filing_no: str  # the public-security filing number of the seal
+    image_base64: str  # the impression, a PNG, as the seal step returned it
+
+
 class BankAccountRequest(_Request):
-    """Basic deposit account (基本存款账户) with the reserved seal specimens."""
+    """Basic deposit account (基本存款账户) with the reserved seal specimens (预留印鉴)."""
 
     credit_code: str
     company_name: str
@@ -63,7 +71,7 @@ class BankAccountRequest(_Request):
     branch_code: str
     legal_representative: Person
     shareholders: tuple[Shareholder, ...]
-    seal_codes: tuple[str, ...]
+    seal_specimens: tuple[SealSpecimen, ...]
 
 
 class TaxRequest(_Request):

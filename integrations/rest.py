@@ -23,9 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from integrations.adapter import Finished, Processing, Reply
 from integrations.base import BlockedError, RejectedError, TransientError
+from integrations.http_replies import (
+    drain,
+    media_type,
+    read_limited,
+    transport_errors,
+    wrong_content_type,
+)
 
 MAX_BODY_BYTES = 1024 * 1024
-_DRAIN_LIMIT = 64 * 1024
 _TRANSIENT_STATUSES = frozenset({408, 425, 429})
 
 
@@ -127,56 +133,30 @@ class RestChannel:
         self._client.close()
 
     def _exchange(self, method: str, url: str, *, missing_ok: bool, **kwargs: Any) -> Reply | None:
-        try:
-            with self._client.stream(method, url, **kwargs) as response:
-                if response.status_code == 404 and missing_ok:
-                    self._drain(response)
-                    return None
-                if response.status_code >= 500 or response.status_code in _TRANSIENT_STATUSES:
-                    self._drain(response)
-                    raise TransientError(
-                        f"{self.agency}: HTTP {response.status_code}",
-                        code=f"http_{response.status_code}",
-                    )
-                expected = _EXPECTED.get(response.status_code)
-                if expected is None:
-                    raise TransientError(
-                        f"{self.agency}: unexpected HTTP status {response.status_code}",
-                        code=f"http_{response.status_code}",
-                    )
-                body = self._read_json(response)
-        except httpx.TimeoutException as exc:
-            raise TransientError(f"{self.agency}: timed out ({exc!r})", code="timeout") from exc
-        except (httpx.HTTPError, httpx.StreamError, httpx.InvalidURL) as exc:
-            raise TransientError(
-                f"{self.agency}: connection failed ({exc!r})", code="connection"
-            ) from exc
+        with transport_errors(self.agency), self._client.stream(method, url, **kwargs) as response:
+            if response.status_code == 404 and missing_ok:
+                drain(response)
+                return None
+            if response.status_code >= 500 or response.status_code in _TRANSIENT_STATUSES:
+                drain(response)
+                raise TransientError(
+                    f"{self.agency}: HTTP {response.status_code}",
+                    code=f"http_{response.status_code}",
+                )
+            expected = _EXPECTED.get(response.status_code)
+            if expected is None:
+                raise TransientError(
+                    f"{self.agency}: unexpected HTTP status {response.status_code}",
+                    code=f"http_{response.status_code}",
+                )
+            body = self._read_json(response)
         return self._interpret(body, expected)
 
-    @staticmethod
-    def _drain(response: httpx.Response) -> None:
-        # Reading a short error body lets the connection go back to the pool.
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) <= _DRAIN_LIMIT:
-            response.read()
-
     def _read_json(self, response: httpx.Response) -> object:
-        media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type != "application/json" and not media_type.endswith("+json"):
-            raise TransientError(
-                f"{self.agency}: expected JSON, got {media_type or 'no content type'}",
-                code="bad_content_type",
-            )
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self._max_body_bytes:
-            raise TransientError(f"{self.agency}: reply of {declared} bytes", code="too_large")
-        body = bytearray()
-        for chunk in response.iter_bytes():
-            body += chunk
-            if len(body) > self._max_body_bytes:
-                raise TransientError(
-                    f"{self.agency}: reply over {self._max_body_bytes} bytes", code="too_large"
-                )
+        kind = media_type(response)
+        if kind != "application/json" and not kind.endswith("+json"):
+            raise wrong_content_type(self.agency, "JSON", response)
+        body = read_limited(self.agency, response, self._max_body_bytes)
         try:
             return json.loads(body)
         except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting

@@ -1,4 +1,4 @@
-"""The social-insurance agency (社保): unit account with the initial staff.
+"""The social-insurance agency (社保), over SOAP: unit account with the initial staff.
 
 Result: `unit_account` and `enrolled` (how many staff were enrolled). An empty staff list
 is answered blocked, naming `staff_roster` (a 容缺 material).
@@ -13,6 +13,14 @@ from pydantic import Field
 
 from integrations.adapter import AgencyReply, MappedAdapter
 from integrations.requests import SocialInsuranceRequest
+from integrations.soap import SoapService
+
+SOAP_SERVICE = SoapService(
+    agency="social_insurance",
+    wsdl="social_insurance.wsdl",
+    submit="RegisterUnit",
+    query="QueryUnitRegistration",
+)
 
 
 class _Unit(AgencyReply):
@@ -31,7 +39,7 @@ class SocialInsuranceAdapter(MappedAdapter[SocialInsuranceRequest]):
             "uscc": request.credit_code,
             "unit_name": request.company_name,
             "region_code": request.district_code,
-            "employees": [{"name": m.name, "cert_no": m.id_number} for m in request.staff],
+            "employee": [{"name": m.name, "cert_no": m.id_number} for m in request.staff],
         }
 
     def from_agency(self, payload: Mapping[str, Any]) -> dict[str, object]:

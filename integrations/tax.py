@@ -1,4 +1,4 @@
-"""The tax bureau (税务): taxpayer registration, taxpayer type, invoice quota and tax UKey.
+"""The tax bureau (税务), over SOAP: taxpayer registration, taxpayer type, invoice quota, UKey.
 
 Result: `taxpayer_id`, `taxpayer_type`, `invoice_quota` (largest single invoice, in fen),
 `invoice_monthly_count` and `ukey_serial`. Without the finance officer (a 容缺 material)
@@ -14,6 +14,11 @@ from pydantic import Field
 
 from integrations.adapter import AgencyReply, MappedAdapter, person_payload
 from integrations.requests import TaxpayerType, TaxRequest
+from integrations.soap import SoapService
+
+SOAP_SERVICE = SoapService(
+    agency="tax", wsdl="tax.wsdl", submit="RegisterTaxpayer", query="QueryRegistration"
+)
 
 # The bureau's taxpayer category codes: 小规模纳税人, 一般纳税人.
 TAXPAYER_CATEGORY: dict[TaxpayerType, str] = {"small_scale": "xgm", "general": "ybnsr"}

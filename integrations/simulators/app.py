@@ -7,7 +7,9 @@
     PUT  /_sim/{agency}/behaviour      replace the agency's behaviour (a `Behaviour` body)
     POST /_sim/reset                   forget everything; behaviours back to the config's
 
-Each agency also gets its own routes under `/{agency}/v1` (see `integrations.simulators.rest`).
+Each agency also gets its own routes: the SOAP agencies (seal, bank account, tax, social
+insurance) `/{agency}/soap` (see `integrations.simulators.soap`), the others `/{agency}/v1`
+(see `integrations.simulators.rest`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import random
 import secrets
 from collections.abc import Callable
+from functools import partial
 from typing import Any, Literal, get_args
 
 from fastapi import FastAPI, HTTPException
@@ -22,12 +25,21 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from integrations.simulators.bank_account import BankAccountRules
 from integrations.simulators.courier import CourierRules
-from integrations.simulators.engine import AgencyRules, AgencySimulator, Behaviour, duplicates
+from integrations.simulators.engine import (
+    AgencyRules,
+    AgencySimulator,
+    Behaviour,
+    TimeModel,
+    duplicates,
+    wall_clock,
+)
 from integrations.simulators.housing_fund import HousingFundRules
+from integrations.simulators.licence import DEFAULT_VERIFY_URL
 from integrations.simulators.medical_insurance import MedicalInsuranceRules
 from integrations.simulators.registration import RegistrationRules
 from integrations.simulators.rest import agency_router
 from integrations.simulators.seal import SealRules
+from integrations.simulators.soap import SOAP_SERVICES, soap_router
 from integrations.simulators.social_insurance import SocialInsuranceRules
 from integrations.simulators.tax import TaxRules
 
@@ -65,6 +77,10 @@ class SimulatorConfig(BaseModel):
     )
     agencies: tuple[AgencyName, ...] = ALL_AGENCIES
     behaviours: dict[AgencyName, Behaviour] = Field(default_factory=dict)
+    licence_verify_url: str = Field(
+        default=DEFAULT_VERIFY_URL,
+        description="Where the QR code of an e-business licence leads ({licence_no} filled in).",
+    )
 
 
 class EffectsReport(BaseModel):
@@ -81,15 +97,25 @@ class EffectsReport(BaseModel):
     subject_duplicates: int
 
 
-def create_app(config: SimulatorConfig | None = None) -> FastAPI:
-    """The simulated agencies of `config` (all eight by default) in one ASGI app."""
+def create_app(
+    config: SimulatorConfig | None = None, *, time_model: TimeModel = wall_clock
+) -> FastAPI:
+    """The simulated agencies of `config` (all eight by default) in one ASGI app.
+
+    `time_model` says when an agency's work is done (default: latency in wall-clock time).
+    """
     config = config or SimulatorConfig()
     seed = config.seed if config.seed is not None else secrets.randbits(32)
+    rules: dict[str, Callable[[random.Random], AgencyRules]] = {
+        **AGENCY_RULES,
+        "registration": partial(RegistrationRules, licence_verify_url=config.licence_verify_url),
+    }
     sims: dict[str, AgencySimulator] = {
         name: AgencySimulator(
-            AGENCY_RULES[name],
+            rules[name],
             behaviour=config.behaviours.get(name),
             seed=seed,
+            time_model=time_model,
         )
         for name in dict.fromkeys(config.agencies)
     }
@@ -142,6 +168,7 @@ def create_app(config: SimulatorConfig | None = None) -> FastAPI:
             sim.reset()
         return {"status": "reset"}
 
-    for sim in sims.values():
-        app.include_router(agency_router(sim))
+    for name, sim in sims.items():
+        service = SOAP_SERVICES.get(name)
+        app.include_router(agency_router(sim) if service is None else soap_router(sim, service))
     return app

@@ -2,7 +2,10 @@
 
 One simulator serves every partner bank; each bank numbers accounts in its own format
 (`data/banks.yaml`: prefix, length, Luhn digit or not) from its own sequence. A person on
-the banks' watch list, as shareholder or legal representative, is refused.
+the banks' watch list, as shareholder or legal representative, is refused. The reserved seal
+specimens (预留印鉴) must be the filed impressions (`integrations.simulators.specimens`) of the
+company's finance and legal-representative seals, or of its official seal. It speaks SOAP
+(`integrations/wsdl/bank_account.wsdl`).
 """
 
 from __future__ import annotations
@@ -24,10 +27,23 @@ from integrations.simulators.checks import (
     load_yaml,
 )
 from integrations.simulators.engine import AgencyRules, Completed, Decision, Refused, parse
+from integrations.simulators.specimens import specimen_problem
+
+# The seals whose impressions a bank reserves, by public-security type code: the finance seal
+# with the legal representative's, or else the official seal.
+RESERVED_SETS: tuple[frozenset[str], ...] = (frozenset({"02", "04"}), frozenset({"01"}))
 
 
 class ShareholderIn(PersonIn):
     share_ratio: float = Field(gt=0, le=100)
+
+
+class SealSpecimenIn(WireModel):
+    """One reserved specimen: which filed seal, and its impression (base64 PNG)."""
+
+    seal_type: Literal["01", "02", "03", "04"]
+    filing_no: str = Field(min_length=1, max_length=100)
+    image: str = Field(min_length=1)
 
 
 class AccountApplicationIn(WireModel):
@@ -39,8 +55,8 @@ class AccountApplicationIn(WireModel):
     branch: str = Field(min_length=1, max_length=32)
     account_type: Literal["basic"]
     legal_representative: PersonIn
-    shareholders: list[ShareholderIn] = Field(min_length=1)
-    seal_specimens: list[str]
+    shareholder: list[ShareholderIn] = Field(min_length=1)
+    seal_specimen: list[SealSpecimenIn] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -74,6 +90,26 @@ def bank_data() -> tuple[dict[str, BankFormat], dict[str, str]]:
     return banks, blacklist
 
 
+def specimens_problem(app: AccountApplicationIn) -> tuple[str, str] | None:
+    """(code, message) if the reserved specimens are missing, incomplete or not as filed."""
+    by_type: dict[str, SealSpecimenIn] = {s.seal_type: s for s in app.seal_specimen}
+    if len(by_type) != len(app.seal_specimen):
+        return "duplicate_seal_specimen", "同一种印章只能预留一枚印鉴"
+    reserved = next((kinds for kinds in RESERVED_SETS if kinds <= by_type.keys()), None)
+    if reserved is None:
+        return (
+            "seal_specimens_missing",
+            "开立基本存款账户须预留印鉴：财务专用章和法定代表人名章，或公章",
+        )
+    for seal_type in sorted(reserved):
+        specimen = by_type[seal_type]
+        if problem := specimen_problem(
+            specimen.image, uscc=app.uscc, seal_type=seal_type, filing_no=specimen.filing_no
+        ):
+            return "seal_specimen_invalid", problem
+    return None
+
+
 class BankAccountRules(AgencyRules):
     """Opens basic accounts, one numbering sequence per bank."""
 
@@ -97,11 +133,11 @@ class BankAccountRules(AgencyRules):
             return Refused(
                 "unknown_bank", f"未知银行代码{app.bank}（可选：{'、'.join(self._banks)}）"
             )
-        if not app.seal_specimens:
-            return Refused("seal_specimens_missing", "开立基本存款账户须预留印鉴")
+        if missing := specimens_problem(app):
+            return Refused(*missing)
         rep = app.legal_representative
         people = [("法定代表人", rep.name, rep.cert_no)]
-        people += [("股东", s.name, s.cert_no) for s in app.shareholders]
+        people += [("股东", s.name, s.cert_no) for s in app.shareholder]
         if bad := first_bad_person(people):
             return Refused("invalid_id_number", bad)
         for role, person_name, id_number in people:

@@ -5,6 +5,11 @@ agency) decide each new request; the engine makes the decision idempotent, count
 real-world effects per key, and plays the behaviour a scenario asked for: latency (answer
 at once or later), transient errors, outages, and replies lost after the action committed.
 The engine knows nothing of HTTP: the wire protocol lives in `integrations.simulators.rest`.
+
+Latency is work, and a `TimeModel` says when work is done. By default every second counts
+(plain wall-clock latency); a scenario replay injects one in which back offices work only
+in office hours of working days, so a request sent at 16:30 with 3 h of work is ready at
+11:30 the next working day. The engine knows no calendar: whoever configures it does.
 """
 
 from __future__ import annotations
@@ -23,6 +28,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 ModelT = TypeVar("ModelT", bound=BaseModel)
 LostReply = Literal["http_500", "drop"]
 
+TimeModel = Callable[[float], float]
+"""Given seconds of an agency's work starting now, the seconds until that work is done."""
+
+
+def wall_clock(work: float) -> float:
+    """Every second is a working second: the default time model."""
+    return work
+
 
 class Behaviour(BaseModel):
     """How an agency behaves, as a scenario or a test sets it; defaults: fast and reliable."""
@@ -32,6 +45,13 @@ class Behaviour(BaseModel):
     latency_ms: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     latency_jitter_ms: float = Field(
         default=0.0, ge=0, allow_inf_nan=False, description="Uniform extra latency, 0..jitter."
+    )
+    latency_log_sigma: float = Field(
+        default=0.0,
+        ge=0,
+        le=5,
+        allow_inf_nan=False,
+        description="Lognormal spread: latency_ms is then the median, times e^(σ·Z) per request.",
     )
     sync_limit_ms: float = Field(
         default=2000.0,
@@ -149,8 +169,10 @@ class AgencySimulator:
         behaviour: Behaviour | None = None,
         seed: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        time_model: TimeModel = wall_clock,
     ) -> None:
         self._rules_factory = rules_factory
+        self._time_model = time_model
         self._initial_behaviour = behaviour or Behaviour()
         self._seed = seed
         self._clock = clock
@@ -231,17 +253,22 @@ class AgencySimulator:
                 # The one place where the real-world action happens: count it.
                 self._effects[key] += 1
                 self._subjects[decision.subject or key] += 1
-            latency = b.latency_ms + (
-                self._faults.uniform(0, b.latency_jitter_ms) if b.latency_jitter_ms else 0
-            )
             record = Record(
                 decision=decision,
                 accepted_at=now,
-                ready_at=now + latency / 1000,
+                ready_at=now + self._time_model(self._work_seconds(b)),
                 received_at=now if received_at is None else min(received_at, now),
             )
             self._records[key] = record
             return record
+
+    def _work_seconds(self, b: Behaviour) -> float:
+        """One draw of how much work a request takes (seconds), per the behaviour's latency."""
+        base = b.latency_ms
+        if b.latency_log_sigma and base:
+            base *= self._faults.lognormvariate(0, b.latency_log_sigma)
+        jitter = self._faults.uniform(0, b.latency_jitter_ms) if b.latency_jitter_ms else 0
+        return (base + jitter) / 1000
 
     def time_outcome(self, key: str, record: Record, *, answered: bool) -> None:
         """Note how long the agency took over `key`, once its outcome is final.

@@ -10,44 +10,29 @@
     404 {"status": "unknown", ...} (status of a key never recorded)
     400 {"status": "rejected", ...} (no key, not JSON), 503 (outage, transient error)
 
-This is the one module that knows the simulators' wire format; a SOAP agency would get a
-sibling module over the same engine.
+This is the one module that knows the simulators' REST wire format; the SOAP agencies get
+`integrations.simulators.soap` over the same engine, and the two share
+`integrations.simulators.exchange`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from starlette.types import Receive, Scope, Send
 
 from integrations.simulators.engine import AgencySimulator, InvalidRequest, View
-
-MAX_BODY_BYTES = 1024 * 1024
-MAX_KEY_LENGTH = 200
-
-
-class DroppedConnection(Exception):
-    """Raised on purpose mid-reply so that the server drops the connection (a lost reply)."""
-
-
-class _DropConnection(Response):
-    """Starts a reply, sends part of it, then fails so that the server closes the connection."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", b"512")],
-            }
-        )
-        await send({"type": "http.response.body", "body": b'{"status": "do', "more_body": True})
-        raise DroppedConnection("simulated lost reply: connection dropped after commit")
+from integrations.simulators.exchange import (
+    MAX_BODY_BYTES,
+    MAX_KEY_LENGTH,
+    DropConnection,
+    carry_out,
+    lost_reply,
+    valid_key,
+)
 
 
 def _json(
@@ -90,10 +75,6 @@ def render(view: View) -> Response:
     )
 
 
-def _valid_key(key: str) -> bool:
-    return 0 < len(key) <= MAX_KEY_LENGTH and key.isprintable()
-
-
 def agency_router(sim: AgencySimulator) -> APIRouter:
     """The routes of one agency, under `/{agency}/v1`."""
     router = APIRouter(prefix=f"/{sim.name}/v1", tags=[sim.name])
@@ -104,7 +85,7 @@ def agency_router(sim: AgencySimulator) -> APIRouter:
         if sim.roll_unavailable():
             return _unavailable(sim.name)
         key = request.headers.get("idempotency-key", "")
-        if not _valid_key(key):
+        if not valid_key(key):
             return _refusal(
                 400,
                 "missing_idempotency_key",
@@ -123,19 +104,16 @@ def agency_router(sim: AgencySimulator) -> APIRouter:
         except ValueError:
             return _refusal(400, "malformed_json", "the body is not JSON")
         try:
-            record = sim.accept(key, payload, received_at=received_at)
+            record = await carry_out(sim, key, payload, received_at=received_at)
         except InvalidRequest as exc:
             return _refusal(422, exc.code, exc.message)
-        if sim.answers_synchronously(record):
-            # Event-loop sleep: a slow agency must not hold up the others in this process.
-            while (wait := sim.seconds_until_ready(record)) > 0:
-                await asyncio.sleep(wait)
-            sim.time_outcome(key, record, answered=True)
-        lost = sim.roll_lost_reply()
-        if lost == "http_500":
-            return PlainTextResponse("Internal Server Error", status_code=500)
-        if lost == "drop":
-            return _DropConnection()
+        lost = lost_reply(
+            sim,
+            server_error=lambda: PlainTextResponse("Internal Server Error", status_code=500),
+            dropped=lambda: DropConnection("application/json", b'{"status": "do'),
+        )
+        if lost is not None:
+            return lost
         return render(sim.view(record))
 
     @router.get("/requests/{key:path}", summary=f"Status of a request to {sim.name}")

@@ -1,13 +1,16 @@
 """The simulated seal engraver with its public-security filing (印章刻制 + 公安备案).
 
 It cannot see the register: it accepts any credit code of valid GB 32100 form and refuses
-an invalid one. It files one seal per requested type and returns one filing number each.
+an invalid one. It files one seal per requested type and returns, for each, the filing
+number and the specimen impression (印模, `integrations.simulators.specimens`). It speaks SOAP
+(`integrations/wsdl/seal.wsdl`).
 """
 
 from __future__ import annotations
 
 import random
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -20,15 +23,11 @@ from integrations.simulators.checks import (
     first_bad_person,
 )
 from integrations.simulators.engine import AgencyRules, Completed, Decision, Refused, parse
+from integrations.simulators.specimens import SEAL_NAMES, font_path, impression_base64
 
 # Seal type codes of the public-security seal system: 公章, 财务专用章, 发票专用章, 法定代表人名章.
 SealType = Literal["01", "02", "03", "04"]
-SEAL_TYPE_NAMES: dict[str, str] = {
-    "01": "公章",
-    "02": "财务专用章",
-    "03": "发票专用章",
-    "04": "法定代表人名章",
-}
+SEAL_TYPE_NAMES = SEAL_NAMES
 
 
 class SealOrderIn(WireModel):
@@ -37,7 +36,7 @@ class SealOrderIn(WireModel):
     uscc: str = Field(min_length=1, max_length=32)
     enterprise_name: str = Field(min_length=1, max_length=100)
     region_code: str = Field(pattern=DISTRICT_PATTERN)
-    seal_types: list[SealType] = Field(min_length=1)
+    seal_type: list[SealType] = Field(min_length=1)
     legal_representative: PersonIn
 
 
@@ -48,6 +47,7 @@ class SealRules(AgencyRules):
 
     def __init__(self, rng: random.Random) -> None:
         super().__init__(rng)
+        font_path()  # no impressions without the CJK font: say so at start, not per request
         self._filings = Sequence(rng, start_below=10**7)
 
     def decide(self, payload: object) -> Decision:
@@ -55,17 +55,31 @@ class SealRules(AgencyRules):
         order = parse(SealOrderIn, payload)
         if problem := credit_code_problem(order.uscc):
             return Refused("invalid_credit_code", problem)
-        if len(set(order.seal_types)) != len(order.seal_types):
+        if len(set(order.seal_type)) != len(order.seal_type):
             return Refused("duplicate_seal_type", "同一种印章只能刻制一枚")
         rep = order.legal_representative
         if bad := first_bad_person([("法定代表人", rep.name, rep.cert_no)]):
             return Refused("invalid_id_number", bad)
-        seals = [
-            {
-                "seal_type": t,
-                "seal_name": SEAL_TYPE_NAMES[t],
-                "filing_no": f"{order.region_code}{self._filings.take():08d}",
-            }
-            for t in order.seal_types
-        ]
-        return Completed(result={"uscc": order.uscc, "seals": seals}, subject=order.uscc)
+        seals = []
+        for seal_type in order.seal_type:
+            filing_no = f"{order.region_code}{self._filings.take():08d}"
+            specimen = impression_base64(
+                seal_type,
+                enterprise_name=order.enterprise_name,
+                holder=rep.name,
+                uscc=order.uscc,
+                filing_no=filing_no,
+            )
+            seals.append(
+                {
+                    "seal_type": seal_type,
+                    "seal_name": SEAL_TYPE_NAMES[seal_type],
+                    "filing_no": filing_no,
+                    "specimen": specimen,
+                }
+            )
+        return Completed(result={"uscc": order.uscc, "seal": seals}, subject=order.uscc)
+
+    def progress(self, result: Mapping[str, Any], fraction: float) -> Mapping[str, Any]:
+        """Engraving first, then the filing with public security."""
+        return {"stage": "engraving" if fraction < 0.6 else "filing"}

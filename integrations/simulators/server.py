@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 import uvicorn
 
 from integrations.simulators.app import SimulatorConfig, create_app
-from integrations.simulators.rest import DroppedConnection
+from integrations.simulators.engine import TimeModel, wall_clock
+from integrations.simulators.exchange import DroppedConnection
 
 DEFAULT_PORT = 8900
 # Longer than httpx's 5 s keep-alive expiry, so that a client never reuses a connection the
@@ -99,10 +100,14 @@ def serve_in_thread(
 
 
 def serve_simulators_in_thread(
-    config: SimulatorConfig | None = None, *, host: str = "127.0.0.1", port: int = 0
+    config: SimulatorConfig | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    time_model: TimeModel = wall_clock,
 ) -> BackgroundServer:
     """The simulated agencies of `config`, served from a background thread."""
-    return serve_in_thread(create_app(config), host=host, port=port)
+    return serve_in_thread(create_app(config, time_model=time_model), host=host, port=port)
 
 
 def main(

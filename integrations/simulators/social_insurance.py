@@ -1,7 +1,8 @@
 """The simulated social-insurance agency (社保): unit registration with the initial staff.
 
 The staff roster is a 容缺 material: an empty roster is answered `blocked`
-(code `material_missing`, naming `staff_roster`).
+(code `material_missing`, naming `staff_roster`). It speaks SOAP
+(`integrations/wsdl/social_insurance.wsdl`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class UnitRegistrationIn(WireModel):
     uscc: str = Field(min_length=1, max_length=32)
     unit_name: str = Field(min_length=1, max_length=100)
     region_code: str = Field(pattern=DISTRICT_PATTERN)
-    employees: list[EmployeeIn]
+    employee: list[EmployeeIn] = Field(default_factory=list)
 
 
 class SocialInsuranceRules(AgencyRules):
@@ -51,7 +52,7 @@ class SocialInsuranceRules(AgencyRules):
         app = parse(UnitRegistrationIn, payload)
         if problem := credit_code_problem(app.uscc):
             return Refused("invalid_credit_code", problem)
-        if roster := roster_problem(app.employees, required=True):
+        if roster := roster_problem(app.employee, required=True):
             code, message = roster
             if code == "material_missing":
                 return Blocked(code, message, ("staff_roster",))
@@ -59,7 +60,7 @@ class SocialInsuranceRules(AgencyRules):
         return Completed(
             result={
                 "unit_no": f"{app.region_code}{self._units.take():09d}",
-                "insured_count": len(app.employees),
+                "insured_count": len(app.employee),
             },
             subject=app.uscc,
         )

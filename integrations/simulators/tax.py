@@ -2,6 +2,7 @@
 
 The finance officer's real-name details are a 容缺 material: without them the bureau
 answers `blocked` (code `material_missing`, naming `finance_officer`) and acts later.
+It speaks SOAP (`integrations/wsdl/tax.wsdl`).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class TaxRegistrationIn(WireModel):
     taxpayer_name: str = Field(min_length=1, max_length=100)
     region_code: str = Field(pattern=DISTRICT_PATTERN)
     taxpayer_category: TaxpayerCategory
-    finance_officer: PersonIn | None
+    finance_officer: PersonIn | None = None  # a 容缺 material: absent until supplied
 
 
 class TaxRules(AgencyRules):

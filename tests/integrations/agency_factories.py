@@ -15,12 +15,16 @@ from integrations.requests import (
     MedicalInsuranceRequest,
     Person,
     RegistrationRequest,
+    SealKind,
     SealRequest,
+    SealSpecimen,
     Shareholder,
     SocialInsuranceRequest,
     StaffMember,
     TaxRequest,
 )
+from integrations.seal import SEAL_TYPE_CODES
+from integrations.simulators.specimens import impression_base64
 
 DISTRICT = "370783"  # 寿光市
 _counter = itertools.count(1)
@@ -106,15 +110,39 @@ def seal_request(**overrides: Any) -> SealRequest:
     return SealRequest(**{**fields, **overrides})
 
 
+def specimen(
+    kind: SealKind,
+    uscc: str,
+    *,
+    filing_no: str = "",
+    company_name: str = "寿光市瑞泽农业科技有限公司",
+    holder: str = "张伟",
+) -> SealSpecimen:
+    """A seal impression as the seal step would have returned it (filed for `uscc`)."""
+    number = filing_no or f"{DISTRICT}{next(_counter):08d}"
+    image = impression_base64(
+        SEAL_TYPE_CODES[kind],
+        enterprise_name=company_name,
+        holder=holder,
+        uscc=uscc,
+        filing_no=number,
+    )
+    return SealSpecimen(kind=kind, filing_no=number, image_base64=image)
+
+
 def bank_account_request(**overrides: Any) -> BankAccountRequest:
+    code = overrides.get("credit_code") or credit_code()
     fields: dict[str, Any] = {
-        "credit_code": credit_code(),
+        "credit_code": code,
         "company_name": "寿光市瑞泽农业科技有限公司",
         "bank_code": "ICBC",
         "branch_code": "1607-0012",
         "legal_representative": person(),
         "shareholders": (shareholder("张伟", 60.0), shareholder("李娜", 40.0)),
-        "seal_codes": ("37078300001234", "37078300001235"),
+        "seal_specimens": (
+            specimen("finance", code),
+            specimen("legal_representative", code),
+        ),
     }
     return BankAccountRequest(**{**fields, **overrides})
 
@@ -186,7 +214,7 @@ REQUEST_FACTORIES = {
 
 RESULT_KEYS = {
     "registration": {"credit_code", "licence_id"},
-    "seal": {"seal_codes"},
+    "seal": {"seal_codes", "seal_specimens"},
     "bank_account": {"account_number", "bank_code"},
     "tax": {"taxpayer_id", "taxpayer_type", "invoice_quota", "ukey_serial"},
     "social_insurance": {"unit_account", "enrolled"},

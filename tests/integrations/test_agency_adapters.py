@@ -240,8 +240,21 @@ class TestRegistration:
     def test_the_same_trade_name_is_free_in_another_district(
         self, adapters: Adapters, sim: SimControl
     ) -> None:
-        request = registration_request(district_code="330205", company_name="宁波鑫达食品有限公司")
+        request = registration_request(
+            district_code="330205",
+            company_name="宁波鑫达食品有限公司",
+            address="浙江省宁波市江北区人民路1号",
+        )
         assert isinstance(adapters["registration"].submit(request, idempotency_key=new_key()), Done)
+
+    def test_rejects_a_domicile_outside_the_bureaus_district(
+        self, adapters: Adapters, sim: SimControl
+    ) -> None:
+        request = registration_request(address="浙江省宁波市江北区人民路1号")  # Shouguang's bureau
+        with pytest.raises(RejectedError) as caught:
+            adapters["registration"].submit(request, idempotency_key=new_key())
+        assert caught.value.code == "address_outside_district"
+        assert "寿光市" in caught.value.message
 
     def test_a_new_registration_takes_its_trade_name(
         self, adapters: Adapters, sim: SimControl

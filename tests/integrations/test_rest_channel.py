@@ -1,7 +1,11 @@
-"""The adapters' side of the REST/JSON wire format, against canned replies (pytest-httpx)."""
+"""The adapters' side of the REST/JSON wire format, against canned replies (pytest-httpx).
+
+The REST agencies: registration, medical insurance, housing fund and courier (the SOAP ones
+are in `test_soap_channel.py`)."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -14,6 +18,7 @@ from pytest_httpx import HTTPXMock, IteratorStream
 
 from integrations.base import (
     AgencyAdapter,
+    AgencyDocument,
     AgencyError,
     BlockedError,
     Done,
@@ -30,17 +35,18 @@ from tests.integrations.agency_factories import (
     courier_request,
     housing_fund_request,
     registration_request,
-    seal_request,
     shareholder,
-    tax_request,
 )
 
 BASE = "http://agency.test"
+# The agencies that speak REST/JSON in life (the others move to SOAP).
+REST_AGENCIES = ["registration", "medical_insurance", "housing_fund", "courier"]
 KEY = "filing-42:step"
 Adapters = dict[str, AgencyAdapter[Any]]
 
 _BODY17 = "91370783MA3C0DE00"
 USCC = _BODY17 + gb32100_check_char(_BODY17)
+PDF = b"%PDF-1.4 a licence as the bureau sends it"
 
 
 @pytest.fixture(scope="module")
@@ -71,11 +77,19 @@ class TestRequestShape:
             method="POST",
             url=url("registration"),
             match_headers={"Idempotency-Key": KEY, "Content-Type": "application/json"},
-            json={"status": "done", "result": {"uscc": USCC, "licence_no": "L1"}},
+            json={
+                "status": "done",
+                "result": {
+                    "uscc": USCC,
+                    "licence_no": "L1",
+                    "licence_pdf": base64.b64encode(PDF).decode(),
+                },
+            },
         )
         request = registration_request(registered_capital_fen=123_456_789)
         outcome = adapters["registration"].submit(request, idempotency_key=KEY)
-        assert outcome == Done(result={"credit_code": USCC, "licence_id": "L1"})
+        licence = AgencyDocument("licence", "application/pdf", PDF, reference="L1")
+        assert outcome == Done(result={"credit_code": USCC, "licence_id": "L1", "licence": licence})
         body = sent_json(httpx_mock)
         assert body["enterprise_name"] == request.company_name
         assert body["region_code"] == request.district_code
@@ -93,51 +107,13 @@ class TestRequestShape:
     ) -> None:
         httpx_mock.add_response(
             method="GET",
-            url=url("tax", "filing%3A42%2Ftax%20step"),
+            url=url("medical_insurance", "filing%3A42%2Fmedical%20step"),
             status_code=202,
             json={"status": "processing", "retry_after": 1.5},
         )
-        assert adapters["tax"].status("filing:42/tax step") == Pending(retry_after=1.5)
-
-    def test_seal_kinds_travel_as_the_engravers_codes(
-        self, adapters: Adapters, httpx_mock: HTTPXMock
-    ) -> None:
-        httpx_mock.add_response(
-            json={
-                "status": "done",
-                "result": {
-                    "seals": [
-                        {"seal_type": "01", "filing_no": "A1"},
-                        {"seal_type": "04", "filing_no": "A4"},
-                    ]
-                },
-            }
+        assert adapters["medical_insurance"].status("filing:42/medical step") == Pending(
+            retry_after=1.5
         )
-        request = seal_request(seals=("official", "legal_representative"))
-        outcome = adapters["seal"].submit(request, idempotency_key=KEY)
-        assert sent_json(httpx_mock)["seal_types"] == ["01", "04"]
-        assert outcome == Done(
-            result={"seal_codes": {"official": "A1", "legal_representative": "A4"}}
-        )
-
-    def test_tax_maps_category_and_quota(self, adapters: Adapters, httpx_mock: HTTPXMock) -> None:
-        httpx_mock.add_response(
-            json={
-                "status": "done",
-                "result": {
-                    "taxpayer_id": USCC,
-                    "taxpayer_category": "xgm",
-                    "invoice_quota": {"single_limit_yuan": 100000, "monthly_count": 25},
-                    "ukey_serial": "661000000001",
-                },
-            }
-        )
-        outcome = adapters["tax"].submit(tax_request(finance_officer=None), idempotency_key=KEY)
-        body = sent_json(httpx_mock)
-        assert body["taxpayer_category"] == "xgm" and body["finance_officer"] is None
-        assert isinstance(outcome, Done)
-        assert outcome.result["taxpayer_type"] == "small_scale"
-        assert outcome.result["invoice_quota"] == 10_000_000
 
     def test_housing_rate_travels_as_a_fraction(
         self, adapters: Adapters, httpx_mock: HTTPXMock
@@ -204,7 +180,7 @@ class TestAgencyAnswers:
             json={"status": "rejected", "code": "malformed_json", "message": "not JSON"},
         )
         with pytest.raises(RejectedError):
-            adapters["seal"].submit(seal_request(), idempotency_key=KEY)
+            adapters["housing_fund"].submit(housing_fund_request(), idempotency_key=KEY)
 
     def test_blocked_names_the_materials(self, adapters: Adapters, httpx_mock: HTTPXMock) -> None:
         httpx_mock.add_response(
@@ -212,29 +188,41 @@ class TestAgencyAnswers:
             json={
                 "status": "blocked",
                 "code": "material_missing",
-                "message": "缺少财务负责人",
-                "materials": ["finance_officer"],
+                "message": "缺少参保职工花名册",
+                "materials": ["staff_roster"],
             },
         )
         with pytest.raises(BlockedError) as caught:
-            adapters["tax"].submit(tax_request(finance_officer=None), idempotency_key=KEY)
+            _submit(adapters["medical_insurance"], "medical_insurance")
         assert caught.value.code == "material_missing"
-        assert caught.value.materials == ("finance_tax_agents",)  # in our catalogue's words
+        assert caught.value.materials == ("staff_roster",)
 
     def test_unknown_key_on_status_is_none(self, adapters: Adapters, httpx_mock: HTTPXMock) -> None:
         httpx_mock.add_response(status_code=404, json={"status": "unknown", "message": "?"})
-        assert adapters["bank_account"].status(KEY) is None
+        assert adapters["courier"].status(KEY) is None
 
     def test_404_on_submit_is_transient(self, adapters: Adapters, httpx_mock: HTTPXMock) -> None:
         httpx_mock.add_response(status_code=404, text="Not Found")
         with pytest.raises(TransientError):
-            adapters["bank_account"].submit(
-                REQUEST_FACTORIES["bank_account"](), idempotency_key=KEY
-            )
+            _submit(adapters["courier"], "courier")
 
 
 def _submit(adapter: AgencyAdapter[Any], agency: str) -> object:
     return adapter.submit(REQUEST_FACTORIES[agency](), idempotency_key=KEY)
+
+
+class CutAfter:
+    """A body whose connection drops after its first bytes (the agency or a proxy died).
+
+    Re-iterable, because one case serves many tests.
+    """
+
+    def __init__(self, first: bytes) -> None:
+        self.first = first
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self.first
+        raise httpx.RemoteProtocolError("peer closed connection without sending the whole body")
 
 
 BAD_REPLIES: dict[str, dict[str, Any]] = {
@@ -242,6 +230,7 @@ BAD_REPLIES: dict[str, dict[str, Any]] = {
     "502": {"status_code": 502, "html": "<html>Bad Gateway</html>"},
     "503": {"status_code": 503, "json": {"status": "unavailable"}},
     "504": {"status_code": 504},
+    "408": {"status_code": 408, "text": "Request Timeout"},
     "429": {"status_code": 429, "json": {"status": "slow down"}},
     "401": {"status_code": 401, "json": {"status": "rejected", "code": "x", "message": "y"}},
     "301": {"status_code": 301, "headers": {"Location": "http://elsewhere.test/"}},
@@ -254,7 +243,15 @@ BAD_REPLIES: dict[str, dict[str, Any]] = {
         "content": b"[" * 200_000 + b"]" * 200_000,
         "headers": {"Content-Type": "application/json"},
     },
+    "cut mid-body": {
+        "stream": IteratorStream(CutAfter(b'{"status": "done", "res')),
+        "headers": {"Content-Type": "application/json", "Content-Length": "400"},
+    },
     "html": {"html": "<html><body>maintenance</body></html>"},
+    "json as text/plain": {
+        "content": b'{"status": "done", "result": {}}',
+        "headers": {"Content-Type": "text/plain"},
+    },
     "no content type": {"content": b'{"status": "done", "result": {}}'},
     "json list": {"json": [1, 2, 3]},
     "unknown status": {"json": {"status": "maybe"}},
@@ -284,7 +281,7 @@ BAD_REPLIES: dict[str, dict[str, Any]] = {
 
 class TestTransientMapping:
     @pytest.mark.parametrize("case", list(BAD_REPLIES))
-    @pytest.mark.parametrize("agency", ["registration", "tax", "courier"])
+    @pytest.mark.parametrize("agency", REST_AGENCIES)
     def test_bad_replies_to_submit_are_transient(
         self, case: str, agency: str, adapters: Adapters, httpx_mock: HTTPXMock
     ) -> None:
@@ -293,18 +290,26 @@ class TestTransientMapping:
             _submit(adapters[agency], agency)
 
     @pytest.mark.parametrize("case", list(BAD_REPLIES))
+    @pytest.mark.parametrize("agency", REST_AGENCIES)
     def test_bad_replies_to_status_are_transient(
-        self, case: str, adapters: Adapters, httpx_mock: HTTPXMock
+        self, case: str, agency: str, adapters: Adapters, httpx_mock: HTTPXMock
     ) -> None:
         httpx_mock.add_response(**BAD_REPLIES[case])
         with pytest.raises(TransientError):
-            adapters["seal"].status(KEY)
+            adapters[agency].status(KEY)
 
     def test_an_invalid_credit_code_from_the_bureau_is_transient(
         self, adapters: Adapters, httpx_mock: HTTPXMock
     ) -> None:
         httpx_mock.add_response(
-            json={"status": "done", "result": {"uscc": USCC[:-1] + "0", "licence_no": "L"}}
+            json={
+                "status": "done",
+                "result": {
+                    "uscc": USCC[:-1] + "0",
+                    "licence_no": "L",
+                    "licence_pdf": base64.b64encode(PDF).decode(),
+                },
+            }
         )
         with pytest.raises(TransientError):
             _submit(adapters["registration"], "registration")
@@ -312,11 +317,11 @@ class TestTransientMapping:
     def test_json_with_a_charset_is_fine(self, adapters: Adapters, httpx_mock: HTTPXMock) -> None:
         httpx_mock.add_response(
             content=json.dumps(
-                {"status": "done", "result": {"unit_no": "S1", "insured_count": 3}}
+                {"status": "done", "result": {"unit_code": "S1", "insured_count": 3}}
             ).encode(),
             headers={"Content-Type": "application/json; charset=utf-8"},
         )
-        outcome = _submit(adapters["social_insurance"], "social_insurance")
+        outcome = _submit(adapters["medical_insurance"], "medical_insurance")
         assert outcome == Done(result={"unit_account": "S1", "enrolled": 3})
 
     @pytest.mark.parametrize(
@@ -330,13 +335,22 @@ class TestTransientMapping:
             (httpx.ReadError("connection reset"), "connection"),
         ],
     )
+    @pytest.mark.parametrize("agency", REST_AGENCIES)
     def test_network_failures_are_transient(
-        self, exception: Exception, code: str, adapters: Adapters, httpx_mock: HTTPXMock
+        self,
+        exception: Exception,
+        code: str,
+        agency: str,
+        adapters: Adapters,
+        httpx_mock: HTTPXMock,
     ) -> None:
         httpx_mock.add_exception(exception)
         with pytest.raises(TransientError) as caught:
-            _submit(adapters["medical_insurance"], "medical_insurance")
+            _submit(adapters[agency], agency)
         assert caught.value.code == code
+        httpx_mock.add_exception(exception)
+        with pytest.raises(TransientError):
+            adapters[agency].status(KEY)  # asking what happened may time out too
 
 
 _json_values = st.recursive(
