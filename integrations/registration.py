@@ -1,6 +1,7 @@
 """The market-supervision bureau (市场监管): name check and establishment registration.
 
-Result: `credit_code` (unified social credit code) and `licence_id` (e-business licence).
+Result: `credit_code` (unified social credit code), `licence_id` (e-business licence number)
+and `licence`, the signed licence PDF as an `AgencyDocument` (see `integrations.e_licence`).
 """
 
 from __future__ import annotations
@@ -8,16 +9,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import field_validator
+from pydantic import Base64Bytes, field_validator
 
 from integrations.adapter import AgencyReply, MappedAdapter, person_payload, yuan_text
+from integrations.base import AgencyDocument
 from integrations.codes import is_valid_uscc
+from integrations.e_licence import MEDIA_TYPE
 from integrations.requests import RegistrationRequest
 
 
 class _Registered(AgencyReply):
     uscc: str
     licence_no: str
+    licence_pdf: Base64Bytes
+
+    @field_validator("licence_pdf")
+    @classmethod
+    def _a_pdf(cls, value: bytes) -> bytes:
+        if not value.startswith(b"%PDF-"):
+            raise ValueError("the bureau's licence is not a PDF")
+        return value
 
     @field_validator("uscc")
     @classmethod
@@ -50,6 +61,12 @@ class RegistrationAdapter(MappedAdapter[RegistrationRequest]):
         }
 
     def from_agency(self, payload: Mapping[str, Any]) -> dict[str, object]:
-        """`credit_code` and `licence_id`."""
+        """`credit_code`, `licence_id` and the `licence` document."""
         reply = _Registered.model_validate(payload)
-        return {"credit_code": reply.uscc, "licence_id": reply.licence_no}
+        licence = AgencyDocument(
+            kind="licence",
+            media_type=MEDIA_TYPE,
+            content=reply.licence_pdf,
+            reference=reply.licence_no,
+        )
+        return {"credit_code": reply.uscc, "licence_id": reply.licence_no, "licence": licence}

@@ -2,11 +2,13 @@
 
 It keeps a register of company names per district (seeded from `data/registration.yaml`),
 refuses prohibited words and a trade name (字号) already registered in the same district,
-and issues a unified social credit code (GB 32100) and an e-business licence number.
+and issues a unified social credit code (GB 32100) and an e-business licence: its number,
+and the signed PDF itself (base64 in `licence_pdf`, see `integrations.simulators.licence`).
 """
 
 from __future__ import annotations
 
+import base64
 import random
 import re
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from typing import Any
 from pydantic import Field
 
 from integrations.codes import gb32100_check_char
+from integrations.e_licence import LicenceData
 from integrations.simulators.checks import (
     DISTRICT_PATTERN,
     PersonIn,
@@ -28,6 +31,7 @@ from integrations.simulators.checks import (
     load_yaml,
 )
 from integrations.simulators.engine import AgencyRules, Completed, Decision, Refused, parse
+from integrations.simulators.licence import DEFAULT_VERIFY_URL, issue_licence
 
 _GB11714_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 
@@ -60,6 +64,9 @@ class NameRules:
     industry_words: tuple[str, ...]
     prohibited: tuple[str, ...]
     register: dict[str, dict[str, str]]  # district -> trade name -> registered name
+    authorities: dict[str, str]  # district -> 登记机关
+    jurisdictions: dict[str, str]  # district -> the county-level name a domicile must name
+    enterprise_types: dict[str, str]  # application's code -> the licence's words
 
 
 @lru_cache(maxsize=1)
@@ -75,6 +82,9 @@ def name_rules() -> NameRules:
             str(district): {e["trade_name"]: e["name"] for e in entries}
             for district, entries in data["register"].items()
         },
+        authorities={str(d): name for d, name in data["authorities"].items()},
+        jurisdictions={str(d): name for d, name in data["jurisdictions"].items()},
+        enterprise_types=dict(data["enterprise_types"]),
     )
 
 
@@ -109,12 +119,21 @@ class RegistrationRules(AgencyRules):
 
     name = "registration"
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, *, licence_verify_url: str = DEFAULT_VERIFY_URL) -> None:
         super().__init__(rng)
+        self._verify_url = licence_verify_url
         self._names = name_rules()
         self._register = {d: dict(entries) for d, entries in self._names.register.items()}
         self._org_codes = Sequence(rng, start_below=31**6 // 2)
         self._licences = Sequence(rng, start_below=10**7)
+
+    def _outside_jurisdiction(self, region_code: str, domicile: str) -> str | None:
+        county = self._names.jurisdictions.get(region_code)
+        if county is None:
+            return f"本系统不受理行政区划{region_code}的登记"
+        if county not in domicile:
+            return f"住所「{domicile}」不在{county}辖区内，应由住所地登记机关办理"
+        return None
 
     def decide(self, payload: object) -> Decision:
         """Check the name and the applicants; register the company and issue its codes."""
@@ -132,6 +151,8 @@ class RegistrationRules(AgencyRules):
                 "name_conflict",
                 f"字号「{trade}」与本区已登记的「{district[trade]}」相同（{app.region_code}）",
             )
+        if problem := self._outside_jurisdiction(app.region_code, app.domicile):
+            return Refused("address_outside_district", problem)
         if Decimal(app.registered_capital_yuan) <= 0:
             return Refused("invalid_capital", "注册资本须大于零")
         total = sum(i.share_ratio for i in app.investors)
@@ -147,12 +168,33 @@ class RegistrationRules(AgencyRules):
         uscc = body17 + gb32100_check_char(body17)
         licence_no = f"{app.region_code}{app.application_date:%Y}{self._licences.take():08d}"
         district[trade] = name
+        licence = self._licence(app, uscc, licence_no)
         return Completed(
             result={
                 "uscc": uscc,
                 "licence_no": licence_no,
                 "enterprise_name": name,
                 "established_on": app.application_date.isoformat(),
+                "licence_pdf": base64.b64encode(issue_licence(licence)).decode(),
             },
             subject=f"{app.region_code}:{trade}",
+        )
+
+    def _licence(self, app: RegistrationIn, uscc: str, licence_no: str) -> LicenceData:
+        authority = self._names.authorities.get(app.region_code, f"{app.region_code}市场监督管理局")
+        return LicenceData(
+            licence_no=licence_no,
+            credit_code=uscc,
+            name=app.enterprise_name,
+            enterprise_type=self._names.enterprise_types.get(
+                app.enterprise_type, app.enterprise_type
+            ),
+            legal_representative=app.legal_representative.name,
+            registered_capital_yuan=app.registered_capital_yuan,
+            established_on=app.application_date,
+            domicile=app.domicile,
+            business_scope="；".join(app.business_scope),
+            authority=authority,
+            issued_on=app.application_date,
+            verify_url=self._verify_url.format(licence_no=licence_no),
         )

@@ -1,0 +1,235 @@
+"""The e-business licence (电子营业执照): a signed PDF that anyone can verify.
+
+The registration authority renders the licence as a PDF and signs it; OneStop (or anyone
+holding the authority's public key) verifies it. This module is the format both sides
+share, as they share a WSDL: how the licence data and the signature travel in the PDF,
+and how a verifier judges a file.
+
+Signing design (a simplified PAdES): the signature covers *every byte of the file* except
+the signature's own value.
+
+1. The authority renders the visible licence (title, fields, QR code) with reportlab.
+2. It attaches the licence data as canonical JSON (`licence.json`, an ordinary PDF file
+   attachment any viewer shows) together with the algorithm, key id and public key,
+   and reserves a fixed-width signature field `/OneStopSignature (<spaces>)` in the
+   document information dictionary.
+3. It signs the whole file with the field still blank and writes the hex signature into
+   the reserved space. The file length does not change, so cross-reference offsets stay
+   valid and the file remains an ordinary PDF.
+
+A verifier blanks the field again and checks the signature over the whole file. Hence a
+changed byte anywhere — in the shown text, in the QR code, in the attached data, in the
+signature, or a truncated file — makes the signature fail ("tampered"), and what verify
+reports is exactly what the authority signed. Signing the rendered file rather than the
+data alone is what makes edits to the *shown* data detectable: a data-only signature
+would still verify on a PDF whose visible text had been redrawn.
+
+The attached public key lets a verifier tell an intact file signed by some other key
+("untrusted": the signature is sound but the key is not a registration authority it
+trusts) from a file altered after signing ("tampered"). Which keys are trusted is the
+verifier's choice, never the document's.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+import io
+import json
+import re
+from collections.abc import Iterable
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pypdf import PdfReader, PdfWriter
+
+from integrations.signing import Signer, UnknownKey, Verifier, key_id, verifier_for
+
+FORMAT: Literal["onestop-e-licence/1"] = "onestop-e-licence/1"
+MEDIA_TYPE = "application/pdf"
+ATTACHMENT = "licence.json"
+SIGNATURE_FIELD = "/OneStopSignature"
+SIGNATURE_CHARS = 512  # room for signatures up to 256 bytes (Ed25519: 64, SM2 DER: ~72)
+_MARKER = SIGNATURE_FIELD.encode() + b" ("
+_SIGNATURE_VALUE = re.compile(rb"[0-9a-f]*[ ]*")
+_BLANK = b" " * SIGNATURE_CHARS
+
+
+class LicenceData(BaseModel):
+    """What the licence shows, in the authority's words; the signed content."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    licence_no: str = Field(min_length=1, max_length=40, description="执照编号")
+    credit_code: str = Field(min_length=18, max_length=18, description="统一社会信用代码")
+    name: str = Field(min_length=1, max_length=100, description="名称")
+    enterprise_type: str = Field(min_length=1, max_length=50, description="类型")
+    legal_representative: str = Field(min_length=1, max_length=50, description="法定代表人")
+    registered_capital_yuan: str = Field(description="注册资本 in yuan, e.g. 1000000.00")
+    established_on: date = Field(description="成立日期")
+    domicile: str = Field(min_length=1, max_length=200, description="住所")
+    business_scope: str = Field(min_length=1, description="经营范围")
+    authority: str = Field(min_length=1, max_length=100, description="登记机关")
+    issued_on: date = Field(description="登记机关落款日期")
+    verify_url: str = Field(description="Where the QR code leads: this licence's public check")
+
+
+class SignedLicence(BaseModel):
+    """The attachment `licence.json`: the data and who signed it (covered by the signature)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    format: Literal["onestop-e-licence/1"] = FORMAT
+    algorithm: str
+    key_id: str
+    public_key: str  # base64 of the raw public key
+    licence: LicenceData
+
+
+class Status(enum.StrEnum):
+    """A verifier's judgement of a file."""
+
+    GENUINE = "genuine"  # intact and signed by a trusted key
+    UNTRUSTED = "untrusted"  # intact, but signed by a key we do not trust
+    TAMPERED = "tampered"  # altered, damaged or truncated after signing
+    NOT_A_LICENCE = "not_a_licence"  # a PDF without a licence signature
+    NOT_A_PDF = "not_a_pdf"
+
+
+_REASONS: dict[Status, tuple[str, str]] = {
+    Status.GENUINE: (
+        "电子营业执照真实有效：由可信的登记机关签发，内容未被改动",
+        "genuine: signed by a trusted registration authority and unaltered",
+    ),
+    Status.UNTRUSTED: (
+        "签名完整，但签发密钥不在信任列表中，不能确认由登记机关签发",
+        "intact, but signed by a key that is not trusted: not shown to come from a "
+        "registration authority",
+    ),
+    Status.TAMPERED: (
+        "文件已被改动或损坏：签名与文件内容不符",
+        "altered or damaged: the signature does not match the file",
+    ),
+    Status.NOT_A_LICENCE: (
+        "这是 PDF 文件，但不是电子营业执照（没有执照签名）",
+        "a PDF, but not an e-business licence (it carries no licence signature)",
+    ),
+    Status.NOT_A_PDF: ("这不是 PDF 文件", "not a PDF file"),
+}
+
+
+class Verdict(BaseModel):
+    """What a verifier says of a file; `licence` is the signed data when the file is intact."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: Status
+    valid: bool = Field(description="The file is intact and carries a sound signature.")
+    trusted: bool = Field(description="The signing key is one this verifier trusts.")
+    reason_zh: str
+    reason_en: str
+    detail: str = Field(default="", description="Which check failed, for the technically minded.")
+    key_id: str | None = None
+    algorithm: str | None = None
+    licence: LicenceData | None = None
+
+    @property
+    def genuine(self) -> bool:
+        """Intact and trusted: the only verdict that makes a licence authentic."""
+        return self.status is Status.GENUINE
+
+
+def _verdict(status: Status, detail: str = "", **found: Any) -> Verdict:
+    zh, en = _REASONS[status]
+    intact = status in (Status.GENUINE, Status.UNTRUSTED)
+    return Verdict(
+        status=status,
+        valid=intact,
+        trusted=status is Status.GENUINE,
+        reason_zh=zh,
+        reason_en=en,
+        detail=detail,
+        **found,
+    )
+
+
+def canonical_json(model: BaseModel) -> bytes:
+    """The model as canonical JSON: sorted keys, no spaces, UTF-8."""
+    data = model.model_dump(mode="json")
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sign_pdf(rendered: bytes, licence: LicenceData, signer: Signer) -> bytes:
+    """The rendered licence with its data attached and signed by `signer` (see the module doc)."""
+    envelope = SignedLicence(
+        algorithm=signer.algorithm,
+        key_id=key_id(signer.algorithm, signer.public_key),
+        public_key=base64.b64encode(signer.public_key).decode(),
+        licence=licence,
+    )
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(rendered)))
+    writer.add_attachment(ATTACHMENT, canonical_json(envelope))
+    writer.add_metadata({SIGNATURE_FIELD: _BLANK.decode()})
+    out = io.BytesIO()
+    writer.write(out)
+    unsigned = out.getvalue()
+    start = unsigned.index(_MARKER + _BLANK + b")") + len(_MARKER)
+    signature = signer.sign(unsigned).hex().encode().ljust(SIGNATURE_CHARS)
+    if len(signature) != SIGNATURE_CHARS:
+        raise ValueError(f"a {signer.algorithm} signature does not fit the reserved field")
+    return unsigned[:start] + signature + unsigned[start + SIGNATURE_CHARS :]
+
+
+def verify_pdf(pdf: bytes, trusted: Iterable[Verifier]) -> Verdict:
+    """Judge a file: genuine, untrusted, tampered, not a licence, or not a PDF. Never raises."""
+    if not pdf.startswith(b"%PDF-"):
+        return _verdict(Status.NOT_A_PDF)
+    count = pdf.count(_MARKER)
+    if count == 0:
+        if not pdf.rstrip().endswith(b"%%EOF"):
+            return _verdict(Status.TAMPERED, "the file is truncated (no %EOF at its end)")
+        return _verdict(Status.NOT_A_LICENCE, "no signature field")
+    if count > 1:
+        return _verdict(Status.TAMPERED, "more than one signature field")
+    start = pdf.index(_MARKER) + len(_MARKER)
+    end = start + SIGNATURE_CHARS
+    value = pdf[start:end]
+    if pdf[end : end + 1] != b")" or not _SIGNATURE_VALUE.fullmatch(value):
+        return _verdict(Status.TAMPERED, "the signature field is damaged")
+    try:
+        signature = bytes.fromhex(value.decode().rstrip())
+    except ValueError:
+        return _verdict(Status.TAMPERED, "the signature field does not hold a signature")
+    envelope, problem = _signed_licence(pdf)
+    if envelope is None:
+        return _verdict(Status.TAMPERED, problem)
+    found: dict[str, Any] = {"key_id": envelope.key_id, "algorithm": envelope.algorithm}
+    try:
+        public_key = base64.b64decode(envelope.public_key, validate=True)
+        verifier = verifier_for(envelope.algorithm, public_key)
+    except (binascii.Error, UnknownKey) as exc:
+        return _verdict(Status.TAMPERED, f"unusable signing key: {exc}", **found)
+    if key_id(envelope.algorithm, public_key) != envelope.key_id:
+        return _verdict(Status.TAMPERED, "the key id does not name the attached key", **found)
+    message = pdf[:start] + _BLANK + pdf[end:]
+    if not verifier.verify(message, signature):
+        return _verdict(Status.TAMPERED, "signature check failed", **found)
+    trusted_ids = {key_id(v.algorithm, v.public_key) for v in trusted}
+    status = Status.GENUINE if envelope.key_id in trusted_ids else Status.UNTRUSTED
+    return _verdict(status, **found, licence=envelope.licence)
+
+
+def _signed_licence(pdf: bytes) -> tuple[SignedLicence | None, str]:
+    try:
+        attachments = PdfReader(io.BytesIO(pdf)).attachments
+        contents = attachments.get(ATTACHMENT)
+    except Exception as exc:  # pypdf raises many kinds on damaged files; any means "damaged"
+        return None, f"the PDF cannot be read: {type(exc).__name__}"
+    if not contents or len(contents) != 1:
+        return None, f"no single {ATTACHMENT} attachment"
+    try:
+        return SignedLicence.model_validate_json(contents[0]), ""
+    except ValidationError as exc:
+        return None, f"{ATTACHMENT} is not licence data ({exc.error_count()} problems)"

@@ -1,0 +1,144 @@
+"""The simulated bureau's e-business licence: rendered with reportlab, signed with its dev key.
+
+The PDF uses reportlab's built-in CJK font (STSong-Light, a standard Adobe CID font that
+viewers supply, so nothing is embedded or installed) and `invariant=1`, so the same data
+always gives the same bytes. The QR code (segno, full-size QR only: Micro QR is not read by
+phones) encodes the licence's public verification URL. Signing follows
+`integrations.e_licence`, with the key below.
+
+THE KEY BELOW IS A DEVELOPMENT KEY OF THE SIMULATOR, NOT A SECRET: its seed is printed in
+this file. OneStop trusts it by default (`ONESTOP_LICENCE_TRUSTED_KEYS`) so that the
+embedded mode works out of the box; a real deployment trusts the authorities' real keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from datetime import date
+from functools import lru_cache
+
+import segno
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfgen.canvas import Canvas
+
+from integrations.e_licence import LicenceData, sign_pdf
+from integrations.signing import Ed25519Signer, Signer
+
+FONT = "STSong-Light"
+DEV_KEY_LABEL = b"OneStop simulated registration authority: development key, not a secret"
+DEFAULT_VERIFY_URL = "http://127.0.0.1:8000/api/v1/licences/{licence_no}"
+
+_PAGE_W, _PAGE_H = landscape(A4)
+_MARGIN = 60.0
+_LABEL_W = 110.0
+_QR_SIZE = 120.0
+
+
+@lru_cache(maxsize=1)
+def simulator_signer() -> Signer:
+    """The simulated bureau's signing key (derived from a public label: a dev key)."""
+    return Ed25519Signer.from_seed(hashlib.sha256(DEV_KEY_LABEL).digest())
+
+
+@lru_cache(maxsize=1)
+def _register_font() -> None:
+    pdfmetrics.registerFont(UnicodeCIDFont(FONT))
+
+
+def chinese_date(day: date) -> str:
+    """2025年03月03日."""
+    return f"{day.year}年{day.month:02d}月{day.day:02d}日"
+
+
+def capital_text(yuan: str) -> str:
+    """ "1000000.00" as the licence writes it: 人民币1,000,000.00元."""
+    whole, _, cents = yuan.partition(".")
+    return f"人民币{int(whole):,}.{cents or '00'}元"
+
+
+def _wrap(text: str, width: float, size: float) -> list[str]:
+    # Chinese has no spaces to break at: break wherever the next character would not fit.
+    lines, line = [], ""
+    for ch in text:
+        if line and pdfmetrics.stringWidth(line + ch, FONT, size) > width:
+            lines.append(line)
+            line = ""
+        line += ch
+    return [*lines, line] if line else lines
+
+
+def _draw_qr(canvas: Canvas, payload: str, x: float, y: float, size: float) -> None:
+    # A fixed mask: every mask is valid, and choosing "the best" is most of segno's time.
+    qr = segno.make_qr(payload, error="m", mask=0)
+    # One module per pixel, scaled up by the viewer without smoothing: a fraction of the
+    # page size and of the time of drawing the modules as vector rectangles.
+    png = io.BytesIO()
+    qr.save(png, kind="png", scale=1, border=4)
+    png.seek(0)
+    canvas.drawImage(ImageReader(png), x, y, size, size)
+
+
+def render_licence(licence: LicenceData) -> bytes:
+    """The licence as an unsigned PDF page (same data, same bytes)."""
+    _register_font()
+    out = io.BytesIO()
+    canvas = Canvas(out, pagesize=(_PAGE_W, _PAGE_H), invariant=1)
+    canvas.setTitle(f"营业执照 {licence.name}")
+    canvas.setAuthor(licence.authority)
+    canvas.setSubject(f"统一社会信用代码 {licence.credit_code}")
+    canvas.setLineWidth(2)
+    canvas.setStrokeColorRGB(0.7, 0.1, 0.1)
+    canvas.rect(30, 30, _PAGE_W - 60, _PAGE_H - 60)
+
+    canvas.setFont(FONT, 40)
+    canvas.setFillColorRGB(0.7, 0.1, 0.1)
+    canvas.drawCentredString(_PAGE_W / 2, _PAGE_H - 110, "营 业 执 照")
+    canvas.setFillColorRGB(0, 0, 0)
+    canvas.setFont(FONT, 12)
+    canvas.drawCentredString(_PAGE_W / 2, _PAGE_H - 135, "（电子营业执照）")
+    canvas.drawString(_MARGIN, _PAGE_H - 80, f"统一社会信用代码  {licence.credit_code}")
+    canvas.drawRightString(_PAGE_W - _MARGIN, _PAGE_H - 80, f"编号  {licence.licence_no}")
+
+    fields = [
+        ("名　　称", licence.name),
+        ("类　　型", licence.enterprise_type),
+        ("法定代表人", licence.legal_representative),
+        ("注册资本", capital_text(licence.registered_capital_yuan)),
+        ("成立日期", chinese_date(licence.established_on)),
+        ("住　　所", licence.domicile),
+        ("经营范围", licence.business_scope),
+    ]
+    value_w = _PAGE_W - 2 * _MARGIN - _LABEL_W - _QR_SIZE - 30
+    y = _PAGE_H - 180
+    size = 13
+    for label, value in fields:
+        canvas.drawString(_MARGIN, y, label)
+        for line in _wrap(value, value_w, size) or [""]:
+            canvas.drawString(_MARGIN + _LABEL_W, y, line)
+            y -= size + 7
+        y -= 6
+
+    qr_x, qr_y = _PAGE_W - _MARGIN - _QR_SIZE, _PAGE_H - 200 - _QR_SIZE
+    _draw_qr(canvas, licence.verify_url, qr_x, qr_y, _QR_SIZE)
+    canvas.setFont(FONT, 10)
+    canvas.drawCentredString(qr_x + _QR_SIZE / 2, qr_y - 14, "扫描二维码核验执照")
+
+    canvas.setFont(FONT, 13)
+    canvas.drawRightString(_PAGE_W - _MARGIN, 95, f"登记机关  {licence.authority}")
+    canvas.drawRightString(_PAGE_W - _MARGIN, 72, chinese_date(licence.issued_on))
+    canvas.setFont(FONT, 9)
+    canvas.drawString(
+        _MARGIN, 45, "本执照由登记机关数字签名；任何改动都会使签名失效。可登录二维码所示地址核验。"
+    )
+    canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+def issue_licence(licence: LicenceData, signer: Signer | None = None) -> bytes:
+    """The signed licence PDF (by default signed with the simulator's dev key)."""
+    return sign_pdf(render_licence(licence), licence, signer or simulator_signer())

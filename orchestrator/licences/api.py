@@ -1,0 +1,90 @@
+"""Public licence checks (/api/v1/licences): no token, since anyone may check a licence.
+
+POST /api/v1/licences/verify        the PDF as the body → the verdict and the signed data
+GET  /api/v1/licences/{licence_no}  what the licence's QR code leads to: OneStop's copy
+                                    of that licence, verified
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.concurrency import run_in_threadpool
+
+from integrations.e_licence import Status, Verdict
+from orchestrator.api.deps import RuntimeDep
+from orchestrator.errors import DomainError, NotFound
+from orchestrator.filings import documents
+from orchestrator.licences.verification import verify
+
+router = APIRouter(prefix="/licences", tags=["licences"])
+
+
+class EmptyBody(DomainError):
+    status_code = 400
+    code = "empty_body"
+
+
+class NotAPdf(DomainError):
+    status_code = 400
+    code = "not_a_pdf"
+
+
+class NotALicence(DomainError):
+    status_code = 422
+    code = "not_a_licence"
+
+
+_PDF_BODY = {
+    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+    "required": True,
+    "description": "The licence PDF, as the body (any content type; the bytes decide).",
+}
+
+
+@router.post(
+    "/verify",
+    response_model=Verdict,
+    summary="Verify an e-business licence (电子营业执照核验)",
+    openapi_extra={"requestBody": _PDF_BODY},
+    responses={
+        400: {"description": "Empty body, or not a PDF"},
+        413: {"description": "Larger than the API's body limit"},
+        422: {"description": "A PDF that is no e-business licence"},
+    },
+)
+async def verify_upload(request: Request, rt: RuntimeDep) -> Verdict:
+    """`valid`: intact and soundly signed; `trusted`: by a registration authority we trust.
+
+    A tampered or damaged licence, or one signed by an unknown key, is a 200 whose verdict
+    says so (with `reason_zh`/`reason_en`); only an intact, trusted one is genuine.
+    """
+    body = await request.body()  # the API's body-size limit answers 413 beyond it
+    if not body:
+        raise EmptyBody("请求体为空：请上传执照 PDF", "empty body: send the licence PDF")
+    verdict = await run_in_threadpool(verify, body, rt.settings)  # parsing a PDF is CPU work
+    if verdict.status is Status.NOT_A_PDF:
+        raise NotAPdf(verdict.reason_zh, verdict.reason_en)
+    if verdict.status is Status.NOT_A_LICENCE:
+        raise NotALicence(verdict.reason_zh, verdict.reason_en)
+    return verdict
+
+
+@router.get(
+    "/{licence_no}",
+    response_model=Verdict,
+    summary="Check a licence by its number (where its QR code leads)",
+)
+def check_by_number(
+    licence_no: Annotated[str, Path(min_length=1, max_length=60)], rt: RuntimeDep
+) -> Verdict:
+    """The licence OneStop received from the authority under this number, verified."""
+    with rt.database.transaction() as session:
+        document = documents.latest_by_reference(session, documents.LICENCE, licence_no)
+        content = document.content if document else None
+    if content is None:
+        raise NotFound(
+            "未找到该编号的营业执照", "no licence under this number", licence_no=licence_no
+        )
+    return verify(content, rt.settings)

@@ -1,0 +1,249 @@
+"""The licence from a real filing: stored apart, downloaded by the branch, verified by anyone."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import ValidationError
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from integrations.signing import Ed25519Signer, public_key_text
+from integrations.simulators.licence import issue_licence, render_licence, simulator_signer
+from orchestrator.cli import app as cli
+from orchestrator.filings.models import Document, Filing, Step
+from orchestrator.runtime import Runtime
+from orchestrator.settings import SIMULATOR_LICENCE_KEY, Settings
+from tests.api import FILINGS, api_client, auth, file_via_api, wait_for
+from tests.api.test_filings_api import set_behaviour
+from tests.integrations.test_e_licence import licence_data
+from tests.people import BranchStaff
+
+VERIFY = "/api/v1/licences/verify"
+
+
+@pytest.fixture
+def api(onestop: Runtime) -> Iterator[TestClient]:
+    with api_client() as client:
+        yield client
+
+
+def registered(filing: dict[str, object]) -> bool:
+    steps = filing["steps"]
+    assert isinstance(steps, list)
+    return any(s["name"] == "registration" and s["status"] == "done" for s in steps)
+
+
+@pytest.fixture
+def filed(api: TestClient, branch_staff: BranchStaff) -> str:
+    """A filing whose registration is done: its tracking code."""
+    code = file_via_api(api, branch_staff)
+    wait_for(api, branch_staff.clerk_token, code, registered)
+    return code
+
+
+@pytest.fixture
+def licence(api: TestClient, branch_staff: BranchStaff, filed: str) -> bytes:
+    response = api.get(f"{FILINGS}/{filed}/licence", headers=auth(branch_staff.clerk_token))
+    assert response.status_code == 200, response.text
+    return response.content
+
+
+class TestStoredApart:
+    def test_the_step_result_keeps_a_reference_and_the_pdf_lives_in_document(
+        self, onestop: Runtime, filed: str
+    ) -> None:
+        with onestop.database.transaction() as session:
+            filing = session.scalars(select(Filing).where(Filing.tracking_code == filed)).one()
+            step = session.scalars(
+                select(Step).where(Step.filing_id == filing.id, Step.name == "registration")
+            ).one()
+            (document,) = session.scalars(
+                select(Document).where(Document.filing_id == filing.id)
+            ).all()
+            result = step.result
+            assert result is not None
+            assert (document.kind, document.media_type) == ("licence", "application/pdf")
+            assert document.sha256 == hashlib.sha256(document.content).hexdigest()
+            assert result["licence"] == {
+                "document": "licence",
+                "reference": result["licence_id"],
+                "media_type": "application/pdf",
+                "sha256": document.sha256,
+                "size": len(document.content),
+            }
+            assert document.reference == result["licence_id"]
+            assert len(json.dumps(result)) < 1000  # every later step claim reads it
+
+
+class TestDownload:
+    def test_the_branch_downloads_a_genuine_licence(
+        self, api: TestClient, licence: bytes, filed: str, branch_staff: BranchStaff
+    ) -> None:
+        filing = api.get(f"{FILINGS}/{filed}", headers=auth(branch_staff.clerk_token)).json()
+        verdict = api.post(VERIFY, content=licence).json()
+        assert (verdict["status"], verdict["valid"], verdict["trusted"]) == ("genuine", True, True)
+        assert verdict["licence"]["credit_code"] == filing["credit_code"]
+        assert verdict["licence"]["name"] == filing["company_name"]
+
+    def test_answers_as_a_pdf_file(
+        self, api: TestClient, filed: str, branch_staff: BranchStaff
+    ) -> None:
+        response = api.get(f"{FILINGS}/{filed}/licence", headers=auth(branch_staff.clerk_token))
+        assert response.headers["content-type"] == "application/pdf"
+        assert response.headers["content-disposition"].startswith("inline; filename=")
+        assert response.headers["etag"] == f'"{hashlib.sha256(response.content).hexdigest()}"'
+
+    def test_the_district_officer_may_read_it_and_another_branch_may_not(
+        self, api: TestClient, filed: str, branch_staff: BranchStaff
+    ) -> None:
+        url = f"{FILINGS}/{filed}/licence"
+        assert api.get(url, headers=auth(branch_staff.officer_token)).status_code == 200
+        for token in (branch_staff.other_clerk_token, branch_staff.other_district_officer_token):
+            assert api.get(url, headers=auth(token)).status_code == 404
+        assert api.get(url).status_code == 401
+
+    def test_404_until_registration_is_done(
+        self, api: TestClient, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        set_behaviour(onestop, "registration", outage=True)
+        code = file_via_api(api, branch_staff)
+        response = api.get(f"{FILINGS}/{code}/licence", headers=auth(branch_staff.clerk_token))
+        assert response.status_code == 404
+        assert response.json()["message_en"].startswith("the licence has not been issued")
+
+
+class TestPublicVerification:
+    def test_needs_no_token_and_reports_the_signed_data(self, api: TestClient) -> None:
+        pdf = issue_licence(licence_data())
+        body = api.post(VERIFY, content=pdf, headers={"Content-Type": "application/pdf"}).json()
+        assert body["status"] == "genuine" and body["reason_zh"] and body["reason_en"]
+        assert body["licence"]["name"] == "寿光市瑞泽农业科技有限公司"
+        assert body["key_id"] and body["algorithm"] == "Ed25519"
+
+    def test_a_byte_flipped_licence_is_reported_tampered(
+        self, api: TestClient, licence: bytes
+    ) -> None:
+        flipped = bytearray(licence)
+        flipped[len(licence) // 3] ^= 0x20
+        response = api.post(VERIFY, content=bytes(flipped))
+        assert response.status_code == 200
+        assert response.json()["status"] == "tampered" and response.json()["valid"] is False
+
+    def test_a_licence_of_another_key_is_not_trusted(self, api: TestClient) -> None:
+        forged = issue_licence(licence_data(), Ed25519Signer.generate())
+        body = api.post(VERIFY, content=forged).json()
+        assert (body["status"], body["valid"], body["trusted"]) == ("untrusted", True, False)
+
+    def test_a_truncated_licence_is_tampered(self, api: TestClient, licence: bytes) -> None:
+        body = api.post(VERIFY, content=licence[: len(licence) // 2]).json()
+        assert body["status"] == "tampered"
+
+    @pytest.mark.parametrize(
+        ("content", "status", "error"),
+        [
+            (b"", 400, "empty_body"),
+            (b"GIF89a not a licence", 400, "not_a_pdf"),
+            (b"%PDF-1.4\n%%EOF\n", 422, "not_a_licence"),
+        ],
+    )
+    def test_what_is_no_licence_is_a_clear_client_error(
+        self, api: TestClient, content: bytes, status: int, error: str
+    ) -> None:
+        response = api.post(VERIFY, content=content)
+        assert response.status_code == status
+        body = response.json()
+        assert body["error"] == error and body["message_zh"] and body["message_en"]
+
+    def test_a_plain_pdf_is_not_a_licence(self, api: TestClient) -> None:
+        response = api.post(VERIFY, content=render_licence(licence_data()))
+        assert response.status_code == 422
+
+    def test_an_oversized_body_is_413(self, api: TestClient, onestop: Runtime) -> None:
+        too_big = b"%PDF-1.4\n" + b"0" * onestop.settings.api_max_body_bytes
+        response = api.post(VERIFY, content=too_big)
+        assert response.status_code == 413 and response.json()["error"] == "payload_too_large"
+
+    def test_the_qr_target_verifies_the_licence_on_record(
+        self, api: TestClient, licence: bytes
+    ) -> None:
+        signed = api.post(VERIFY, content=licence).json()["licence"]
+        number = signed["licence_no"]
+        assert signed["verify_url"].endswith(f"/api/v1/licences/{number}")
+        body = api.get(f"/api/v1/licences/{number}").json()
+        assert body["status"] == "genuine" and body["licence"] == signed
+
+    def test_an_unknown_licence_number_is_404(self, api: TestClient) -> None:
+        response = api.get("/api/v1/licences/000000000000000000")
+        assert response.status_code == 404 and response.json()["message_zh"]
+
+    def test_the_endpoints_are_documented(self, api: TestClient) -> None:
+        paths = api.get("/openapi.json").json()["paths"]
+        assert "/api/v1/licences/verify" in paths and "/api/v1/licences/{licence_no}" in paths
+        assert "/api/v1/filings/{tracking_code}/licence" in paths
+
+
+class TestCommandLine:
+    @pytest.fixture
+    def runner(self) -> CliRunner:
+        return CliRunner()
+
+    def write(self, tmp_path: Path, content: bytes) -> str:
+        path = tmp_path / "licence.pdf"
+        path.write_bytes(content)
+        return str(path)
+
+    def test_a_genuine_licence_exits_0_and_shows_the_signed_data(
+        self, runner: CliRunner, tmp_path: Path
+    ) -> None:
+        result = runner.invoke(cli, ["licence", "verify", self.write(tmp_path, issue_licence(
+            licence_data()))])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "真实有效" in result.output and "GENUINE" in result.output
+        assert "寿光市瑞泽农业科技有限公司" in result.output
+
+    @pytest.mark.parametrize(
+        ("make", "status"),
+        [
+            (lambda pdf: pdf[:-300], "tampered"),
+            (lambda pdf: pdf.replace("瑞泽".encode(), "瑞丰".encode()), "tampered"),
+            (lambda pdf: issue_licence(licence_data(), Ed25519Signer.generate()), "untrusted"),
+            (lambda pdf: b"just some text", "not_a_pdf"),
+        ],
+        ids=["truncated", "edited", "other key", "not a pdf"],
+    )
+    def test_anything_else_exits_1_with_its_verdict(
+        self, runner: CliRunner, tmp_path: Path, make: object, status: str
+    ) -> None:
+        assert callable(make)
+        path = self.write(tmp_path, make(issue_licence(licence_data())))
+        result = runner.invoke(cli, ["licence", "verify", path, "--json"])
+        assert result.exit_code == 1, result.output
+        verdict = json.loads(result.output.strip().splitlines()[-1])
+        assert verdict["status"] == status and verdict["reason_zh"] and verdict["reason_en"]
+
+    def test_an_unreadable_file_exits_2(self, runner: CliRunner, tmp_path: Path) -> None:
+        result = runner.invoke(cli, ["licence", "verify", str(tmp_path / "missing.pdf")])
+        assert result.exit_code == 2
+        assert "无法读取" in result.output and "cannot read" in result.output
+        assert runner.invoke(cli, ["licence", "verify", str(tmp_path)]).exit_code == 2
+
+    def test_help_explains_the_exit_codes(self, runner: CliRunner) -> None:
+        result = runner.invoke(cli, ["licence", "verify", "--help"], terminal_width=200)
+        assert result.exit_code == 0
+        assert "Exit codes: 0 = genuine" in result.output and "电子营业执照" in result.output
+
+
+class TestTrustedKeys:
+    def test_the_default_trusts_the_simulators_dev_key(self) -> None:
+        assert public_key_text(simulator_signer()) == SIMULATOR_LICENCE_KEY
+        assert Settings().licence_trusted_keys == [SIMULATOR_LICENCE_KEY]
+
+    def test_a_malformed_key_is_refused_when_settings_load(self) -> None:
+        with pytest.raises(ValidationError, match="public key"):
+            Settings(licence_trusted_keys=["Ed25519:AAAA"])
