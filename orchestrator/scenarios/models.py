@@ -37,6 +37,7 @@ from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError, c
 
 from integrations.simulators.app import AgencyName, SimulatorConfig
 from integrations.simulators.engine import Behaviour
+from orchestrator.calendar import default_calendar
 from orchestrator.clock import CHINA
 from orchestrator.filings.schemas import (
     ERROR_MESSAGES,
@@ -119,6 +120,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "scenario_outage_reversed": (
         "停机结束时间须晚于开始时间",
         "an outage must end after it starts",
+    ),
+    "scenario_year_unknown": (
+        "工作日历中没有{year}年的节假日安排（已有：{known}）",
+        "the working-day calendar has no holiday schedule for {year} (it has: {known})",
     ),
     "scenario_trade_names_exhausted": (
         "无法为第{n}份生成的申报找到未用的字号",
@@ -204,13 +209,34 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+BackOffices = Literal["working_time", "wall_clock"]
+
+
 class ScenarioClock(_Model):
-    """Where scenario time starts and how much faster than life it runs."""
+    """Where scenario time starts, how much faster than life it runs, and when agencies work.
+
+    With `back_offices: working_time` (the default) an agency's latency is work done only in
+    office hours of working days (the working-day calendar); `wall_clock` counts every second.
+    """
 
     start: Instant
     scale: float = Field(
         default=1.0, gt=0, allow_inf_nan=False, description="Scenario seconds per real second."
     )
+    back_offices: BackOffices = "working_time"
+
+    @field_validator("start")
+    @classmethod
+    def _calendar_knows_the_year(cls, value: datetime) -> datetime:
+        # Working days, deadlines and back-office hours all need the year's official schedule.
+        years = default_calendar().known_years
+        if value.year not in years:
+            raise _fail(
+                "scenario_year_unknown",
+                year=value.year,
+                known=", ".join(str(year) for year in sorted(years)),
+            )
+        return value
 
     def real_seconds(self, scenario: timedelta) -> float:
         """How long `scenario` time lasts in real time."""
@@ -324,7 +350,9 @@ class LognormalLatency(_Model):
 
 
 class Latency(_Model):
-    """How long an agency takes, in scenario time: `45m`, or exactly one distribution.
+    """How much work a request takes an agency, in scenario time: `45m`, or one distribution.
+
+    The work is counted in office hours unless the clock's `back_offices` is `wall_clock`.
 
     `{fixed: 45m}`, `{uniform: {min: 3m, max: 6m}}` or `{lognormal: {median: 4m, p95: 10m}}`.
     """
@@ -392,33 +420,31 @@ class AgencyBehaviour(_Model):
         """Whether one of the outages covers the scenario instant `instant`."""
         return any(outage.covers(instant) for outage in self.outages)
 
-    def to_simulator_behaviour(
-        self, scale: float, *, at: datetime | None = None, rng: random.Random | None = None
-    ) -> Behaviour:
+    def to_simulator_behaviour(self, scale: float, *, at: datetime | None = None) -> Behaviour:
         """The simulators' `Behaviour` for a clock running `scale` times faster than life.
 
-        Latencies are scenario time and the simulators wait in real time, so they are
-        divided by `scale`. A uniform latency maps onto the simulators' base + jitter
-        exactly; a lognormal one cannot be expressed there, so it becomes one fixed value:
-        a draw from `rng` if given, else the median. `outage` is whether an outage covers
-        the scenario instant `at` (none if `at` is None); a replay switches it at the
-        instants `Scenario.behaviour_changes` lists.
+        Latencies are scenario time and the simulators count real time, so they are
+        divided by `scale`. A uniform latency maps onto the simulators' base + jitter, a
+        lognormal one onto its median and spread (σ), each drawn per request. `outage` is
+        whether an outage covers the scenario instant `at` (none if `at` is None); a replay
+        switches it at the instants `Scenario.behaviour_changes` lists.
         """
         if scale <= 0 or not math.isfinite(scale):
             raise ValueError("the clock scale must be a finite number above 0")
-        base, jitter = timedelta(0), timedelta(0)
+        base, jitter, sigma = timedelta(0), timedelta(0), 0.0
         if self.latency.uniform is not None:
             base, jitter = (
                 self.latency.uniform.min,
                 self.latency.uniform.max - self.latency.uniform.min,
             )
         elif self.latency.lognormal is not None:
-            base = self.latency.sample(rng) if rng is not None else self.latency.median
+            base, sigma = self.latency.lognormal.median, self.latency.lognormal.mu_sigma[1]
         else:
             base = self.latency.fixed or timedelta(0)
         return Behaviour(
             latency_ms=base.total_seconds() * 1000 / scale,
             latency_jitter_ms=jitter.total_seconds() * 1000 / scale,
+            latency_log_sigma=sigma,
             transient_error_rate=self.transient_error_rate,
             lost_reply_rate=self.lost_reply_rate,
             outage=at is not None and self.down_at(at),
@@ -515,6 +541,17 @@ class BehaviourChange(NamedTuple):
     behaviour: Behaviour
 
 
+class ShortForm(_Model):
+    """How CI replays a scenario quickly: at most `filings` of its filings, at `scale`.
+
+    The filings kept are spread evenly over the arrivals (the first and the last among
+    them), so that a short run still meets the day's outages and its late arrivals.
+    """
+
+    filings: int = Field(ge=1, le=1000)
+    scale: float = Field(gt=0, allow_inf_nan=False)
+
+
 class Scenario(_Model):
     """The world of one replay. Validate with `load_scenario` to get errors by line."""
 
@@ -530,6 +567,9 @@ class Scenario(_Model):
     agencies: Agencies = Agencies()
     filings: tuple[FilingEntry, ...] = ()
     arrivals: tuple[Arrivals, ...] = ()
+    short: ShortForm | None = Field(
+        default=None, description="The short form (`onestop run --short`); default: as is."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -679,15 +719,13 @@ class Scenario(_Model):
         generated = [filing for load in self.arrivals for filing in load.generated]
         yield from sorted([*listed, *generated], key=lambda filing: filing.offset_seconds)
 
-    def simulator_config(
-        self, *, at: datetime | None = None, rng: random.Random | None = None
-    ) -> SimulatorConfig:
+    def simulator_config(self, *, at: datetime | None = None) -> SimulatorConfig:
         """The simulators' configuration for this scenario, as it stands at `at` (the start)."""
         at = self.clock.start if at is None else at
         return SimulatorConfig(
             seed=self.seed,
             behaviours={
-                name: behaviour.to_simulator_behaviour(self.clock.scale, at=at, rng=rng)
+                name: behaviour.to_simulator_behaviour(self.clock.scale, at=at)
                 for name, behaviour in self.agencies.items()
             },
         )

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import random
 import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from integrations.simulators.engine import Behaviour
+from integrations.simulators.engine import (
+    AgencyRules,
+    AgencySimulator,
+    Behaviour,
+    Completed,
+    Decision,
+)
 from integrations.simulators.registration import name_rules, trade_name_of
 from orchestrator.clock import CHINA
 from orchestrator.filings.schemas import assess_materials
@@ -301,6 +306,15 @@ class TestArrivals:
         assert f":{line_of(text, 'count: 25')}: arrivals.0: " in problem
 
 
+class ReadyRules(AgencyRules):
+    """An agency that always acts: only its timing matters here."""
+
+    name = "ready"
+
+    def decide(self, payload: object) -> Decision:
+        return Completed(result={})
+
+
 class TestSimulatorBehaviour:
     def test_latency_is_divided_by_the_scale(self) -> None:
         behaviour = AgencyBehaviour.model_validate({"latency": "45m"})
@@ -316,18 +330,17 @@ class TestSimulatorBehaviour:
         assert converted.latency_jitter_ms == pytest.approx(300)
         assert converted.transient_error_rate == 0.1
 
-    def test_lognormal_becomes_its_median_or_one_draw(self) -> None:
+    def test_lognormal_keeps_its_median_and_tail_drawn_per_request(self) -> None:
         behaviour = AgencyBehaviour.model_validate(
             {"latency": {"lognormal": {"median": "40m", "p95": "3h"}}}
         )
-        assert behaviour.to_simulator_behaviour(600).latency_ms == pytest.approx(4000)
-        draws = [
-            behaviour.to_simulator_behaviour(600, rng=random.Random(seed)).latency_ms
-            for seed in range(400)
-        ]
-        assert sum(d < 4000 for d in draws) == pytest.approx(200, abs=40)
-        assert sum(d < 18000 for d in draws) == pytest.approx(380, abs=15)
-        assert behaviour.to_simulator_behaviour(600).latency_jitter_ms == 0
+        converted = behaviour.to_simulator_behaviour(600)
+        assert converted.latency_ms == pytest.approx(4000)
+        assert converted.latency_jitter_ms == 0
+        sim = AgencySimulator(ReadyRules, behaviour=converted, seed=3, clock=lambda: 0.0)
+        waits = [sim.accept(f"k{n}", {}).ready_at * 1000 for n in range(400)]
+        assert sum(w < 4000 for w in waits) == pytest.approx(200, abs=40)
+        assert sum(w < 18000 for w in waits) == pytest.approx(380, abs=15)
 
     def test_outages_switch_at_their_instants(self, tmp_path: Path) -> None:
         outage = "tax: {outages: [{start: 2026-11-23T10:00:00, end: 2026-11-23T10:30:00+08:00}]}"
