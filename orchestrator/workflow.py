@@ -4,11 +4,12 @@ registration → seal → bank_account; registration → tax, social_insurance,
 medical_insurance, housing_fund; all of them → delivery. Joins happen in the database:
 finishing a step decrements its successors' `pending_needs` in the same transaction, and
 the successors that reach zero are sent (as one canvas group) only after the commit.
-Adding a step is one declaration here and one request builder in `steps.py`.
+Adding a step is one declaration here and one request builder in `agency_requests.py`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -59,9 +60,14 @@ class WorkflowError(ValueError):
 
 
 def validate(steps: Iterable[StepSpec]) -> tuple[StepSpec, ...]:
-    """Check names are unique, needs are declared earlier (so the order is topological)."""
+    """Check names are unique identifiers, needs declared earlier (so the order is topological).
+
+    Names are identifiers because they go into idempotency keys and, inline, into SQL.
+    """
     seen: set[str] = set()
     for spec in steps:
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,29}", spec.name):
+            raise WorkflowError(f"step name {spec.name!r} is not a lower-case identifier")
         if spec.name in seen:
             raise WorkflowError(f"step {spec.name!r} declared twice")
         unknown = [n for n in spec.needs if n not in seen]

@@ -66,9 +66,31 @@ def seal(f: FilingInput, results: Results) -> r.SealRequest:
     )
 
 
+# The seals whose impressions a bank reserves (预留印鉴): the finance seal with the legal
+# representative's when both were ordered, else the official seal (always ordered).
+RESERVED_SEALS: tuple[tuple[r.SealKind, ...], ...] = (
+    ("finance", "legal_representative"),
+    ("official",),
+)
+
+
+def reserved_specimens(seal_result: Mapping[str, Any]) -> tuple[r.SealSpecimen, ...]:
+    """The impressions the bank reserves, from the seal step's result (none if it has none)."""
+    codes = dict(seal_result.get("seal_codes", {}))
+    images = dict(seal_result.get("seal_specimens", {}))
+    for kinds in RESERVED_SEALS:
+        if all(kind in codes and kind in images for kind in kinds):
+            return tuple(
+                r.SealSpecimen(
+                    kind=kind, filing_no=str(codes[kind]), image_base64=str(images[kind])
+                )
+                for kind in kinds
+            )
+    return ()
+
+
 def bank_account(f: FilingInput, results: Results) -> r.BankAccountRequest:
     """基本存款账户: reserved seal specimens (预留印鉴) come from the seal step."""
-    seal_codes = results["seal"].get("seal_codes", {})
     return r.BankAccountRequest(
         credit_code=_credit_code(results),
         company_name=f.company_name.full,
@@ -76,7 +98,7 @@ def bank_account(f: FilingInput, results: Results) -> r.BankAccountRequest:
         branch_code=f.branch_code,
         legal_representative=_person(f.legal_representative),
         shareholders=_shareholders(f),
-        seal_codes=tuple(str(code) for code in dict(seal_codes).values()),
+        seal_specimens=reserved_specimens(results["seal"]),
     )
 
 

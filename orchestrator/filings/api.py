@@ -6,10 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Response, status
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from orchestrator.api.deps import CallerDep, RuntimeDep
-from orchestrator.filings import service, views
-from orchestrator.filings.models import FilingStatus
+from orchestrator.errors import NotFound
+from orchestrator.filings import documents, service, views
+from orchestrator.filings.models import Filing, FilingStatus
 from orchestrator.filings.schemas import FilingInput
 
 router = APIRouter(prefix="/filings", tags=["filings"])
@@ -31,13 +33,18 @@ def _actor(caller: CallerDep) -> service.Actor:
 
 def _detail(rt: RuntimeDep, caller: CallerDep, tracking_code: str) -> views.FilingDetail:
     with rt.database.transaction() as session:
-        filing = service.get_filing(session, caller.scope, tracking_code)
-        return views.detail(
-            filing,
-            service.events_of(session, filing),
-            rt.calendar,
-            reveal_personal_data=caller.scope.branch_id is not None,
-        )
+        return _view(session, rt, caller, service.get_filing(session, caller.scope, tracking_code))
+
+
+def _view(
+    session: Session, rt: RuntimeDep, caller: CallerDep, filing: Filing
+) -> views.FilingDetail:
+    return views.detail(
+        filing,
+        service.events_of(session, filing),
+        rt.calendar,
+        reveal_personal_data=caller.scope.branch_id is not None,
+    )
 
 
 @router.post(
@@ -68,6 +75,8 @@ def create_filing(
                 calendar=rt.calendar,
             )
             code = filing.tracking_code
+            # The receipt from the rows just written, not read back in another transaction.
+            receipt = _view(session, rt, caller, filing) if created else None
     except IntegrityError:
         if not idempotency_key:
             raise
@@ -77,9 +86,10 @@ def create_filing(
             existing = service.filed_under_key(session, branch_id, idempotency_key, data)
             if existing is None:
                 raise
-            code, created = existing.tracking_code, False
-    if not created:
-        response.status_code = status.HTTP_200_OK
+            code, receipt = existing.tracking_code, None
+    if receipt is not None:
+        return receipt
+    response.status_code = status.HTTP_200_OK
     return _detail(rt, caller, code)
 
 
@@ -165,3 +175,34 @@ def hand_over(tracking_code: str, rt: RuntimeDep, caller: CallerDep) -> views.Fi
             session, actor=_actor(caller), tracking_code=tracking_code, now=rt.clock.now()
         )
     return _detail(rt, caller, tracking_code)
+
+
+@router.get(
+    "/{tracking_code}/licence",
+    response_class=Response,
+    summary="The e-business licence PDF (电子营业执照)",
+    responses={
+        200: {"content": {"application/pdf": {}}, "description": "The signed licence"},
+        404: {"description": "No such filing, or registration has not issued it yet"},
+    },
+)
+def get_licence(tracking_code: str, rt: RuntimeDep, caller: CallerDep) -> Response:
+    """The licence as the registration authority signed it; verify it at /api/v1/licences."""
+    with rt.database.transaction() as session:
+        filing = service.get_filing(session, caller.scope, tracking_code)
+        licence = documents.latest_of_filing(session, filing.id, documents.LICENCE)
+        if licence is None:
+            raise NotFound(
+                "营业执照尚未签发（登记完成后可下载）",
+                "the licence has not been issued yet (registration is not done)",
+                tracking_code=tracking_code,
+            )
+        name = f"licence-{filing.credit_code or tracking_code}.pdf"
+        return Response(
+            licence.content,
+            media_type=licence.media_type,
+            headers={
+                "Content-Disposition": f'inline; filename="{name}"',
+                "ETag": f'"{licence.sha256}"',
+            },
+        )

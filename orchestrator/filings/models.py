@@ -10,7 +10,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orchestrator.db import Base, str_enum
@@ -139,3 +139,26 @@ class Event(Base):
     actor: Mapped[str] = mapped_column(String(60))  # "staff:12", "worker", "sweeper", "agency:tax"
     kind: Mapped[str] = mapped_column(String(40))
     detail: Mapped[dict[str, Any]]
+
+
+class Document(Base):
+    """A document an agency issued for a filing (the e-business licence), kept whole.
+
+    Apart from the step's result, which stays small because every step claim reads it.
+    """
+
+    __tablename__ = "document"
+    __table_args__ = (
+        Index("ix_document_filing_kind", "filing_id", "kind"),
+        Index("ix_document_kind_reference", "kind", "reference"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filing_id: Mapped[int] = mapped_column(ForeignKey("filing.id"))
+    step: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[str] = mapped_column(String(30))  # "licence"; seal specimens may join
+    reference: Mapped[str] = mapped_column(String(60))  # the agency's number, e.g. licence no.
+    media_type: Mapped[str] = mapped_column(String(100))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]

@@ -364,13 +364,14 @@ def hand_over(session: Session, *, actor: Actor, tracking_code: str, now: dateti
             step_status=delivery.status.value,
         )
     succeed(
-        session,
+        session.connection(),
         delivery.id,
         {"handed_over_by": actor.name},
         now=now,
         lease_until=now,
         actor=actor.name,
     )
+    session.expire_all()  # `succeed` wrote with Core statements: reload what the reply shows
     return filing
 
 

@@ -7,7 +7,6 @@ import random
 from datetime import datetime
 
 from celery import group
-from sqlalchemy.orm import Session
 
 from integrations.base import (
     AgencyError,
@@ -20,7 +19,6 @@ from integrations.base import (
 )
 from orchestrator import runtime
 from orchestrator.celery_app import app
-from orchestrator.db import after_commit
 from orchestrator.filings import transitions
 from orchestrator.filings.agency_requests import build_request, delivers_at_branch
 from orchestrator.filings.transitions import StepWork
@@ -37,17 +35,17 @@ log = logging.getLogger(__name__)
 def run_step(step_id: int) -> None:
     """Claim the step, ask (or tell) its agency, and record what came of it."""
     rt = runtime.current()
-    lease = rt.settings.step_lease_seconds
-    with rt.database.transaction() as session:
+    with rt.database.connection() as conn:
         work = transitions.claim(
-            session,
+            conn,
             step_id,
             now=rt.clock.now(),
-            lease_until=rt.clock.after(lease),
+            lease_until=rt.clock.after(rt.settings.step_lease_seconds),
             worker=run_step.request.hostname,
+            redelivered=bool((run_step.request.delivery_info or {}).get("redelivered")),
         )
         if work is not None and delivers_at_branch(work):
-            transitions.await_handover(session, step_id, now=rt.clock.now())
+            transitions.await_handover(conn, step_id, now=rt.clock.now())
             return
     if work is None:
         return
@@ -77,59 +75,58 @@ def _ask_agency(work: StepWork) -> Outcome:
     return adapter.submit(request, idempotency_key=work.idempotency_key)
 
 
+# Messages go out only once the transaction that decided them has committed: a step is
+# never sent before the database says it may run (and if sending fails, the sweeper finds it).
+
+
 def _record_outcome(work: StepWork, outcome: Outcome) -> None:
     rt = runtime.current()
     now = rt.clock.now()
-    with rt.database.transaction() as session:
-        if isinstance(outcome, Done):
+    if isinstance(outcome, Done):
+        with rt.database.connection() as conn:
             ready = transitions.succeed(
-                session,
+                conn,
                 work.step_id,
                 dict(outcome.result),
                 now=now,
                 lease_until=rt.clock.after(rt.settings.step_lease_seconds),
             )
-            after_commit(session, lambda: dispatch(ready))
-            return
-        assert isinstance(outcome, Pending)
-        countdown = outcome.retry_after
-        if transitions.postpone(
-            session,
-            work.step_id,
-            now=now,
-            next_check_at=_next_check(countdown),
-            submitted=True,
-        ):
-            _schedule_if_soon(session, work.step_id, countdown)
+        dispatch(ready)
+        return
+    assert isinstance(outcome, Pending)
+    _postpone(work, outcome.retry_after, now=now, submitted=True)
 
 
 def _record_error(work: StepWork, error: AgencyError) -> None:
     rt = runtime.current()
     now = rt.clock.now()
-    with rt.database.transaction() as session:
+    if not isinstance(error, RejectedError | BlockedError):  # transient, or unknown: retry
+        error_text = f"{error.code or error.kind}: {error.message}"
+        _postpone(work, backoff(work.attempt), now=now, submitted=False, error=error_text)
+        return
+    with rt.database.connection() as conn:
         if isinstance(error, RejectedError):
-            transitions.reject(
-                session, work.step_id, now=now, code=error.code, message=error.message
-            )
-        elif isinstance(error, BlockedError):
-            transitions.block(
-                session,
-                work.step_id,
-                now=now,
-                reason=error.message,
-                materials=list(error.materials),
-            )
+            transitions.reject(conn, work.step_id, now=now, code=error.code, message=error.message)
         else:
-            countdown = backoff(work.attempt)
-            if transitions.postpone(
-                session,
-                work.step_id,
-                now=now,
-                next_check_at=_next_check(countdown),
-                submitted=False,
-                error=f"{error.code or error.kind}: {error.message}",
-            ):
-                _schedule_if_soon(session, work.step_id, countdown)
+            transitions.block(
+                conn, work.step_id, now=now, reason=error.message, materials=list(error.materials)
+            )
+
+
+def _postpone(
+    work: StepWork, countdown: float, *, now: datetime, submitted: bool, error: str | None = None
+) -> None:
+    with runtime.current().database.connection() as conn:
+        postponed = transitions.postpone(
+            conn,
+            work.step_id,
+            now=now,
+            next_check_at=_next_check(countdown),
+            submitted=submitted,
+            error=error,
+        )
+    if postponed:
+        _schedule_if_soon(work.step_id, countdown)
 
 
 def backoff(attempt: int) -> float:
@@ -150,11 +147,11 @@ def _next_check(countdown: float) -> datetime:
     return rt.clock.after(countdown + rt.settings.step_lease_seconds)
 
 
-def _schedule_if_soon(session: Session, step_id: int, countdown: float) -> None:
+def _schedule_if_soon(step_id: int, countdown: float) -> None:
     # Short waits ride on a delayed message; long ones stay in the database only, because a
     # broker kills consumers that sit on a message too long (RabbitMQ's consumer_timeout).
     if countdown <= runtime.current().settings.retry_max_countdown_seconds:
-        after_commit(session, lambda: run_step.apply_async((step_id,), countdown=countdown))
+        run_step.apply_async((step_id,), countdown=countdown)
 
 
 def dispatch(step_ids: list[int]) -> None:

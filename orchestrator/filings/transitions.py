@@ -1,20 +1,41 @@
 """Every transition of a step or a filing, each with its event, inside the caller's transaction.
 
 Callers hold no transaction while they talk to an agency: they `claim` a step (one short
-transaction), call the agency, then record the outcome (another). Every function here
-locks the step row first and re-checks its status, so a duplicate message, a swept step
-or a late reply changes nothing twice.
+transaction), call the agency, then record the outcome (another). Every transition is a
+conditional update of the step row (or a read under its lock), so a duplicate message, a
+swept step or a late reply finds the step in another state and changes nothing twice.
+
+Transitions run as Core statements on the caller's `Connection`: workers go through two of
+them per step, and the ORM's identity map and unit of work cost a worker more CPU than the
+rest of a step together. A caller holding a `Session` passes `session.connection()`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import (
+    Connection,
+    Row,
+    Select,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session
 
+from orchestrator.filings import documents
 from orchestrator.filings.models import (
     ACTIVE_STEP_STATUSES,
     Event,
@@ -28,6 +49,16 @@ from orchestrator.filings.models import (
 from orchestrator.workflow import FINAL_STEP, by_name, successors, upstream
 
 WORKER = "worker"
+
+_STEP = cast(Table, Step.__table__)
+_FILING = cast(Table, Filing.__table__)
+_MATERIAL = cast(Table, Material.__table__)
+_EVENT = cast(Table, Event.__table__)
+
+# Where an agency's outcome may still land (READY: the sweeper gave up on a slow attempt,
+# which then finished after all), and where a transient failure may be recorded.
+_FINISHABLE = (StepStatus.RUNNING, StepStatus.SUBMITTED, StepStatus.AT_BRANCH, StepStatus.READY)
+_AT_AGENCY = (StepStatus.RUNNING, StepStatus.SUBMITTED)
 
 
 @dataclass(frozen=True)
@@ -55,93 +86,163 @@ def record(
     step: str | None = None,
     **detail: Any,
 ) -> None:
-    """Append an event to the filing's history."""
-    session.add(Event(filing_id=filing_id, step=step, at=at, actor=actor, kind=kind, detail=detail))
+    """Append an event to the filing's history (for callers working with ORM objects).
 
-
-def idempotency_key(filing: Filing, step_name: str) -> str:
-    """The agency-facing key of one step of one filing; stable across retries and crashes."""
-    return f"{filing.tracking_code}-{step_name}"
-
-
-def _locked_step(session: Session, step_id: int) -> Step | None:
-    # The step row locked, its filing read in the same round trip (not locked: parallel
-    # steps of one filing must not queue behind each other).
-    return session.get(
-        Step,
-        step_id,
-        with_for_update={"of": Step},
-        populate_existing=True,
-        options=[joinedload(Step.filing, innerjoin=True)],
+    Written at once on the session's connection, as the transitions write theirs: the
+    filing row must already be flushed.
+    """
+    _append(
+        session.connection(), [_event(filing_id, kind, at=at, step=step, actor=actor, **detail)]
     )
 
 
+def idempotency_key(tracking_code: str, step_name: str) -> str:
+    """The agency-facing key of one step of one filing; stable across retries and crashes."""
+    return f"{tracking_code}-{step_name}"
+
+
+def _event(
+    filing_id: int,
+    kind: str,
+    *,
+    at: datetime,
+    step: str | None,
+    actor: str = WORKER,
+    **detail: Any,
+) -> dict[str, Any]:
+    return {
+        "filing_id": filing_id,
+        "step": step,
+        "at": at,
+        "actor": actor,
+        "kind": kind,
+        "detail": detail,
+    }
+
+
+def _append(conn: Connection, events: list[dict[str, Any]]) -> None:
+    """Append a transition's events in one statement."""
+    if events:
+        conn.execute(insert(_EVENT), events)
+
+
+def _finish(
+    conn: Connection, step_id: int, allowed: tuple[StepStatus, ...], **changes: Any
+) -> Row[Any] | None:
+    """Change the step if it is in one of the `allowed` states; its filing id and name if so."""
+    return conn.execute(
+        update(_STEP)
+        .where(_STEP.c.id == step_id, _STEP.c.status.in_(allowed))
+        .values(changes)
+        .returning(_STEP.c.filing_id, _STEP.c.name)
+    ).one_or_none()
+
+
+_CLAIM_READ = (
+    select(
+        _STEP.c.status,
+        _STEP.c.attempts,
+        _STEP.c.name,
+        _STEP.c.filing_id,
+        _STEP.c.next_check_at,
+        _FILING.c.tracking_code,
+        _FILING.c.payload,
+        exists()
+        .where(
+            _MATERIAL.c.filing_id == _STEP.c.filing_id,
+            _MATERIAL.c.status == MaterialStatus.MISSING,
+        )
+        .label("anything_missing"),
+    )
+    .join(_FILING, _FILING.c.id == _STEP.c.filing_id)
+    .where(_STEP.c.id == bindparam("step_id"))
+    # The step row only: parallel steps of one filing must not queue behind each other.
+    .with_for_update(of=_STEP)
+)
+
+
 def claim(
-    session: Session,
+    conn: Connection,
     step_id: int,
     *,
     now: datetime,
     lease_until: datetime,
     worker: str | None = None,
+    redelivered: bool = False,
 ) -> StepWork | None:
     """Take an active step for one attempt; None if there is nothing to do (or it is blocked).
 
     `worker` names the worker node that takes it, recorded with the attempt: when a worker
-    dies mid-step, the history shows whose attempt was lost and who resumed it.
+    dies mid-step, the history shows whose attempt was lost and who resumed it. A running
+    step is taken again only from a message the broker `redelivered` (its worker died
+    holding it) or once its lease has run out; any other message for it is a duplicate.
     """
-    step = _locked_step(session, step_id)
-    if step is None or step.status not in ACTIVE_STEP_STATUSES:
+    row = conn.execute(_CLAIM_READ, {"step_id": step_id}).one_or_none()
+    if row is None or row.status not in ACTIVE_STEP_STATUSES:
         return None
-    filing = step.filing
-    # Only the missing materials and the results this step's request is built from: loading
-    # every material and step of the filing as objects was a fifth of a worker's CPU.
-    missing = [
-        code
-        for code, blocks in session.execute(
-            select(Material.code, Material.blocks).where(
-                Material.filing_id == filing.id, Material.status == MaterialStatus.MISSING
-            )
+    leased = row.next_check_at is not None and row.next_check_at > now
+    if row.status == StepStatus.RUNNING and leased and not redelivered:
+        return None  # the attempt under way holds the lease
+    name, filing_id = row.name, row.filing_id
+    if row.anything_missing and (missing := _missing_for(conn, filing_id, name)):
+        conn.execute(
+            update(_STEP)
+            .where(_STEP.c.id == step_id)
+            .values(status=StepStatus.BLOCKED, reason="material_missing", next_check_at=None)
         )
-        if step.name in blocks
-    ]
-    if missing:
-        _block(step, now=now, reason="material_missing", materials=missing)
+        _append(conn, [_event(filing_id, "blocked", at=now, step=name, materials=missing)])
         return None
-    ask_first = step.status == StepStatus.SUBMITTED or step.attempts > 0
-    step.attempts += 1
-    step.next_check_at = lease_until
-    if step.status != StepStatus.SUBMITTED:
-        kind = "started" if step.status == StepStatus.READY else "resumed"
-        step.status = StepStatus.RUNNING
-        step.started_at = step.started_at or now
+    attempt = row.attempts + 1
+    changes: dict[str, Any] = {"attempts": attempt, "next_check_at": lease_until}
+    if row.status != StepStatus.SUBMITTED:
+        changes.update(status=StepStatus.RUNNING, started_at=func.coalesce(_STEP.c.started_at, now))
+        kind = "started" if row.status == StepStatus.READY else "resumed"
         by = {"worker": worker} if worker else {}
-        record(session, filing.id, kind, at=now, step=step.name, attempt=step.attempts, **by)
+        _append(conn, [_event(filing_id, kind, at=now, step=name, attempt=attempt, **by)])
+    conn.execute(update(_STEP).where(_STEP.c.id == step_id).values(changes))
     return StepWork(
-        step_id=step.id,
-        filing_id=filing.id,
-        name=step.name,
-        agency=by_name()[step.name].agency,
-        attempt=step.attempts,
-        ask_first=ask_first,
-        idempotency_key=idempotency_key(filing, step.name),
-        payload=filing.payload,
-        results=_results(session, filing.id, upstream(step.name)),
+        step_id=step_id,
+        filing_id=filing_id,
+        name=name,
+        agency=by_name()[name].agency,
+        attempt=attempt,
+        ask_first=row.status == StepStatus.SUBMITTED or row.attempts > 0,
+        idempotency_key=idempotency_key(row.tracking_code, name),
+        payload=row.payload,
+        results=_results(conn, filing_id, upstream(name)),
     )
 
 
-def _results(session: Session, filing_id: int, names: tuple[str, ...]) -> dict[str, Any]:
+def _missing_for(conn: Connection, filing_id: int, step_name: str) -> list[str]:
+    rows = conn.execute(
+        select(_MATERIAL.c.code, _MATERIAL.c.blocks).where(
+            _MATERIAL.c.filing_id == filing_id, _MATERIAL.c.status == MaterialStatus.MISSING
+        )
+    )
+    return [code for code, blocks in rows if step_name in blocks]
+
+
+def _results(conn: Connection, filing_id: int, names: tuple[str, ...]) -> dict[str, Any]:
+    # Only the results this step's request is built from, never the whole filing.
     if not names:
         return {}
-    rows = session.execute(
-        select(Step.name, Step.result).where(
-            Step.filing_id == filing_id, Step.name.in_(names), Step.status == StepStatus.DONE
-        )
-    )
+    rows = conn.execute(_results_of(names), {"filing_id": filing_id})
     return {name: result for name, result in rows if result}
 
 
+@cache
+def _results_of(names: tuple[str, ...]) -> Select[tuple[str, Any]]:
+    # One statement per set of names, with the names inline: an expanding IN list would be
+    # re-rendered on every execution, a cost that showed in the workers' profile.
+    return select(_STEP.c.name, _STEP.c.result).where(
+        _STEP.c.filing_id == bindparam("filing_id"),
+        _STEP.c.name.in_([literal_column(f"'{name}'") for name in names]),
+        _STEP.c.status == StepStatus.DONE,
+    )
+
+
 def succeed(
-    session: Session,
+    conn: Connection,
     step_id: int,
     result: dict[str, Any],
     *,
@@ -150,67 +251,78 @@ def succeed(
     actor: str = WORKER,
 ) -> list[int]:
     """Mark the step done and join its successors; returns the ids of steps now ready."""
-    step = _locked_step(session, step_id)
-    if step is None or step.status not in (
-        StepStatus.RUNNING,
-        StepStatus.SUBMITTED,
-        StepStatus.AT_BRANCH,
-    ):
+    result, issued = documents.set_aside(result)  # a licence PDF goes to `document`
+    done = _finish(
+        conn,
+        step_id,
+        _FINISHABLE,
+        status=StepStatus.DONE,
+        result=result,
+        finished_at=now,
+        next_check_at=None,
+        last_error=None,
+    )
+    if done is None:
         return []  # a duplicate message or a late reply: the first outcome stands
-    filing = step.filing
-    step.status = StepStatus.DONE
-    step.result = result
-    step.finished_at = now
-    step.next_check_at = None
-    step.last_error = None
-    record(session, filing.id, "done", at=now, actor=actor, step=step.name, result=result)
-    if step.name == "registration" and isinstance(result.get("credit_code"), str):
-        filing.credit_code = result["credit_code"]
-    if step.name == FINAL_STEP:
-        filing.status = FilingStatus.COMPLETE
-        filing.completed_at = now
-        record(session, filing.id, "complete", at=now)
-    return _join_successors(session, step, now=now, lease_until=lease_until)
+    filing_id, name = done.filing_id, done.name
+    documents.store(conn, filing_id, name, issued, now=now)
+    events = [_event(filing_id, "done", at=now, actor=actor, step=name, result=result)]
+    filing_changes: dict[str, Any] = {}
+    if name == "registration" and isinstance(result.get("credit_code"), str):
+        filing_changes["credit_code"] = result["credit_code"]
+    if name == FINAL_STEP:
+        filing_changes.update(status=FilingStatus.COMPLETE, completed_at=now)
+        events.append(_event(filing_id, "complete", at=now, step=None))
+    promoted = _join_successors(conn, filing_id, name, lease_until=lease_until)
+    for _, ready in promoted:
+        events.append(_event(filing_id, "ready", at=now, step=ready))
+        if ready == FINAL_STEP:
+            filing_changes.update(status=FilingStatus.READY, ready_at=now)
+            events.append(_event(filing_id, "filing_ready", at=now, step=None))
+    if filing_changes:
+        conn.execute(update(_FILING).where(_FILING.c.id == filing_id).values(filing_changes))
+    _append(conn, events)
+    return [step_id for step_id, _ in promoted]
 
 
 def _join_successors(
-    session: Session, step: Step, *, now: datetime, lease_until: datetime
-) -> list[int]:
-    names = successors(step.name)
+    conn: Connection, filing_id: int, name: str, *, lease_until: datetime
+) -> list[tuple[int, str]]:
+    names = successors(name)
     if not names:
         return []
-    # Locking the successor rows serialises concurrent predecessors of one join: each sees
-    # the count the previous one left, and exactly one of them sees it reach zero. (No
-    # autoflush: this step's own changes go out with the successors' in one flush.)
-    with session.no_autoflush:
-        waiting = session.scalars(
-            select(Step)
-            .where(Step.filing_id == step.filing_id, Step.name.in_(names))
-            .order_by(Step.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).all()
-    promoted = []
-    for succ in waiting:
-        succ.pending_needs -= 1
-        if succ.pending_needs == 0 and succ.status == StepStatus.WAITING:
-            succ.status = StepStatus.READY
-            succ.next_check_at = lease_until
-            record(session, step.filing_id, "ready", at=now, step=succ.name)
-            promoted.append(succ.id)
-            if succ.name == FINAL_STEP:
-                _filing_ready(session, step.filing, now=now)
-    return promoted
+    # One conditional update per join. The row lock it takes serialises the predecessors
+    # of a join: each sees the count the previous one left (PostgreSQL re-reads a row that
+    # was updated meanwhile; SQLite runs one writer at a time), so exactly one of them sees
+    # it reach zero. SET expressions read the row's values from before the update.
+    rows = conn.execute(_join_of(names), {"of_filing": filing_id, "lease": lease_until})
+    return sorted(
+        (row.id, row.name)
+        for row in rows
+        if row.pending_needs == 0 and row.status == StepStatus.READY
+    )
 
 
-def _filing_ready(session: Session, filing: Filing, *, now: datetime) -> None:
-    filing.status = FilingStatus.READY
-    filing.ready_at = now
-    record(session, filing.id, "filing_ready", at=now)
+@cache
+def _join_of(names: tuple[str, ...]) -> Update:
+    promote = and_(_STEP.c.pending_needs == 1, _STEP.c.status == StepStatus.WAITING)
+    return (
+        update(_STEP)
+        .where(
+            _STEP.c.filing_id == bindparam("of_filing"),
+            _STEP.c.name.in_([literal_column(f"'{name}'") for name in names]),
+        )
+        .values(
+            pending_needs=_STEP.c.pending_needs - 1,
+            status=case((promote, StepStatus.READY), else_=_STEP.c.status),
+            next_check_at=case((promote, bindparam("lease")), else_=_STEP.c.next_check_at),
+        )
+        .returning(_STEP.c.id, _STEP.c.name, _STEP.c.status, _STEP.c.pending_needs)
+    )
 
 
 def postpone(
-    session: Session,
+    conn: Connection,
     step_id: int,
     *,
     now: datetime,
@@ -219,78 +331,105 @@ def postpone(
     error: str | None = None,
 ) -> bool:
     """The agency has the request (`submitted`) or failed transiently: look again later."""
-    step = _locked_step(session, step_id)
-    if step is None or step.status not in (StepStatus.RUNNING, StepStatus.SUBMITTED):
+    row = conn.execute(
+        select(_STEP.c.status, _STEP.c.filing_id, _STEP.c.name, _STEP.c.attempts)
+        .where(_STEP.c.id == step_id)
+        .with_for_update()
+    ).one_or_none()
+    if row is None or row.status not in _AT_AGENCY:
         return False
-    if submitted and step.status != StepStatus.SUBMITTED:
-        step.status = StepStatus.SUBMITTED
-        record(session, step.filing_id, "submitted", at=now, step=step.name)
+    status, events = row.status, []
+    if submitted and status != StepStatus.SUBMITTED:
+        status = StepStatus.SUBMITTED
+        events.append(_event(row.filing_id, "submitted", at=now, step=row.name))
+    changes: dict[str, Any] = {"next_check_at": next_check_at}
     if error is not None:
-        step.last_error = error
-        if step.status == StepStatus.RUNNING:
-            step.status = StepStatus.READY
-        record(
-            session,
-            step.filing_id,
-            "retry_scheduled",
-            at=now,
-            step=step.name,
-            attempt=step.attempts,
-            error=error,
-            next_check_at=next_check_at.isoformat() if next_check_at else None,
+        changes["last_error"] = error
+        if status == StepStatus.RUNNING:
+            status = StepStatus.READY
+        events.append(
+            _event(
+                row.filing_id,
+                "retry_scheduled",
+                at=now,
+                step=row.name,
+                attempt=row.attempts,
+                error=error,
+                next_check_at=next_check_at.isoformat() if next_check_at else None,
+            )
         )
-    step.next_check_at = next_check_at
+    conn.execute(update(_STEP).where(_STEP.c.id == step_id).values(status=status, **changes))
+    _append(conn, events)
     return True
 
 
-def reject(session: Session, step_id: int, *, now: datetime, code: str, message: str) -> bool:
+def reject(conn: Connection, step_id: int, *, now: datetime, code: str, message: str) -> bool:
     """The agency refused on the merits: the step stops and branch staff must act."""
-    step = _locked_step(session, step_id)
-    if step is None or step.status not in (StepStatus.RUNNING, StepStatus.SUBMITTED):
+    row = _finish(
+        conn,
+        step_id,
+        _AT_AGENCY,
+        status=StepStatus.REJECTED,
+        reason=message,
+        finished_at=now,
+        next_check_at=None,
+    )
+    if row is None:
         return False
-    step.status = StepStatus.REJECTED
-    step.reason = message
-    step.finished_at = now
-    step.next_check_at = None
-    step.filing.status = FilingStatus.ACTION_REQUIRED
-    record(session, step.filing_id, "rejected", at=now, step=step.name, code=code, message=message)
+    conn.execute(
+        update(_FILING)
+        .where(_FILING.c.id == row.filing_id)
+        .values(status=FilingStatus.ACTION_REQUIRED)
+    )
+    _append(
+        conn, [_event(row.filing_id, "rejected", at=now, step=row.name, code=code, message=message)]
+    )
     return True
 
 
 def block(
-    session: Session, step_id: int, *, now: datetime, reason: str, materials: list[str]
+    conn: Connection, step_id: int, *, now: datetime, reason: str, materials: list[str]
 ) -> bool:
     """The agency needs materials: they become 容缺 items of the filing, blocking this step."""
-    step = _locked_step(session, step_id)
-    if step is None or step.status not in (StepStatus.RUNNING, StepStatus.SUBMITTED):
+    row = _finish(
+        conn, step_id, _AT_AGENCY, status=StepStatus.BLOCKED, reason=reason, next_check_at=None
+    )
+    if row is None:
         return False
-    held = {m.code: m for m in step.filing.materials}
-    for code in materials:
-        material = held.get(code)
-        if material is None:
-            material = Material(code=code, blocks=[])
-            step.filing.materials.append(material)
-        material.status = MaterialStatus.MISSING
-        material.blocks = sorted({*material.blocks, step.name})
-    _block(step, now=now, reason=reason, materials=materials)
+    rows = conn.execute(
+        select(_MATERIAL.c.code, _MATERIAL.c.blocks).where(
+            _MATERIAL.c.filing_id == row.filing_id, _MATERIAL.c.code.in_(materials)
+        )
+    )
+    held: dict[str, list[str]] = {code: blocks for code, blocks in rows}
+    for code in dict.fromkeys(materials):
+        blocks = sorted({*held.get(code, []), row.name})
+        if code in held:
+            conn.execute(
+                update(_MATERIAL)
+                .where(_MATERIAL.c.filing_id == row.filing_id, _MATERIAL.c.code == code)
+                .values(status=MaterialStatus.MISSING, blocks=blocks)
+            )
+        else:
+            conn.execute(
+                insert(_MATERIAL).values(
+                    filing_id=row.filing_id,
+                    code=code,
+                    status=MaterialStatus.MISSING,
+                    blocks=blocks,
+                )
+            )
+    _append(conn, [_event(row.filing_id, "blocked", at=now, step=row.name, materials=materials)])
     return True
 
 
-def _block(step: Step, *, now: datetime, reason: str, materials: list[str]) -> None:
-    step.status = StepStatus.BLOCKED
-    step.reason = reason
-    step.next_check_at = None
-    session = Session.object_session(step)
-    assert session is not None
-    record(session, step.filing_id, "blocked", at=now, step=step.name, materials=materials)
-
-
-def await_handover(session: Session, step_id: int, *, now: datetime) -> bool:
+def await_handover(conn: Connection, step_id: int, *, now: datetime) -> bool:
     """Branch pickup: the step waits at the counter for staff to hand licence and seals over."""
-    step = _locked_step(session, step_id)
-    if step is None or step.status != StepStatus.RUNNING:
+    # Nothing for the sweeper to do (no next check): a person acts next.
+    row = _finish(
+        conn, step_id, (StepStatus.RUNNING,), status=StepStatus.AT_BRANCH, next_check_at=None
+    )
+    if row is None:
         return False
-    step.status = StepStatus.AT_BRANCH
-    step.next_check_at = None  # nothing for the sweeper to do: a person acts next
-    record(session, step.filing_id, "at_branch", at=now, step=step.name)
+    _append(conn, [_event(row.filing_id, "at_branch", at=now, step=row.name)])
     return True

@@ -29,6 +29,10 @@ def sweep(session: Session, *, now: datetime, lease_until: datetime, limit: int 
     ).all()
     for step in overdue:
         step.next_check_at = lease_until
+        if step.status == StepStatus.RUNNING:
+            # Its attempt outlived the lease: presumed lost, so the step may be taken again.
+            # (Should that attempt finish after all, its outcome still lands: see `succeed`.)
+            step.status = StepStatus.READY
         # A parked agency wait coming due is routine; anything else was a lost message.
         if step.status != StepStatus.SUBMITTED:
             record(session, step.filing_id, "redispatched", at=now, actor=SWEEPER, step=step.name)

@@ -3,6 +3,7 @@ simulators, SQLite. Each test files through the service as a clerk would."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
@@ -12,13 +13,15 @@ import pytest
 from sqlalchemy import select
 
 from integrations.codes import is_valid_uscc
+from orchestrator import runtime
 from orchestrator.errors import Conflict
 from orchestrator.filings import service
-from orchestrator.filings.models import Event, Filing, FilingStatus, StepStatus
+from orchestrator.filings.models import Event, Filing, FilingStatus, Step, StepStatus
 from orchestrator.filings.schemas import FilingInput
 from orchestrator.runtime import Runtime
 from orchestrator.workflow import STEPS
 from tests.factories import TRADE_NAMES, filing_input
+from tests.filings.misbehaving import misbehaving
 from tests.people import BranchStaff
 
 
@@ -67,6 +70,10 @@ def wait_for(rt: Runtime, code: str, done: Callable[[Filing], bool], timeout: fl
 
 def complete(filing: Filing) -> bool:
     return filing.status == FilingStatus.COMPLETE
+
+
+def _tax(filing: Filing) -> Step:
+    return next(s for s in filing.steps if s.name == "tax")
 
 
 def events(rt: Runtime, code: str) -> list[Event]:
@@ -213,11 +220,15 @@ class TestFaults:
     def test_transient_errors_are_retried_without_duplicates(
         self, onestop: Runtime, branch_staff: BranchStaff
     ) -> None:
-        set_behaviour(onestop, "tax", transient_error_rate=0.6)
+        # Every tax call fails until each filing has had a retry scheduled, then half of them.
+        set_behaviour(onestop, "tax", transient_error_rate=1.0)
         codes = [file(onestop, branch_staff) for _ in range(3)]
         for code in codes:
+            wait_for(onestop, code, lambda f: _tax(f).last_error is not None)
+        set_behaviour(onestop, "tax", transient_error_rate=0.5)
+        for code in codes:
             wait_for(onestop, code, complete, timeout=40)
-        assert any(e.kind == "retry_scheduled" for c in codes for e in events(onestop, c))
+            assert any(e.kind == "retry_scheduled" for e in events(onestop, code))
         assert duplicate_effects(onestop) == 0
 
     def test_lost_replies_are_recovered_by_asking_the_agency(
@@ -227,6 +238,41 @@ class TestFaults:
         codes = [file(onestop, branch_staff) for _ in range(3)]
         for code in codes:
             wait_for(onestop, code, complete, timeout=40)
+        assert duplicate_effects(onestop) == 0
+
+    def test_garbage_from_soap_agencies_costs_retries_never_a_step(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        # Each SOAP agency's first submits meet a bad reply; "truncated" and "slow" ones come
+        # after the agency acted, so only asking it first avoids a second effect.
+        plan = {
+            "seal": ["malformed", "slow"],
+            "bank_account": ["truncated", "oversized"],
+            "tax": ["wrong_content_type", "server_fault", "truncated"],
+            "social_insurance": ["oversized", "slow"],
+        }
+        assert onestop.agencies_url
+        with misbehaving(onestop.agencies_url, plan, slow_seconds=1.5) as url:
+            impatient = dataclasses.replace(
+                onestop,
+                agencies_url=url,
+                settings=onestop.settings.model_copy(update={"agency_timeout_seconds": 1.0}),
+            )
+            runtime.install(impatient)
+            try:
+                code = file(onestop, branch_staff)
+                filing = wait_for(onestop, code, complete, timeout=60)
+            finally:
+                runtime.install(onestop)
+                for adapter in impatient.adapters.values():
+                    getattr(adapter, "close", lambda: None)()
+        assert not any(plan.values())  # every bad reply was served
+        retries = [e for e in events(onestop, code) if e.kind == "retry_scheduled"]
+        errors = " ".join(str(e.detail.get("error")) for e in retries)
+        for expected in ("unexpected_reply", "bad_content_type", "too_large", "timeout"):
+            assert expected in errors
+        assert {e.step for e in retries} >= set(plan)
+        assert all(s.status == StepStatus.DONE for s in filing.steps)
         assert duplicate_effects(onestop) == 0
 
     def test_a_slow_agency_answers_later_and_the_step_waits_as_submitted(

@@ -1,0 +1,101 @@
+"""Who may take a running step again: a redelivery or an expired lease, never a duplicate."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from orchestrator.filings import transitions
+from orchestrator.filings.models import Event, Filing, Step, StepStatus
+from orchestrator.runtime import Runtime
+from orchestrator.tracker.sweeper import sweep
+from tests.api import file_undispatched
+from tests.people import BranchStaff
+
+LEASE = timedelta(seconds=90)
+
+
+def registration_of(rt: Runtime, code: str) -> int:
+    with rt.database.transaction() as session:
+        filing = session.scalars(select(Filing).where(Filing.tracking_code == code)).one()
+        return filing.steps[0].id
+
+
+def step_kinds(rt: Runtime, step_id: int) -> list[str]:
+    with rt.database.transaction() as session:
+        step = session.get(Step, step_id)
+        assert step is not None
+        return list(
+            session.scalars(
+                select(Event.kind)
+                .where(Event.filing_id == step.filing_id, Event.step == step.name)
+                .order_by(Event.id)
+            )
+        )
+
+
+def claimed(rt: Runtime, step_id: int, *, after: timedelta, redelivered: bool = False) -> bool:
+    now = rt.clock.now() + after
+    with rt.database.connection() as conn:
+        work = transitions.claim(
+            conn, step_id, now=now, lease_until=now + LEASE, redelivered=redelivered
+        )
+    return work is not None
+
+
+class TestRunningStep:
+    def test_a_second_message_inside_the_lease_is_a_duplicate(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        step_id = registration_of(onestop, file_undispatched(onestop, branch_staff))
+        assert claimed(onestop, step_id, after=timedelta(0))
+        assert not claimed(onestop, step_id, after=timedelta(seconds=5))
+        assert step_kinds(onestop, step_id).count("started") == 1
+        assert "resumed" not in step_kinds(onestop, step_id)
+
+    def test_a_redelivered_message_takes_it_over_at_once(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        step_id = registration_of(onestop, file_undispatched(onestop, branch_staff))
+        assert claimed(onestop, step_id, after=timedelta(0))
+        assert claimed(onestop, step_id, after=timedelta(seconds=5), redelivered=True)
+        assert step_kinds(onestop, step_id)[-2:] == ["started", "resumed"]
+
+    def test_any_message_takes_it_over_once_the_lease_ran_out(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        step_id = registration_of(onestop, file_undispatched(onestop, branch_staff))
+        assert claimed(onestop, step_id, after=timedelta(0))
+        assert claimed(onestop, step_id, after=LEASE + timedelta(seconds=1))
+
+
+class TestSweptStep:
+    def test_the_sweeper_frees_a_step_whose_attempt_outlived_its_lease(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        step_id = registration_of(onestop, file_undispatched(onestop, branch_staff))
+        assert claimed(onestop, step_id, after=timedelta(0))
+        later = onestop.clock.now() + LEASE + timedelta(seconds=1)
+        with onestop.database.transaction() as session:
+            assert step_id in sweep(session, now=later, lease_until=later + LEASE)
+        with onestop.database.transaction() as session:
+            step = session.get(Step, step_id)
+            assert step is not None and step.status == StepStatus.READY
+        # The new lease is the sweeper's; its message may take the step at once.
+        assert claimed(onestop, step_id, after=LEASE + timedelta(seconds=2))
+
+    def test_a_late_outcome_of_the_presumed_lost_attempt_still_lands(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        step_id = registration_of(onestop, file_undispatched(onestop, branch_staff))
+        assert claimed(onestop, step_id, after=timedelta(0))
+        later = onestop.clock.now() + LEASE + timedelta(seconds=1)
+        with onestop.database.transaction() as session:
+            sweep(session, now=later, lease_until=later + LEASE)
+        with onestop.database.connection() as conn:
+            ready = transitions.succeed(
+                conn, step_id, {"credit_code": "x"}, now=later, lease_until=later + LEASE
+            )
+        assert len(ready) == 5  # seal, tax, social, medical, housing fund
+        assert not claimed(onestop, step_id, after=LEASE + timedelta(seconds=2))
