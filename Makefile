@@ -7,6 +7,8 @@ TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 VENV := .venv
 SYNCED := $(VENV)/.synced-$(shell cat uv.lock pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+# The seal simulator draws specimen impressions (印模) with this CJK font (Debian package).
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
 
 .PHONY: demo test lint format services clean help
 .DEFAULT_GOAL := help
@@ -23,16 +25,19 @@ $(SYNCED): $(UV) pyproject.toml uv.lock
 	UV_PYTHON=$(PYTHON) $(UV) sync --frozen --quiet
 	rm -f $(VENV)/.synced-* && touch $@
 
+$(CJK_FONT):
+	@$(MAKE) --no-print-directory apt PKG=fonts-wqy-zenhei
+
 .PHONY: apt
 apt:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PKG); \
 	else echo "Please install the Debian package '$(PKG)' (sudo apt-get install $(PKG))"; exit 1; fi
 
-demo: $(SYNCED) ## File the demo scenario's filings end to end, embedded (no server needed)
+demo: $(SYNCED) | $(CJK_FONT) ## File the demo scenario's filings end to end, embedded (no server needed)
 	$(VENV)/bin/onestop demo scenarios/demo.yaml
 
-test: $(SYNCED) lint ## Run lint, types and the whole test suite (integration tests need PG + RabbitMQ)
+test: $(SYNCED) lint | $(CJK_FONT) ## Run lint, types and the whole test suite (integration tests need PG + RabbitMQ)
 	$(VENV)/bin/python -m tests.services ensure
 	$(VENV)/bin/python -m pytest
 

@@ -1,16 +1,20 @@
 """The `onestop` command: run the service (embedded or as separate processes), the demo,
-the benchmark, and the working-day calendar."""
+scenario replays, the benchmark, and the working-day calendar."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from orchestrator.calendar.cli import app as calendar_app
+from orchestrator.licences.cli import app as licence_app
 from orchestrator.settings import get_settings
+
+if TYPE_CHECKING:
+    from integrations.simulators.app import SimulatorConfig
 
 app = typer.Typer(
     name="onestop",
@@ -25,6 +29,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(calendar_app, name="calendar", help="Working-day calendar: deadlines and workdays.")
+app.add_typer(licence_app, name="licence", help="E-business licences: verify a licence PDF.")
 token_app = typer.Typer(help="Bearer tokens for the JSON API.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 
@@ -73,7 +78,9 @@ def serve(port: Port = 8000, host: Host = "127.0.0.1") -> None:
     from orchestrator.api.app import create_app
     from orchestrator.embedded import run_embedded
 
-    with run_embedded(get_settings()) as rt:
+    settings = get_settings()
+    simulated = _simulated(settings.public_url or f"http://{host}:{port}")
+    with run_embedded(settings, simulators=simulated) as rt:
         typer.echo(f"OneStop at http://{host}:{port}  (agencies: {rt.agencies_url})")
         uvicorn.run(create_app(), host=host, port=port, log_level="warning")
 
@@ -98,6 +105,59 @@ def demo(
     from orchestrator.demo import run_demo
 
     raise typer.Exit(run_demo(scenario, timeout=timeout, as_json=json_output))
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML (scenarios/*.yaml).")],
+    json_output: Annotated[
+        bool,
+        typer.Option("--json", help="Print nothing but the figures: one JSON object, last line."),
+    ] = False,
+    short: Annotated[
+        bool,
+        typer.Option(
+            "--short",
+            help="The scenario's short form, as CI runs it: the filings and clock scale of its "
+            "`short:` section (fewer filings, spread over the arrivals; a faster clock).",
+        ),
+    ] = False,
+    filings: Annotated[
+        int | None,
+        typer.Option(
+            "--filings", "-n", help="Replay at most N filings, spread over the arrivals.", min=1
+        ),
+    ] = None,
+    scale: Annotated[
+        float | None,
+        typer.Option(help="Scenario seconds per real second (default: the scenario's).", min=1),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Give up after this many real seconds (default: well past every target).", min=1
+        ),
+    ] = None,
+) -> None:
+    """Replay a scenario embedded and report its outcome in figures.
+
+    Working hours from acceptance to ready and to complete (distribution), the share within
+    the district's target, retries, rejections, lost filings and duplicate agency effects.
+    Back offices work in office hours on the scenario's scaled clock. Exit 0 if every filing
+    was filed and none was lost or acted on twice, 1 if not, 2 for a bad scenario.
+    """
+    from orchestrator.scenarios.run import run_scenario
+
+    raise typer.Exit(
+        run_scenario(
+            scenario,
+            as_json=json_output,
+            short=short,
+            max_filings=filings,
+            scale=scale,
+            timeout=timeout,
+        )
+    )
 
 
 @app.command()
@@ -146,10 +206,22 @@ def beat(loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "war
 
 @app.command()
 def simulators(port: Port = 8100, host: Host = "127.0.0.1") -> None:
-    """Serve the agency simulators (every agency, one process)."""
+    """Serve the agency simulators (every agency, one process).
+
+    A simulated licence's QR code leads to ONESTOP_PUBLIC_URL (default: the local API).
+    """
     from integrations.simulators.server import main as serve_simulators
 
-    serve_simulators(host=host, port=port)
+    public_url = get_settings().public_url
+    serve_simulators(host=host, port=port, config=_simulated(public_url) if public_url else None)
+
+
+def _simulated(public_url: str) -> SimulatorConfig:
+    """Simulators whose licences' QR codes lead to OneStop at `public_url`."""
+    from integrations.simulators.app import SimulatorConfig
+    from orchestrator.settings import licence_verify_url
+
+    return SimulatorConfig(licence_verify_url=licence_verify_url(public_url))
 
 
 @app.command()

@@ -37,6 +37,8 @@ class Deployment:
         self.env = dict(os.environ if env is None else env)
         if simulators_port is not None:
             self.env.setdefault("ONESTOP_AGENCIES_URL", f"http://127.0.0.1:{simulators_port}")
+        if api_port is not None:  # where a simulated licence's QR code leads
+            self.env.setdefault("ONESTOP_PUBLIC_URL", f"http://127.0.0.1:{api_port}")
         # Every process must read the same scaled clock.
         self.env.setdefault("ONESTOP_CLOCK_REAL_START", str(time.time()))
         self.log_dir = log_dir

@@ -15,6 +15,7 @@ from celery.beat import EmbeddedService, Scheduler
 from celery.contrib.testing.worker import start_worker
 
 from integrations.simulators.app import SimulatorConfig
+from integrations.simulators.engine import TimeModel, wall_clock
 from integrations.simulators.server import serve_simulators_in_thread
 from orchestrator import runtime
 from orchestrator.celery_app import configure_celery
@@ -25,9 +26,14 @@ from orchestrator.settings import Settings
 
 
 @contextmanager
-def simulators_in_thread(config: SimulatorConfig | None = None) -> Iterator[str]:
-    """Serve every agency simulator on an ephemeral local port; yields the base URL."""
-    server = serve_simulators_in_thread(config)
+def simulators_in_thread(
+    config: SimulatorConfig | None = None, *, time_model: TimeModel = wall_clock
+) -> Iterator[str]:
+    """Serve every agency simulator on an ephemeral local port; yields the base URL.
+
+    `time_model` says when the agencies' work is done (default: wall-clock latency).
+    """
+    server = serve_simulators_in_thread(config, time_model=time_model)
     try:
         yield server.base_url
     finally:
@@ -39,6 +45,7 @@ def run_embedded(
     settings: Settings,
     *,
     simulators: SimulatorConfig | None = None,
+    time_model: TimeModel = wall_clock,
     beat: bool = True,
     **runtime_overrides: Any,
 ) -> Iterator[Runtime]:
@@ -46,7 +53,7 @@ def run_embedded(
     migrate(settings.database_url)
     with ExitStack() as stack:
         agencies_url = settings.agencies_url or stack.enter_context(
-            simulators_in_thread(simulators)
+            simulators_in_thread(simulators, time_model=time_model)
         )
         rt = runtime.install(
             runtime.from_settings(settings, agencies_url=agencies_url, **runtime_overrides)

@@ -8,10 +8,20 @@ from datetime import time as clock_time
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from integrations.signing import UnknownKey, parse_public_key
+
 VAR_DIR = Path("var")
+# The agency simulators' development key (integrations/simulators/licence.py): trusted by
+# default so that licences issued in the embedded mode verify; not for production.
+SIMULATOR_LICENCE_KEY = "Ed25519:yN0dPPqK0B21l0ndeFraKJTu1ZAwfdcYJULrCbX8Jn4="
+
+
+def licence_verify_url(public_url: str) -> str:
+    """What a licence's QR code leads to, under OneStop's public address."""
+    return public_url.rstrip("/") + "/api/v1/licences/{licence_no}"
 
 
 class Settings(BaseSettings):
@@ -29,6 +39,12 @@ class Settings(BaseSettings):
     agencies_url: str | None = Field(
         default=None,
         description="Base URL of the agencies (or their simulators); unset: simulators in process.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="Where people reach OneStop's API; a simulated licence's QR code leads there. "
+        "Unset: the local address of `serve` or `up`.",
     )
 
     # Time: one clock for all. A scale > 1 replays a scenario faster than life; every process
@@ -70,6 +86,22 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(default=15.0, gt=0)
 
     api_max_body_bytes: int = 1024 * 1024
+
+    licence_trusted_keys: list[str] = Field(
+        default=[SIMULATOR_LICENCE_KEY],
+        description="Registration authorities' public keys that make an e-business licence "
+        'genuine, as a JSON list of "<algorithm>:<base64>"; default: the simulators\' dev key.',
+    )
+
+    @field_validator("licence_trusted_keys")
+    @classmethod
+    def _usable_keys(cls, keys: list[str]) -> list[str]:
+        for text in keys:
+            try:
+                parse_public_key(text)
+            except UnknownKey as exc:
+                raise ValueError(str(exc)) from exc
+        return keys
 
 
 @lru_cache(maxsize=1)

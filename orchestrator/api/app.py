@@ -13,6 +13,7 @@ from orchestrator.api.limits import BodySizeLimit, BodyTooLarge
 from orchestrator.errors import DomainError
 from orchestrator.filings.api import router as filings_router
 from orchestrator.filings.schemas import field_errors_from_dicts
+from orchestrator.licences.api import router as licences_router
 from orchestrator.settings import get_settings
 
 
@@ -80,6 +81,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.include_router(filings_router, prefix="/api/v1")
+    app.include_router(licences_router, prefix="/api/v1")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import typer
 import yaml
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
+from orchestrator.deployment import Deployment
+from orchestrator.settings import Settings, licence_verify_url
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -59,3 +63,26 @@ class TestCompose:
         assert isinstance(worker, dict)
         deploy = worker.get("deploy")
         assert isinstance(deploy, dict) and deploy.get("replicas", 1) >= 2
+
+
+class TestPublicAddress:
+    """A simulated licence's QR code must lead to where this OneStop answers."""
+
+    def test_a_deployment_points_licences_at_its_own_api(self) -> None:
+        deployment = Deployment(api_port=8123, simulators_port=8124, env={})
+        assert deployment.env["ONESTOP_PUBLIC_URL"] == "http://127.0.0.1:8123"
+
+    def test_an_explicit_public_url_wins(self) -> None:
+        env = {"ONESTOP_PUBLIC_URL": "https://onestop.example.cn"}
+        assert (
+            Deployment(api_port=8123, env=env).env["ONESTOP_PUBLIC_URL"]
+            == env["ONESTOP_PUBLIC_URL"]
+        )
+
+    def test_the_verify_address_is_under_the_public_url(self) -> None:
+        url = licence_verify_url("https://onestop.example.cn/")
+        assert url == "https://onestop.example.cn/api/v1/licences/{licence_no}"
+
+    def test_a_public_url_that_is_no_http_address_is_refused(self) -> None:
+        with pytest.raises(ValidationError, match="public_url"):
+            Settings(public_url="onestop.example.cn")
