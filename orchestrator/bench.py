@@ -185,10 +185,9 @@ def step_durations(
     tracking_code: str, agency_durations: Mapping[str, Mapping[str, float]]
 ) -> dict[str, float]:
     """Each step's duration (ms) as its agency measured it, found by idempotency key."""
-    stub = Filing(tracking_code=tracking_code)
     found: dict[str, float] = {}
     for spec in STEPS:
-        ms = agency_durations.get(spec.agency, {}).get(idempotency_key(stub, spec.name))
+        ms = agency_durations.get(spec.agency, {}).get(idempotency_key(tracking_code, spec.name))
         if ms is not None:
             found[spec.name] = ms
     return found
