@@ -340,11 +340,13 @@ class Soak:
             for agency in ALL_AGENCIES:
                 sim.put(f"/_sim/{agency}/behaviour", json=behaviour).raise_for_status()
 
-    def file(self, count: int, *, per_second: float, concurrency: int = 4) -> list[str]:
+    def file(
+        self, count: int, *, per_second: float, first: int = 0, concurrency: int = 4
+    ) -> list[str]:
         """File `count` filings over the API at about `per_second`; their tracking codes.
 
-        Each POST carries an Idempotency-Key, so one cut off mid-request is simply sent
-        again and never yields a second filing.
+        Each POST carries an Idempotency-Key (`soak-<n>`, n counted from `first`), so one cut
+        off mid-request is simply sent again and never yields a second filing.
         """
         started = time.monotonic()
         assert self.deployment.api_url
@@ -356,7 +358,7 @@ class Soak:
             with self._names_lock:
                 name = next(self._names)
             payload = filing_input(company_name__trade_name=name)
-            return self._post(client, payload, key=f"soak-{index}")
+            return self._post(client, payload, key=f"soak-{first + index}")
 
         with (
             httpx.Client(

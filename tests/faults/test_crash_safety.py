@@ -105,16 +105,26 @@ class TestWorkerCrashes:
         kills: list[Kill] = []
         with running(soak), ThreadPoolExecutor(1) as background:
             filing = background.submit(soak.file, count, per_second=FILINGS_PER_SECOND)
-            # Kill a worker in the middle of steps every second or two while filings arrive
-            # (at least three times, going on after the last filing if need be).
-            chaos_ends = time.monotonic() + count / FILINGS_PER_SECOND + 30
+            # Kill a worker in the middle of steps every second or two while filings arrive,
+            # at least three times: when the filings are all in and fewer workers have died
+            # (a fast machine leaves short windows with steps in flight), a few more arrive.
+            chaos_ends = time.monotonic() + count / FILINGS_PER_SECOND + 60
+            pause = rng.uniform(1.0, 2.0)
             while time.monotonic() < chaos_ends and not (filing.done() and len(kills) >= 3):
-                time.sleep(rng.uniform(1.0, 2.0))
+                time.sleep(pause)
                 kill = soak.kill_mid_step(rng)
                 if kill is not None:
                     kills.append(kill)
-                elif filing.done() and not soak.in_flight():
-                    break  # nothing left running to hit
+                    pause = rng.uniform(1.0, 2.0)
+                    continue
+                pause = 0.1  # none mid-step at this look: look again soon
+                if filing.done() and len(kills) < 3:
+                    filing.result()
+                    extra = round(2 * FILINGS_PER_SECOND)
+                    filing = background.submit(
+                        soak.file, extra, per_second=FILINGS_PER_SECOND, first=count
+                    )
+                    count += extra
             filing.result()
             waited = soak.wait_until_complete(count, timeout=COMPLETION_TIMEOUT)
             wait_until_drained(broker_vhost, STEPS_QUEUE, timeout=30)
