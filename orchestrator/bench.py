@@ -48,6 +48,9 @@ CLERK_LABEL = "bench"
 _ACTIVE_END = (FilingStatus.ACTION_REQUIRED, FilingStatus.CANCELLED)  # stopped, never complete
 
 
+MIN_WORKER_THREADS = 8
+
+
 class BenchSetupError(RuntimeError):
     """The benchmark cannot start: a missing setting or service (exit status 2)."""
 
@@ -112,6 +115,7 @@ class BenchReport:
     agency_latency_ms: float
     rate: float | None
     workers: int | None
+    worker_threads: int | None = None
     cpu: dict[str, float] = field(default_factory=dict)  # CPU ms per filing, by process kind
     lost_codes: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -143,6 +147,7 @@ class BenchReport:
             "agency_latency_ms": self.agency_latency_ms,
             "rate": self.rate,
             "workers": self.workers,
+            "worker_threads": self.worker_threads,
             "cpu_ms_per_filing": self.cpu,
         }
 
@@ -203,6 +208,7 @@ class _Target:
     api_url: str
     agencies_url: str
     workers: int | None
+    threads: int | None = None  # per worker
     deployment: Any = None
 
     @property
@@ -278,6 +284,7 @@ def run(
             workers=target.workers,
         )
         report.cpu = cpu.per_filing(report.filings)
+        report.worker_threads = target.threads
         report.notes.extend(submitter.errors[:5])
         if report.lost_codes:
             report.notes.extend(_why_not_complete(db, report.lost_codes))
@@ -330,6 +337,9 @@ def _deployment(options: BenchOptions, settings: Settings, err: Console) -> Iter
     env.pop("ONESTOP_AGENCIES_URL", None)  # ours: the simulators started here
     env["ONESTOP_DATABASE_URL"] = settings.database_url
     env["ONESTOP_BROKER_URL"] = settings.broker_url
+    threads = int(
+        env.setdefault("ONESTOP_WORKER_CONCURRENCY", str(worker_threads(options, settings)))
+    )
     with ExitStack() as stack:
         logs = options.logs or Path(stack.enter_context(_temporary_logs()))
         deployment = Deployment(
@@ -356,8 +366,26 @@ def _deployment(options: BenchOptions, settings: Settings, err: Console) -> Iter
             api_url=deployment.api_url,
             agencies_url=deployment.agencies_url,
             workers=options.workers,
+            threads=threads,
             deployment=deployment,
         )
+
+
+def worker_threads(options: BenchOptions, settings: Settings) -> int:
+    """Threads per worker for the load about to be offered, as an operator would size them.
+
+    A thread waits out each agency call, so the workers need about (steps/s × agency
+    latency) threads, with half as many again for bursts. Threads beyond that only contend
+    for the interpreter: with 0 ms agencies, 8 threads a worker cost 63–70 ms of worker CPU
+    per filing against 78–80 ms with 16 or 32 (docs/benchmarks.md). Unknown arrival rate
+    and slow agencies: the configured default.
+    """
+    if options.agency_latency_ms == 0:
+        return MIN_WORKER_THREADS
+    if options.rate is None:
+        return settings.worker_concurrency
+    calls_in_flight = options.rate * len(STEPS) * options.agency_latency_ms / 1000
+    return max(MIN_WORKER_THREADS, math.ceil(1.5 * calls_in_flight / options.workers))
 
 
 @contextmanager
@@ -799,7 +827,10 @@ def table(report: BenchReport) -> Table:
     rate = f"{report.rate:g}/s" if report.rate else "as fast as accepted"
     out.add_row("filings (acknowledged / requested)", f"{report.filings} / {report.requested}")
     out.add_row("agency latency · arrival rate", f"{report.agency_latency_ms:g} ms · {rate}")
-    out.add_row("workers", str(report.workers) if report.workers else "running deployment")
+    workers = "running deployment"
+    if report.workers:
+        workers = f"{report.workers} × {report.worker_threads or '?'} threads"
+    out.add_row("workers", workers)
     out.add_row(
         "throughput",
         f"{report.filings_per_s:.1f} filings/s" if report.filings_per_s else "—",

@@ -67,8 +67,13 @@ def font(size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(font_path()), size)
 
 
+@lru_cache(maxsize=4096)
 def glyph(char: str, size: int) -> Image.Image:
-    """One character as an ink mask ("L") of `size`×`size`, centred."""
+    """One character as an ink mask ("L") of `size`×`size`, centred (not to be drawn on).
+
+    Cached: company names share most of their characters (有限公司, the county's name), and
+    rendering a glyph was the costliest part of an impression.
+    """
     mask = Image.new("L", (size, size), 0)
     ImageDraw.Draw(mask).text((size / 2, size / 2), char, fill=255, font=font(size), anchor="mm")
     return mask

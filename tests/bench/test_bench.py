@@ -23,7 +23,14 @@ import pytest
 from integrations.simulators.app import SimulatorConfig, create_app
 from integrations.simulators.engine import AgencyRules, AgencySimulator, Completed, Decision
 from integrations.simulators.server import serve_in_thread
-from orchestrator.bench import critical_path_ms, percentile, step_durations
+from orchestrator.bench import (
+    BenchOptions,
+    critical_path_ms,
+    percentile,
+    step_durations,
+    worker_threads,
+)
+from orchestrator.settings import Settings
 from orchestrator.workflow import STEPS, StepSpec
 from tests.factories import credit_code
 
@@ -70,6 +77,25 @@ class TestPercentile:
         assert percentile([1, 2, 3, 4], 50) == 2.5
         assert percentile([5], 99) == 5
         assert percentile([], 50) is None
+
+
+class TestWorkerThreads:
+    """The benchmark sizes the workers' threads to the calls it will keep in flight."""
+
+    settings = Settings(worker_concurrency=32)
+
+    def test_instant_agencies_need_few_threads(self) -> None:
+        assert worker_threads(BenchOptions(filings=10, agency_latency_ms=0), self.settings) == 8
+
+    def test_slow_agencies_get_half_as_many_again_as_calls_in_flight(self) -> None:
+        # 10 filings/s × 8 steps × 0.3 s = 24 calls in flight; × 1.5 over 2 workers = 18.
+        options = BenchOptions(filings=10, agency_latency_ms=300, rate=10, workers=2)
+        assert len(STEPS) == 8
+        assert worker_threads(options, self.settings) == 18
+
+    def test_an_unknown_arrival_rate_keeps_the_configured_threads(self) -> None:
+        options = BenchOptions(filings=10, agency_latency_ms=300)
+        assert worker_threads(options, self.settings) == 32
 
 
 class _Instant(AgencyRules):
