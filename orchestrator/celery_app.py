@@ -15,10 +15,20 @@ from typing import Any
 import kombu.pools
 from celery import Celery
 from celery.signals import worker_init
+from kombu import Exchange, Queue
 
 from orchestrator.settings import Settings, get_settings
 
 TASK_MODULES = ("orchestrator.filings.tasks", "orchestrator.tracker.tasks")
+STEPS_QUEUE = "onestop.steps"
+# The sweeper's own queue: behind a backlog of steps, a sweep queued with them would wait
+# out the whole backlog (and expire unrun), just when a lost step most needs finding.
+SWEEP_QUEUE = "onestop.sweep"
+
+
+def _queue(name: str) -> Queue:
+    # As Celery declares a queue it creates on demand: a durable direct exchange of its name.
+    return Queue(name, Exchange(name, durable=True), routing_key=name, durable=True)
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -30,7 +40,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "task_acks_on_failure_or_timeout": True,
-        "task_default_queue": "onestop.steps",
+        "task_default_queue": STEPS_QUEUE,
+        # Every worker consumes both; the broker interleaves them as threads come free.
+        "task_queues": (_queue(STEPS_QUEUE), _queue(SWEEP_QUEUE)),
+        "task_routes": {"tracker.sweep": {"queue": SWEEP_QUEUE}},
         "task_default_delivery_mode": "persistent",
         "task_create_missing_queues": True,
         "task_serializer": "json",

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.celery_app import STEPS_QUEUE, SWEEP_QUEUE
 from tests.faults.soak import (
     BrokerProxy,
     Kill,
@@ -50,7 +51,6 @@ FILINGS_PER_SECOND = 12.0
 COMPLETION_TIMEOUT = 60 + FILINGS / 4
 TIMEOUT = 180 + FILINGS * 0.6
 OUTAGE_SECONDS = 4
-STEPS_QUEUE = "onestop.steps"
 
 
 @pytest.fixture
@@ -173,6 +173,7 @@ class TestBrokerOutage:
             # No worker hung by the outages: each consumes again, none sits on messages.
             wait_until_drained(broker_vhost, STEPS_QUEUE, timeout=30)
             back = consumers(broker_vhost, STEPS_QUEUE)
+            sweepers = consumers(broker_vhost, SWEEP_QUEUE)
             audit = soak.audit()
         print(
             f"{count} filings; {len(dropped)} broker outages of {OUTAGE_SECONDS} s dropped "
@@ -185,4 +186,5 @@ class TestBrokerOutage:
         # messages lost with them (the API's publishes, for one) were found by the sweeper.
         assert all(n >= workers for n in dropped), dropped
         assert back == workers
+        assert sweepers == workers  # sweeps have their own queue, never behind the steps
         assert audit.redispatched_steps > 0
