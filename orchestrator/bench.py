@@ -33,6 +33,7 @@ from sqlalchemy import func, select, text
 
 from orchestrator.filings.models import Filing, FilingStatus
 from orchestrator.filings.transitions import idempotency_key
+from orchestrator.percentiles import percentile
 from orchestrator.settings import Settings
 from orchestrator.workflow import STEPS, StepSpec
 
@@ -89,7 +90,9 @@ class Quantiles:
     @classmethod
     def of(cls, values: Sequence[float], *, digits: int = 1) -> Quantiles:
         """Quantiles by linear interpolation between closest ranks."""
-        return cls(*(_rounded(percentile(values, q), digits) for q in (50, 95, 99)))
+        if not values:
+            return cls(None, None, None)
+        return cls(*(round(percentile(values, q), digits) for q in (50, 95, 99)))
 
 
 @dataclass
@@ -158,16 +161,6 @@ def _q(quantiles: Quantiles, *names: str) -> dict[str, float | None]:
 
 def _rounded(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile (0–100), interpolating between closest ranks; None if empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low, high = math.floor(rank), math.ceil(rank)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def critical_path_ms(

@@ -15,7 +15,7 @@ from typing import Any
 import kombu.pools
 from celery import Celery
 from celery.signals import worker_init
-from kombu import Exchange, Queue
+from kombu.entity import Exchange, Queue
 
 from orchestrator.settings import Settings, get_settings
 
@@ -28,7 +28,8 @@ SWEEP_QUEUE = "onestop.sweep"
 
 def _queue(name: str) -> Queue:
     # As Celery declares a queue it creates on demand: a durable direct exchange of its name.
-    return Queue(name, Exchange(name, durable=True), routing_key=name, durable=True)
+    exchange = Exchange(name, durable=True)  # type: ignore[no-untyped-call]
+    return Queue(name, exchange, routing_key=name, durable=True)  # type: ignore[no-untyped-call]
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:

@@ -10,12 +10,13 @@ was done twice and every filing was filed.
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from orchestrator.percentiles import percentile
 
 EXIT_OK = 0
 EXIT_LOST_OR_DUPLICATED = 1
@@ -27,15 +28,6 @@ EXIT_INTERRUPTED = 130
 _ACCOUNTED = ("complete", "action_required", "cancelled")
 
 
-def percentile(values: Sequence[float], fraction: float) -> float:
-    """The `fraction` percentile of `values` (nearest rank), e.g. 0.95 for p95."""
-    if not values:
-        raise ValueError("no values")
-    ordered = sorted(values)
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[rank - 1]
-
-
 def distribution(values: Sequence[float]) -> dict[str, float | int | None]:
     """Count, min, median, p90, p95, max and mean of `values` (None for each when empty)."""
     if not values:
@@ -43,9 +35,9 @@ def distribution(values: Sequence[float]) -> dict[str, float | int | None]:
     return {
         "count": len(values),
         "min": round(min(values), 3),
-        "p50": round(statistics.median(values), 3),
-        "p90": round(percentile(values, 0.90), 3),
-        "p95": round(percentile(values, 0.95), 3),
+        "p50": round(percentile(values, 50), 3),
+        "p90": round(percentile(values, 90), 3),
+        "p95": round(percentile(values, 95), 3),
         "max": round(max(values), 3),
         "mean": round(statistics.fmean(values), 3),
     }

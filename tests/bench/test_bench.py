@@ -26,7 +26,6 @@ from integrations.simulators.server import serve_in_thread
 from orchestrator.bench import (
     BenchOptions,
     critical_path_ms,
-    percentile,
     step_durations,
     worker_threads,
 )
@@ -70,13 +69,6 @@ class TestCriticalPath:
         found = step_durations("OS123", by_agency)
         assert found == {spec.name: 7.0 for spec in STEPS}
         assert "delivery" in found  # carried by the courier agency
-
-
-class TestPercentile:
-    def test_interpolates_between_ranks(self) -> None:
-        assert percentile([1, 2, 3, 4], 50) == 2.5
-        assert percentile([5], 99) == 5
-        assert percentile([], 50) is None
 
 
 class TestWorkerThreads:

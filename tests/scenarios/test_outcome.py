@@ -14,7 +14,6 @@ from orchestrator.scenarios.outcome import (
     EXIT_OK,
     RunOutcome,
     distribution,
-    percentile,
 )
 
 NO_DUPLICATES = {"duplicates": 0, "subject_duplicates": 0}
@@ -119,8 +118,6 @@ class TestDistribution:
         numbers = [float(q) for q in quantiles if q is not None]
         assert len(numbers) == 5 and numbers == sorted(numbers)
 
-    def test_nearest_rank(self) -> None:
-        values = [float(n) for n in range(1, 21)]
-        assert percentile(values, 0.95) == 19.0
-        assert percentile(values, 0.90) == 18.0
-        assert percentile([7.0], 0.5) == 7.0
+    def test_percentiles_interpolate_as_the_benchmark_does(self) -> None:
+        d = distribution([float(n) for n in range(1, 21)])
+        assert (d["p50"], d["p90"], d["p95"]) == (10.5, 18.1, 19.05)
