@@ -119,6 +119,7 @@ class BenchReport:
     rate: float | None
     workers: int | None
     worker_threads: int | None = None
+    host_reference_s: float | None = None  # see host_reference_seconds
     cpu: dict[str, float] = field(default_factory=dict)  # CPU ms per filing, by process kind
     lost_codes: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -151,6 +152,7 @@ class BenchReport:
             "rate": self.rate,
             "workers": self.workers,
             "worker_threads": self.worker_threads,
+            "host_reference_s": self.host_reference_s,
             "cpu_ms_per_filing": self.cpu,
         }
 
@@ -259,6 +261,7 @@ def run(
         )
         _require_answer(api, "/healthz", f"the API at {target.api_url}")
         submitter = _Submitter(api, _template(), names, prefix, options)
+        reference = host_reference_seconds()
         cpu = _CpuMeter(target.processes)
         _file_and_wait(submitter, _Counts(db, branch_id, prefix), target, options, err)
         cpu.stop()
@@ -277,6 +280,7 @@ def run(
             workers=target.workers,
         )
         report.cpu = cpu.per_filing(report.filings)
+        report.host_reference_s = reference
         report.worker_threads = target.threads
         report.notes.extend(submitter.errors[:5])
         if report.lost_codes:
@@ -627,6 +631,23 @@ class _Submitter:
             self.errors.append(problem)
 
 
+def host_reference_seconds(rounds: int = 3) -> float:
+    """Seconds a fixed pure-Python loop takes here (best of `rounds`): the machine's speed.
+
+    The same 2-core machine ran this loop in 0.71 s one hour and 0.98 s the next, and our
+    throughput moved with it, so figures from different runs compare only alongside it
+    (filings/s × reference seconds stayed about constant: docs/benchmarks.md).
+    """
+    best = math.inf
+    for _ in range(rounds):
+        started = time.perf_counter()
+        total = 0
+        for i in range(10_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return round(best, 3)
+
+
 class _CpuMeter:
     """CPU time of our processes (Linux /proc) and of the whole machine while filings ran:
     how much each part cost per filing, and how busy other work kept the machine."""
@@ -824,6 +845,8 @@ def table(report: BenchReport) -> Table:
     if report.workers:
         workers = f"{report.workers} × {report.worker_threads or '?'} threads"
     out.add_row("workers", workers)
+    if report.host_reference_s is not None:
+        out.add_row("host speed (reference loop; lower is faster)", f"{report.host_reference_s} s")
     out.add_row(
         "throughput",
         f"{report.filings_per_s:.1f} filings/s" if report.filings_per_s else "—",

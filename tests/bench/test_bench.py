@@ -242,6 +242,9 @@ class TestBenchCommand:
         assert set(report["e2e_over_critical_path"]) == {"p50", "p95"}
         assert all(isinstance(v, float) for v in report["overhead_ms"].values())
         assert all(isinstance(v, float) for v in report["e2e_over_critical_path"].values())
+        # Sized for instant agencies, and stamped with the machine's speed at the time.
+        assert report["worker_threads"] == 8
+        assert 0 < report["host_reference_s"] < 30
 
     def test_without_postgresql_and_rabbitmq_it_says_what_to_set(self, tmp_path: Path) -> None:
         run = _onestop(
