@@ -231,6 +231,7 @@ def run(
     """Start (or use) a deployment, file, wait, measure; raises BenchSetupError if it cannot."""
     check_settings(settings)
     err = console or Console(stderr=True)
+    reference = host_reference_seconds()  # before our processes start and warm up
     with ExitStack() as stack:
         target = stack.enter_context(_deployment(options, settings, err))
         sim = stack.enter_context(httpx.Client(base_url=target.agencies_url, timeout=30))
@@ -261,7 +262,6 @@ def run(
         )
         _require_answer(api, "/healthz", f"the API at {target.api_url}")
         submitter = _Submitter(api, _template(), names, prefix, options)
-        reference = host_reference_seconds()
         cpu = _CpuMeter(target.processes)
         _file_and_wait(submitter, _Counts(db, branch_id, prefix), target, options, err)
         cpu.stop()
@@ -665,7 +665,9 @@ class _CpuMeter:
 
     def _sample(self) -> dict[str, float]:
         sample = {name: self._process_seconds(pid) for name, pid in self.processes.items()}
-        sample["machine_busy"], sample["machine_all"] = self._machine_seconds()
+        sample["machine_busy"], sample["machine_stolen"], sample["machine_all"] = (
+            self._machine_seconds()
+        )
         return sample
 
     def _process_seconds(self, pid: int) -> float:
@@ -676,14 +678,27 @@ class _CpuMeter:
             return 0.0
         return (int(fields[11]) + int(fields[12])) / self._TICK  # utime + stime
 
-    def _machine_seconds(self) -> tuple[float, float]:
+    def _machine_seconds(self) -> tuple[float, float, float]:
+        """Busy, stolen and all CPU seconds since boot (/proc/stat's first line).
+
+        Stolen time is the hypervisor running someone else on our CPUs: neither our
+        work nor idle, and on a shared host it can be half of all time.
+        """
         try:
             with open("/proc/stat") as stat:
                 ticks = [int(v) for v in stat.readline().split()[1:]]
         except (OSError, ValueError):
-            return 0.0, 0.0
-        idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
-        return (sum(ticks) - idle) / self._TICK, sum(ticks) / self._TICK
+            return 0.0, 0.0, 0.0
+        # user nice system idle iowait irq softirq steal guest guest_nice; guest time is
+        # already counted in user and nice.
+        counted = ticks[:8]
+        idle = sum(counted[3:5])
+        stolen = counted[7] if len(counted) > 7 else 0
+        return (
+            (sum(counted) - idle - stolen) / self._TICK,
+            stolen / self._TICK,
+            sum(counted) / self._TICK,
+        )
 
     def per_filing(self, filings: int) -> dict[str, float]:
         """CPU ms per filing by kind of process (`workers` summed), and the machine's load:
@@ -698,7 +713,9 @@ class _CpuMeter:
         all_cpu = self.end["machine_all"] - self.start["machine_all"]
         if all_cpu > 0:
             busy = self.end["machine_busy"] - self.start["machine_busy"]
+            stolen = self.end["machine_stolen"] - self.start["machine_stolen"]
             result["machine_busy_pct"] = round(100 * busy / all_cpu, 1)
+            result["stolen_pct"] = round(100 * stolen / all_cpu, 1)
             result["ours_pct"] = round(100 * sum(spent.values()) / all_cpu, 1)
         return result
 
@@ -877,4 +894,6 @@ def table(report: BenchReport) -> Table:
             "machine busy (ours)",
             f"{report.cpu['machine_busy_pct']:g}% ({report.cpu.get('ours_pct', 0):g}%)",
         )
+    if report.cpu.get("stolen_pct"):
+        out.add_row("CPU stolen by the hypervisor", f"{report.cpu['stolen_pct']:g}%")
     return out
