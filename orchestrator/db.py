@@ -80,7 +80,7 @@ def make_engine(url: str) -> Engine:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     # Threads hold a connection only inside a transaction (milliseconds), never across an
     # agency call: 8 + 4 serve 32 worker threads on two cores. Past that a thread waits for
@@ -106,10 +106,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection: Any) -> None:
+_READ_ONLY = "onestop_read_only"
+
+
+def _sqlite_begin(connection: Any) -> None:
     # Take the write lock up front: a deferred transaction that reads and then writes can
-    # fail with "database is locked" under concurrent workers instead of waiting.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # fail with "database is locked" under concurrent workers instead of waiting. Readers
+    # need no lock: in WAL mode a deferred transaction reads a snapshot beside the writer.
+    if connection.get_execution_options().get(_READ_ONLY):
+        connection.exec_driver_sql("BEGIN DEFERRED")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -119,11 +126,22 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reading_sessions = sessionmaker(
+            self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on error."""
         with self.sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A session for reads only (pages, lists, token checks) that never waits for a writer
+        nor holds one up: on SQLite it reads a snapshot instead of taking the write lock that
+        every `transaction` takes up front."""
+        with self._reading_sessions() as session, session.begin():
             yield session
 
     @contextmanager

@@ -44,7 +44,7 @@ def get_caller(
     """The staff member behind the bearer token; 401 without a live one."""
     if credentials is None:
         raise Unauthorized("缺少访问令牌", "missing bearer token")
-    with rt.database.transaction() as session:
+    with rt.database.reading() as session:
         staff = staff_for_token(session, credentials.credentials, now=rt.clock.now())
         if staff is None:
             raise Unauthorized("访问令牌无效或已过期", "invalid or expired token")

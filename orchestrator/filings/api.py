@@ -32,7 +32,7 @@ def _actor(caller: CallerDep) -> service.Actor:
 
 
 def _detail(rt: RuntimeDep, caller: CallerDep, tracking_code: str) -> views.FilingDetail:
-    with rt.database.transaction() as session:
+    with rt.database.reading() as session:
         return _view(session, rt, caller, service.get_filing(session, caller.scope, tracking_code))
 
 
@@ -104,7 +104,7 @@ def list_filings(
     page_size: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> views.FilingPage:
     """Newest first; clerks see their branch, officers their district."""
-    with rt.database.transaction() as session:
+    with rt.database.reading() as session:
         rows, total = service.list_filings(
             session,
             caller.scope,
@@ -188,7 +188,7 @@ def hand_over(tracking_code: str, rt: RuntimeDep, caller: CallerDep) -> views.Fi
 )
 def get_licence(tracking_code: str, rt: RuntimeDep, caller: CallerDep) -> Response:
     """The licence as the registration authority signed it; verify it at /api/v1/licences."""
-    with rt.database.transaction() as session:
+    with rt.database.reading() as session:
         filing = service.get_filing(session, caller.scope, tracking_code)
         licence = documents.latest_of_filing(session, filing.id, documents.LICENCE)
         if licence is None:

@@ -80,7 +80,7 @@ def check_by_number(
     licence_no: Annotated[str, Path(min_length=1, max_length=60)], rt: RuntimeDep
 ) -> Verdict:
     """The licence OneStop received from the authority under this number, verified."""
-    with rt.database.transaction() as session:
+    with rt.database.reading() as session:
         document = documents.latest_by_reference(session, documents.LICENCE, licence_no)
         content = document.content if document else None
     if content is None:

@@ -1,0 +1,56 @@
+"""The embedded database (SQLite): writers take the lock up front, readers never wait for it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from orchestrator.db import Database
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    db = Database(f"sqlite:///{tmp_path / 'onestop.db'}")
+    with db.connection() as conn:
+        conn.execute(sa.text("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT)"))
+        conn.execute(sa.text("INSERT INTO note (body) VALUES ('first')"))
+    yield db
+    db.dispose()
+
+
+def _write_in_thread(db: Database, body: str) -> threading.Thread:
+    def write() -> None:
+        with db.connection() as conn:
+            conn.execute(sa.text("INSERT INTO note (body) VALUES (:body)"), {"body": body})
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return thread
+
+
+class TestReading:
+    def test_a_reader_does_not_hold_up_a_writer(self, database: Database) -> None:
+        with database.reading() as session:
+            assert session.scalar(sa.text("SELECT count(*) FROM note")) == 1
+            writer = _write_in_thread(database, "second")
+            writer.join(timeout=5)
+            assert not writer.is_alive(), "the writer waited for the reader's transaction"
+            # The reader goes on seeing the snapshot it started from.
+            assert session.scalar(sa.text("SELECT count(*) FROM note")) == 1
+        with database.reading() as session:
+            assert session.scalar(sa.text("SELECT count(*) FROM note")) == 2
+
+    def test_a_writer_still_takes_the_lock_up_front(self, database: Database) -> None:
+        # The contrast that makes the test above mean something: an ordinary transaction
+        # holds the write lock from its start, so a second writer waits for it.
+        with database.transaction() as session:
+            session.execute(sa.text("SELECT count(*) FROM note"))
+            writer = _write_in_thread(database, "second")
+            writer.join(timeout=0.5)
+            assert writer.is_alive()
+        writer.join(timeout=5)
+        assert not writer.is_alive()
