@@ -199,9 +199,9 @@ def beat(loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "war
     """Run Celery beat: the periodic sweep that re-dispatches overdue steps."""
     from orchestrator.celery_app import app as celery
 
-    schedule = Path("var") / "celerybeat-schedule"
-    schedule.parent.mkdir(exist_ok=True)
-    celery.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}"])
+    # The only entry is the sweep, every few seconds: nothing worth a schedule file, which
+    # every beat started from one directory would share (and a crashed one leave behind).
+    celery.start(["beat", f"--loglevel={loglevel}", "--scheduler=celery.beat:Scheduler"])
 
 
 @app.command()

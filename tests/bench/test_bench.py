@@ -219,7 +219,7 @@ class TestBenchCommand:
         self, postgres_url: str, bench_vhost: str, tmp_path: Path
     ) -> None:
         env = _environment(ONESTOP_DATABASE_URL=postgres_url, ONESTOP_BROKER_URL=bench_vhost)
-        # In its own directory: beat keeps its schedule file under ./var.
+        # In a directory of its own: nothing of the run is left in the checkout.
         run = _onestop(
             "bench",
             "--filings",
