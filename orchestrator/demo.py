@@ -467,7 +467,9 @@ class _Replay:
                 replay.filings, replay.calendar, timed_out=self.timeout if timed_out else None
             )
             totals = _totals(rows)
-            self._print_summary(rows, totals, timed_out=timed_out, interrupted=interrupted)
+        # After everything has stopped: the prompt comes back with the summary, not seconds
+        # after it while the embedded worker winds down.
+        self._print_summary(rows, totals, timed_out=timed_out, interrupted=interrupted)
         return DemoOutcome(
             scenario=scenario.name,
             database=self.database,
