@@ -374,7 +374,7 @@ def worker_threads(options: BenchOptions, settings: Settings) -> int:
     A thread waits out each agency call, so the workers need about (steps/s × agency
     latency) threads, with half as many again for bursts. Threads beyond that only contend
     for the interpreter: with 0 ms agencies, 8 threads a worker cost 63–70 ms of worker CPU
-    per filing against 78–80 ms with 16 or 32 (docs/benchmarks.md). Unknown arrival rate
+    per filing against 73–81 ms with 16 or 32 (docs/benchmarks.md). Unknown arrival rate
     and slow agencies: the configured default.
     """
     if options.agency_latency_ms == 0:
@@ -634,8 +634,8 @@ class _Submitter:
 def host_reference_seconds(rounds: int = 3) -> float:
     """Seconds a fixed pure-Python loop takes here (best of `rounds`): the machine's speed.
 
-    The same 2-core machine ran this loop in 0.71 s one hour and 0.98 s the next, and our
-    throughput moved with it, so figures from different runs compare only alongside it
+    On one VM its time drifted by up to 40% within an hour with nothing else running, and
+    our throughput moved with it, so figures from different runs compare only alongside it
     (filings/s × reference seconds stayed about constant: docs/benchmarks.md).
     """
     best = math.inf
@@ -681,8 +681,8 @@ class _CpuMeter:
     def _machine_seconds(self) -> tuple[float, float, float]:
         """Busy, stolen and all CPU seconds since boot (/proc/stat's first line).
 
-        Stolen time is the hypervisor running someone else on our CPUs: neither our
-        work nor idle, and on a shared host it can be half of all time.
+        Stolen time is the hypervisor running someone else on our CPUs: neither our work
+        nor idle.
         """
         try:
             with open("/proc/stat") as stat:
