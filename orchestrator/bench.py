@@ -372,10 +372,9 @@ def worker_threads(options: BenchOptions, settings: Settings) -> int:
     """Threads per worker for the load about to be offered, as an operator would size them.
 
     A thread waits out each agency call, so the workers need about (steps/s × agency
-    latency) threads, with half as many again for bursts. Threads beyond that only contend
-    for the interpreter: with 0 ms agencies, 8 threads a worker cost 63–70 ms of worker CPU
-    per filing against 73–81 ms with 16 or 32 (docs/benchmarks.md). Unknown arrival rate
-    and slow agencies: the configured default.
+    latency) threads, with half as many again for bursts; more only wait for the interpreter
+    (docs/benchmarks.md: with 0 ms agencies 8 threads a worker did at least as well as 16
+    or 32). Unknown arrival rate and slow agencies: the configured default.
     """
     if options.agency_latency_ms == 0:
         return MIN_WORKER_THREADS
