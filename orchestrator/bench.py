@@ -29,7 +29,7 @@ import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from orchestrator.filings.models import Filing, FilingStatus
 from orchestrator.filings.transitions import idempotency_key
@@ -484,7 +484,7 @@ _UNFINISHED = (FilingStatus.ACCEPTED, FilingStatus.READY)
 def _unfinished(db: Any) -> dict[str, Any]:
     """Filings still under way in the database, and their trade names (read-only SQL)."""
     trade_name = Filing.payload["company_name"]["trade_name"].as_string()
-    with _read_only(db) as conn:
+    with db.reading() as conn:
         names = conn.execute(select(trade_name).where(Filing.status.in_(_UNFINISHED))).scalars()
         found = [name for name in names if name]
     return {"count": len(found), "trade_names": set(found)}
@@ -504,7 +504,7 @@ def _why_not_complete(db: Any, codes: Sequence[str], limit: int = 5) -> list[str
         )
         .order_by(Filing.tracking_code, Step.position)
     )
-    with _read_only(db) as conn:
+    with db.reading() as conn:
         rows = conn.execute(query).all()
     notes = [
         f"not complete: {code} ({status}): {step} {state}" + (f" — {reason}" if reason else "")
@@ -732,20 +732,9 @@ class _Counts:
             func.count().filter(Filing.status == FilingStatus.COMPLETE),
             func.count().filter(Filing.status.in_(_ACTIVE_END)),
         ).where(*self.where)
-        with _read_only(self.db) as conn:
+        with self.db.reading() as conn:
             ready, complete, stopped = conn.execute(query).one()
         return int(ready), int(complete), int(stopped)
-
-
-@contextmanager
-def _read_only(db: Any) -> Iterator[Any]:
-    with db.engine.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SET TRANSACTION READ ONLY"))
-        try:
-            yield conn
-        finally:
-            conn.rollback()
 
 
 @contextmanager
@@ -786,7 +775,7 @@ def _measure(
     query = select(
         Filing.tracking_code, Filing.status, Filing.accepted_at, Filing.completed_at
     ).where(Filing.branch_id == branch_id, Filing.idempotency_key.startswith(prefix))
-    with _read_only(db) as conn:
+    with db.reading() as conn:
         rows = {row.tracking_code: row for row in conn.execute(query)}
     codes = set(acknowledged.values())
     complete = [

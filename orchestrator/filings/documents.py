@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy import ColumnElement, Connection, Table, insert, select
 from sqlalchemy.orm import Session
 
 from integrations.base import AgencyDocument
@@ -74,19 +74,14 @@ def store(
 
 def latest_of_filing(session: Session, filing_id: int, kind: str) -> Document | None:
     """The filing's newest document of `kind`, if an agency issued one."""
-    return session.scalars(
-        select(Document)
-        .where(Document.filing_id == filing_id, Document.kind == kind)
-        .order_by(Document.id.desc())
-        .limit(1)
-    ).first()
+    return _latest(session, kind, Document.filing_id == filing_id)
 
 
 def latest_by_reference(session: Session, kind: str, reference: str) -> Document | None:
     """The newest document of `kind` under the agency's number `reference` (e.g. a licence no.)."""
-    return session.scalars(
-        select(Document)
-        .where(Document.kind == kind, Document.reference == reference)
-        .order_by(Document.id.desc())
-        .limit(1)
-    ).first()
+    return _latest(session, kind, Document.reference == reference)
+
+
+def _latest(session: Session, kind: str, condition: ColumnElement[bool]) -> Document | None:
+    query = select(Document).where(Document.kind == kind, condition)
+    return session.scalars(query.order_by(Document.id.desc()).limit(1)).first()

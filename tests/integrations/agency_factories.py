@@ -7,6 +7,7 @@ import uuid
 from datetime import date
 from typing import Any
 
+from integrations.base import AgencyAdapter
 from integrations.codes import USCC_ALPHABET, gb11643_check_char, gb32100_check_char
 from integrations.requests import (
     BankAccountRequest,
@@ -25,6 +26,9 @@ from integrations.requests import (
 )
 from integrations.seal import SEAL_TYPE_CODES
 from integrations.simulators.specimens import impression_base64
+
+# The adapters by agency name, as `integrations.registry.build_adapters` builds them.
+Adapters = dict[str, AgencyAdapter[Any]]
 
 DISTRICT = "370783"  # 寿光市
 _counter = itertools.count(1)

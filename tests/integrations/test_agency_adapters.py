@@ -24,6 +24,7 @@ from tests.integrations.agency_factories import (
     DISTRICT,
     REQUEST_FACTORIES,
     RESULT_KEYS,
+    Adapters,
     bank_account_request,
     courier_request,
     housing_fund_request,
@@ -40,7 +41,6 @@ from tests.integrations.agency_factories import (
 from tests.integrations.conftest import SimControl
 
 AGENCIES = list(REQUEST_FACTORIES)
-Adapters = dict[str, AgencyAdapter[Any]]
 
 
 def wait_done(adapter: AgencyAdapter[Any], key: str, *, limit: float = 5.0) -> Done:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from pypdf import PdfReader, PdfWriter
 
 from integrations import signing
-from integrations.base import AgencyAdapter, AgencyDocument, Done
+from integrations.base import AgencyDocument, Done
 from integrations.e_licence import (
     ATTACHMENT,
     LicenceData,
@@ -38,10 +38,9 @@ from integrations.signing import (
 from integrations.simulators.app import SimulatorConfig, create_app
 from integrations.simulators.licence import issue_licence, render_licence, simulator_signer
 from integrations.simulators.server import serve_in_thread
-from tests.integrations.agency_factories import new_key, person, registration_request
+from tests.integrations.agency_factories import Adapters, new_key, person, registration_request
 from tests.integrations.conftest import SimControl
 
-Adapters = dict[str, AgencyAdapter[Any]]
 TRUSTED = [simulator_signer()]
 SIMULATOR_KEY = "Ed25519:yN0dPPqK0B21l0ndeFraKJTu1ZAwfdcYJULrCbX8Jn4="
 

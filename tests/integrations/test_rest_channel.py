@@ -32,6 +32,7 @@ from integrations.registry import build_adapters, close_adapters
 from integrations.rest import MAX_BODY_BYTES, RestChannel
 from tests.integrations.agency_factories import (
     REQUEST_FACTORIES,
+    Adapters,
     courier_request,
     housing_fund_request,
     registration_request,
@@ -42,7 +43,6 @@ BASE = "http://agency.test"
 # The agencies that speak REST/JSON in life (the others move to SOAP).
 REST_AGENCIES = ["registration", "medical_insurance", "housing_fund", "courier"]
 KEY = "filing-42:step"
-Adapters = dict[str, AgencyAdapter[Any]]
 
 _BODY17 = "91370783MA3C0DE00"
 USCC = _BODY17 + gb32100_check_char(_BODY17)

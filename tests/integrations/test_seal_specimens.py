@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from PIL import Image, ImageChops, PngImagePlugin
 
-from integrations.base import AgencyAdapter, Done, RejectedError
+from integrations.base import Done, RejectedError
 from integrations.simulators import specimens
 from integrations.simulators.app import SimulatorConfig, create_app
 from orchestrator.filings.agency_requests import reserved_specimens
 from tests.integrations.agency_factories import (
+    Adapters,
     bank_account_request,
     credit_code,
     new_key,
@@ -24,7 +25,6 @@ from tests.integrations.agency_factories import (
 )
 from tests.integrations.conftest import SimControl
 
-Adapters = dict[str, AgencyAdapter[Any]]
 COMPANY = "寿光市瑞泽农业科技有限公司"
 MISSING = "\U000f0000"  # a private-use code point: no font has a glyph for it
 

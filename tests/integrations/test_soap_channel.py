@@ -19,7 +19,6 @@ from lxml import etree
 from pytest_httpx import HTTPXMock, IteratorStream
 
 from integrations.base import (
-    AgencyAdapter,
     AgencyError,
     BlockedError,
     Done,
@@ -34,6 +33,7 @@ from integrations.tax import SOAP_SERVICE as TAX_SERVICE
 from integrations.tax import TaxAdapter
 from tests.integrations.agency_factories import (
     REQUEST_FACTORIES,
+    Adapters,
     bank_account_request,
     seal_request,
     social_insurance_request,
@@ -42,7 +42,6 @@ from tests.integrations.agency_factories import (
 
 BASE = "http://agency.test"
 KEY = "filing-42:step"
-Adapters = dict[str, AgencyAdapter[Any]]
 SOAP_AGENCIES = ["seal", "bank_account", "tax", "social_insurance"]
 NAMESPACES = {
     "seal": "urn:mps:seal-filing:v1",

@@ -12,12 +12,13 @@ import zeep
 from lxml import etree
 
 from integrations import bank_account, seal, social_insurance, tax
-from integrations.base import AgencyAdapter, BlockedError, Done, Pending, RejectedError
+from integrations.base import BlockedError, Done, Pending, RejectedError
 from integrations.simulators.server import BackgroundServer
 from integrations.simulators.soap import SOAP_ENV, SOAP_SERVICES
 from integrations.soap import SoapChannel, SoapService
 from tests.integrations.agency_factories import (
     REQUEST_FACTORIES,
+    Adapters,
     bank_account_request,
     new_key,
     seal_request,
@@ -26,7 +27,6 @@ from tests.integrations.agency_factories import (
 )
 from tests.integrations.conftest import SimControl
 
-Adapters = dict[str, AgencyAdapter[Any]]
 OUR_SERVICES: dict[str, SoapService] = {
     "seal": seal.SOAP_SERVICE,
     "bank_account": bank_account.SOAP_SERVICE,
