@@ -7,6 +7,7 @@ import random
 from datetime import datetime
 
 from celery import group
+from sqlalchemy import Connection
 
 from integrations.base import (
     AgencyError,
@@ -33,32 +34,55 @@ log = logging.getLogger(__name__)
     ignore_result=True,
 )
 def run_step(step_id: int) -> None:
-    """Claim the step, ask (or tell) its agency, and record what came of it."""
+    """Claim the step, ask (or tell) its agency, record what came of it, and carry on.
+
+    When the step's success makes further steps ready, this task goes on with one of them
+    itself (in the transaction that recorded the success) and sends the others to the
+    workers: the path through the workflow costs no message per step, parallel branches
+    still run in parallel. Should this worker die while carrying on, the step it was on
+    has no message of its own to be redelivered: its lease runs out and the sweeper sends it
+    (well inside any promise to the client; minutes, not hours).
+    """
     rt = runtime.current()
     with rt.database.connection() as conn:
-        work = transitions.claim(
+        work = _take(
             conn,
             step_id,
-            now=rt.clock.now(),
-            lease_until=rt.clock.after(rt.settings.step_lease_seconds),
-            worker=run_step.request.hostname,
             redelivered=bool((run_step.request.delivery_info or {}).get("redelivered")),
         )
-        if work is not None and delivers_at_branch(work):
-            transitions.await_handover(conn, step_id, now=rt.clock.now())
-            return
-    if work is None:
-        return
+    while work is not None:
+        work = _carry(work)
+
+
+def _take(conn: Connection, step_id: int, *, redelivered: bool = False) -> StepWork | None:
+    """Claim the step for this worker; None if there is no agency to call for it now."""
+    rt = runtime.current()
+    work = transitions.claim(
+        conn,
+        step_id,
+        now=rt.clock.now(),
+        lease_until=rt.clock.after(rt.settings.step_lease_seconds),
+        worker=run_step.request.hostname,
+        redelivered=redelivered,
+    )
+    if work is not None and delivers_at_branch(work):
+        transitions.await_handover(conn, step_id, now=rt.clock.now())
+        return None
+    return work
+
+
+def _carry(work: StepWork) -> StepWork | None:
+    """One attempt at the step's agency, recorded; the next step this task carries on with."""
     try:
         outcome = _ask_agency(work)
     except AgencyError as error:
         _record_error(work, error)
-        return
+        return None
     except Exception as error:  # a bug or an unforeseen reply: retry, visibly, never lose it
         log.exception("step %s of filing %s crashed", work.name, work.filing_id)
         _record_error(work, TransientError(f"internal error: {error!r}", code="internal"))
-        return
-    _record_outcome(work, outcome)
+        return None
+    return _record_outcome(work, outcome)
 
 
 def _ask_agency(work: StepWork) -> Outcome:
@@ -79,22 +103,27 @@ def _ask_agency(work: StepWork) -> Outcome:
 # never sent before the database says it may run (and if sending fails, the sweeper finds it).
 
 
-def _record_outcome(work: StepWork, outcome: Outcome) -> None:
+def _record_outcome(work: StepWork, outcome: Outcome) -> StepWork | None:
     rt = runtime.current()
     now = rt.clock.now()
-    if isinstance(outcome, Done):
-        with rt.database.connection() as conn:
-            ready = transitions.succeed(
-                conn,
-                work.step_id,
-                dict(outcome.result),
-                now=now,
-                lease_until=rt.clock.after(rt.settings.step_lease_seconds),
-            )
-        dispatch(ready)
-        return
-    assert isinstance(outcome, Pending)
-    _postpone(work, outcome.retry_after, now=now, submitted=True)
+    if not isinstance(outcome, Done):
+        assert isinstance(outcome, Pending)
+        _postpone(work, outcome.retry_after, now=now, submitted=True)
+        return None
+    with rt.database.connection() as conn:
+        ready = transitions.succeed(
+            conn,
+            work.step_id,
+            dict(outcome.result),
+            now=now,
+            lease_until=rt.clock.after(rt.settings.step_lease_seconds),
+        )
+        # Ready steps come in workflow order, so the one kept is on the longest path.
+        following = None
+        while ready and following is None:
+            following = _take(conn, ready.pop(0))
+    dispatch(ready)
+    return following
 
 
 def _record_error(work: StepWork, error: AgencyError) -> None:
