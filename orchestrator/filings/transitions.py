@@ -120,10 +120,13 @@ def _event(
     }
 
 
+_INSERT_EVENT = insert(_EVENT)
+
+
 def _append(conn: Connection, events: list[dict[str, Any]]) -> None:
     """Append a transition's events in one statement."""
     if events:
-        conn.execute(insert(_EVENT), events)
+        conn.execute(_INSERT_EVENT, events)
 
 
 def _finish(
@@ -161,6 +164,23 @@ _CLAIM_READ = (
 )
 
 
+# The statements of every step's two transactions are built once: building one anew (and its
+# cache key) cost about as much of a worker's time as sending it.
+_STEP_ID = _STEP.c.id == bindparam("step_id")
+_TAKE = (
+    update(_STEP)
+    .where(_STEP_ID)
+    .values(
+        attempts=bindparam("attempt", type_=_STEP.c.attempts.type),
+        next_check_at=bindparam("lease", type_=_STEP.c.next_check_at.type),
+    )
+)
+_START = _TAKE.values(
+    status=StepStatus.RUNNING,
+    started_at=func.coalesce(_STEP.c.started_at, bindparam("now", type_=_STEP.c.started_at.type)),
+)
+
+
 def claim(
     conn: Connection,
     step_id: int,
@@ -193,13 +213,14 @@ def claim(
         _append(conn, [_event(filing_id, "blocked", at=now, step=name, materials=missing)])
         return None
     attempt = row.attempts + 1
-    changes: dict[str, Any] = {"attempts": attempt, "next_check_at": lease_until}
-    if row.status != StepStatus.SUBMITTED:
-        changes.update(status=StepStatus.RUNNING, started_at=func.coalesce(_STEP.c.started_at, now))
+    taking = {"step_id": step_id, "attempt": attempt, "lease": lease_until}
+    if row.status == StepStatus.SUBMITTED:
+        conn.execute(_TAKE, taking)  # the agency has it: this attempt asks how it went
+    else:
+        conn.execute(_START, {**taking, "now": now})
         kind = "started" if row.status == StepStatus.READY else "resumed"
         by = {"worker": worker} if worker else {}
         _append(conn, [_event(filing_id, kind, at=now, step=name, attempt=attempt, **by)])
-    conn.execute(update(_STEP).where(_STEP.c.id == step_id).values(changes))
     return StepWork(
         step_id=step_id,
         filing_id=filing_id,
@@ -241,6 +262,20 @@ def _results_of(names: tuple[str, ...]) -> Select[tuple[str, Any]]:
     )
 
 
+_SUCCEED = (
+    update(_STEP)
+    .where(_STEP_ID, _STEP.c.status.in_(_FINISHABLE))
+    .values(
+        status=StepStatus.DONE,
+        result=bindparam("result", type_=_STEP.c.result.type),
+        finished_at=bindparam("now", type_=_STEP.c.finished_at.type),
+        next_check_at=None,
+        last_error=None,
+    )
+    .returning(_STEP.c.filing_id, _STEP.c.name)
+)
+
+
 def succeed(
     conn: Connection,
     step_id: int,
@@ -252,16 +287,7 @@ def succeed(
 ) -> list[int]:
     """Mark the step done and join its successors; returns the ids of steps now ready."""
     result, issued = documents.set_aside(result)  # a licence PDF goes to `document`
-    done = _finish(
-        conn,
-        step_id,
-        _FINISHABLE,
-        status=StepStatus.DONE,
-        result=result,
-        finished_at=now,
-        next_check_at=None,
-        last_error=None,
-    )
+    done = conn.execute(_SUCCEED, {"step_id": step_id, "result": result, "now": now}).one_or_none()
     if done is None:
         return []  # a duplicate message or a late reply: the first outcome stands
     filing_id, name = done.filing_id, done.name
