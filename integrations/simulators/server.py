@@ -50,7 +50,7 @@ def _quiet_dropped_connections() -> None:
 def _config(app: Any, **options: Any) -> uvicorn.Config:
     return uvicorn.Config(
         app,
-        http="h11",
+        http="httptools",  # C parser: the pure-Python h11 cost the agencies a tenth of their CPU
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         backlog=2048,
         access_log=False,
