@@ -12,6 +12,7 @@ rest of a step together. A caller holding a `Session` passes `session.connection
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -243,6 +244,25 @@ def _missing_for(conn: Connection, filing_id: int, step_name: str) -> list[str]:
     return [code for code, blocks in rows if step_name in blocks]
 
 
+# Longer texts in a result (a seal's impression, as base64) go into the history as digests.
+BRIEF_CHARS = 200
+
+
+def in_brief(value: Any) -> Any:
+    """`value` for the history: texts over `BRIEF_CHARS` by their SHA-256 and length only.
+
+    The step row keeps the result whole; the history says what came, and the digest proves
+    which. Copying a seal step's impressions into its event doubled what the step wrote.
+    """
+    if isinstance(value, str) and len(value) > BRIEF_CHARS:
+        return {"sha256": hashlib.sha256(value.encode()).hexdigest(), "chars": len(value)}
+    if isinstance(value, dict):
+        return {key: in_brief(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [in_brief(item) for item in value]
+    return value
+
+
 def _results(conn: Connection, filing_id: int, names: tuple[str, ...]) -> dict[str, Any]:
     # Only the results this step's request is built from, never the whole filing.
     if not names:
@@ -292,7 +312,7 @@ def succeed(
         return []  # a duplicate message or a late reply: the first outcome stands
     filing_id, name = done.filing_id, done.name
     documents.store(conn, filing_id, name, issued, now=now)
-    events = [_event(filing_id, "done", at=now, actor=actor, step=name, result=result)]
+    events = [_event(filing_id, "done", at=now, actor=actor, step=name, result=in_brief(result))]
     filing_changes: dict[str, Any] = {}
     if name == "registration" and isinstance(result.get("credit_code"), str):
         filing_changes["credit_code"] = result["credit_code"]

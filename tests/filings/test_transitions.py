@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -99,3 +100,29 @@ class TestSweptStep:
             )
         assert len(ready) == 5  # seal, tax, social, medical, housing fund
         assert not claimed(onestop, step_id, after=LEASE + timedelta(seconds=2))
+
+
+class TestHistoryOfAResult:
+    def test_long_texts_go_into_the_history_as_digests_and_stay_whole_in_the_step(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        step_id = registration_of(onestop, file_undispatched(onestop, branch_staff))
+        assert claimed(onestop, step_id, after=timedelta(0))
+        image = "iVBORw0KGgo" + "A" * 5000
+        result = {"credit_code": "x", "seals": [{"no": "1", "specimen": image}]}
+        now = onestop.clock.now()
+        with onestop.database.connection() as conn:
+            transitions.succeed(conn, step_id, result, now=now, lease_until=now + LEASE)
+        with onestop.database.transaction() as session:
+            step = session.get(Step, step_id)
+            assert step is not None and step.result == result
+            done = session.scalars(
+                select(Event).where(
+                    Event.filing_id == step.filing_id, Event.step == step.name, Event.kind == "done"
+                )
+            ).one()
+        digest = hashlib.sha256(image.encode()).hexdigest()
+        assert done.detail["result"] == {
+            "credit_code": "x",
+            "seals": [{"no": "1", "specimen": {"sha256": digest, "chars": len(image)}}],
+        }
