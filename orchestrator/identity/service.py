@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from orchestrator.identity.models import ApiToken, Branch, District, Role, Staff
 
@@ -65,7 +65,12 @@ def issue_token(
 
 def revoke_token(session: Session, token: str, *, now: datetime) -> bool:
     """Revoke a live bearer token; False if there is no such token or it was revoked."""
-    row = session.scalars(select(ApiToken).where(ApiToken.digest == _digest(token))).first()
+    row = session.scalars(
+        # The staff member in the same query: every API call asks this first.
+        select(ApiToken)
+        .options(joinedload(ApiToken.staff))
+        .where(ApiToken.digest == _digest(token))
+    ).first()
     if row is None or row.revoked_at is not None:
         return False
     row.revoked_at = now
@@ -74,7 +79,12 @@ def revoke_token(session: Session, token: str, *, now: datetime) -> bool:
 
 def staff_for_token(session: Session, token: str, *, now: datetime) -> Staff | None:
     """The active staff member a live token belongs to, or None."""
-    row = session.scalars(select(ApiToken).where(ApiToken.digest == _digest(token))).first()
+    row = session.scalars(
+        # The staff member in the same query: every API call asks this first.
+        select(ApiToken)
+        .options(joinedload(ApiToken.staff))
+        .where(ApiToken.digest == _digest(token))
+    ).first()
     if row is None or row.revoked_at is not None:
         return None
     if row.expires_at is not None and row.expires_at <= now:
