@@ -109,7 +109,9 @@ def _text_mask(text: str, size: int) -> tuple[Image.Image, int, int]:
 
     Cached like `glyph`: a seal's name and a person's name seal repeat from seal to seal.
     """
-    left, top, right, bottom = font(size).getbbox(text, anchor="mm")
+    box = font(size).getbbox(text, anchor="mm")
+    left, top = math.floor(box[0]), math.floor(box[1])
+    right, bottom = math.ceil(box[2]), math.ceil(box[3])
     mask = Image.new("L", (right - left, bottom - top), 0)
     ImageDraw.Draw(mask).text((-left, -top), text, fill=255, font=font(size), anchor="mm")
     return mask, left, top
