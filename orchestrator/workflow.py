@@ -24,6 +24,8 @@ class StepSpec:
     needs: tuple[str, ...] = ()
     label_zh: str = ""
     label_en: str = ""
+    # The earlier steps whose results its request is built from (None: all it depends on).
+    reads: tuple[str, ...] | None = None
 
 
 STEPS: tuple[StepSpec, ...] = (
@@ -48,6 +50,7 @@ STEPS: tuple[StepSpec, ...] = (
         ("bank_account", "tax", "social_insurance", "medical_insurance", "housing_fund"),
         "证照送达",
         "Delivery of licence and seals",
+        reads=("registration",),  # the credit code; not the seal impressions, say
     ),
 )
 
@@ -65,6 +68,7 @@ def validate(steps: Iterable[StepSpec]) -> tuple[StepSpec, ...]:
     Names are identifiers because they go into idempotency keys and, inline, into SQL.
     """
     seen: set[str] = set()
+    seen_specs: dict[str, StepSpec] = {}
     for spec in steps:
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,29}", spec.name):
             raise WorkflowError(f"step name {spec.name!r} is not a lower-case identifier")
@@ -73,7 +77,11 @@ def validate(steps: Iterable[StepSpec]) -> tuple[StepSpec, ...]:
         unknown = [n for n in spec.needs if n not in seen]
         if unknown:
             raise WorkflowError(f"step {spec.name!r} needs undeclared or later steps {unknown}")
+        unread = [n for n in spec.reads or () if n not in _ancestors(spec, seen_specs)]
+        if unread:
+            raise WorkflowError(f"step {spec.name!r} reads steps it does not wait for {unread}")
         seen.add(spec.name)
+        seen_specs[spec.name] = spec
     return tuple(steps)
 
 
@@ -97,11 +105,23 @@ def roots() -> tuple[str, ...]:
 def upstream(name: str) -> tuple[str, ...]:
     """Every step `name` depends on, directly or not, in declaration order."""
     specs = by_name()
+    found = _ancestors(specs[name], specs)
+    return tuple(n for n in specs if n in found)
+
+
+@cache
+def reads(name: str) -> tuple[str, ...]:
+    """The steps whose results the request of `name` is built from, in declaration order."""
+    spec = by_name()[name]
+    return upstream(name) if spec.reads is None else tuple(n for n in by_name() if n in spec.reads)
+
+
+def _ancestors(spec: StepSpec, specs: Mapping[str, StepSpec]) -> set[str]:
     found: set[str] = set()
-    stack = list(specs[name].needs)
+    stack = list(spec.needs)
     while stack:
         need = stack.pop()
         if need not in found:
             found.add(need)
             stack.extend(specs[need].needs)
-    return tuple(n for n in specs if n in found)
+    return found

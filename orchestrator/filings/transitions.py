@@ -47,7 +47,7 @@ from orchestrator.filings.models import (
     Step,
     StepStatus,
 )
-from orchestrator.workflow import FINAL_STEP, by_name, successors, upstream
+from orchestrator.workflow import FINAL_STEP, by_name, reads, successors
 
 WORKER = "worker"
 
@@ -231,7 +231,7 @@ def claim(
         ask_first=row.status == StepStatus.SUBMITTED or row.attempts > 0,
         idempotency_key=idempotency_key(row.tracking_code, name),
         payload=row.payload,
-        results=_results(conn, filing_id, upstream(name)),
+        results=_results(conn, filing_id, reads(name)),
     )
 
 

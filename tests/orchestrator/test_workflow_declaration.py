@@ -12,6 +12,7 @@ from orchestrator.workflow import (
     StepSpec,
     WorkflowError,
     by_name,
+    reads,
     roots,
     successors,
     upstream,
@@ -55,3 +56,13 @@ class TestValidation:
     def test_refuses_a_need_declared_later_or_unknown(self) -> None:
         with pytest.raises(WorkflowError, match="needs"):
             validate([StepSpec("a", "x", ("b",)), StepSpec("b", "x")])
+
+    def test_refuses_reading_a_step_it_does_not_wait_for(self) -> None:
+        with pytest.raises(WorkflowError, match="reads"):
+            validate(
+                [StepSpec("a", "x"), StepSpec("b", "x"), StepSpec("c", "x", ("a",), reads=("b",))]
+            )
+
+    def test_reads_what_it_waits_for_unless_declared(self) -> None:
+        assert reads("bank_account") == ("registration", "seal")
+        assert reads(FINAL_STEP) == ("registration",)
