@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from celery.signals import task_prerun
 from sqlalchemy import select
 
 from integrations.codes import is_valid_uscc
@@ -129,6 +130,29 @@ class TestHappyPath:
         ):
             assert done_at[need] < delivery_ready
         assert done_at["registration"] < done_at["seal"] < done_at["bank_account"]
+
+    def test_a_task_carries_on_with_one_ready_step_and_sends_the_others(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        runs: list[int] = []
+
+        def count(sender: Any = None, args: Any = (), **_: Any) -> None:
+            if getattr(sender, "name", "") == "filings.run_step":
+                runs.append(args[0])
+
+        task_prerun.connect(count, weak=False)
+        try:
+            code = file(onestop, branch_staff)
+            filing = wait_for(onestop, code, complete)
+        finally:
+            task_prerun.disconnect(count)
+        ours = {step.id: step.name for step in filing.steps}
+        sent = sorted(ours[step_id] for step_id in runs if step_id in ours)
+        # Registration's message; after it, the four parallel steps beside seal. Seal, bank
+        # account and delivery ride on the task of the step before them.
+        assert sent == sorted(
+            ["registration", "tax", "social_insurance", "medical_insurance", "housing_fund"]
+        )
 
     def test_every_transition_is_an_event_with_time_and_actor(
         self, onestop: Runtime, branch_staff: BranchStaff
