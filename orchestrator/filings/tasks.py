@@ -45,28 +45,23 @@ def run_step(step_id: int) -> None:
     """
     rt = runtime.current()
     with rt.database.connection() as conn:
-        work = _take(
+        work = transitions.claim(
             conn,
             step_id,
+            now=rt.clock.now(),
+            lease_until=rt.clock.after(rt.settings.step_lease_seconds),
+            worker=run_step.request.hostname,
             redelivered=bool((run_step.request.delivery_info or {}).get("redelivered")),
         )
+        work = _unless_at_branch(conn, work)
     while work is not None:
         work = _carry(work)
 
 
-def _take(conn: Connection, step_id: int, *, redelivered: bool = False) -> StepWork | None:
-    """Claim the step for this worker; None if there is no agency to call for it now."""
-    rt = runtime.current()
-    work = transitions.claim(
-        conn,
-        step_id,
-        now=rt.clock.now(),
-        lease_until=rt.clock.after(rt.settings.step_lease_seconds),
-        worker=run_step.request.hostname,
-        redelivered=redelivered,
-    )
+def _unless_at_branch(conn: Connection, work: StepWork | None) -> StepWork | None:
+    """The work, unless it is a delivery the client collects at the branch: that waits there."""
     if work is not None and delivers_at_branch(work):
-        transitions.await_handover(conn, step_id, now=rt.clock.now())
+        transitions.await_handover(conn, work.step_id, now=runtime.current().clock.now())
         return None
     return work
 
@@ -111,17 +106,15 @@ def _record_outcome(work: StepWork, outcome: Outcome) -> StepWork | None:
         _postpone(work, outcome.retry_after, now=now, submitted=True)
         return None
     with rt.database.connection() as conn:
-        ready = transitions.succeed(
+        ready, following = transitions.succeed_and_take(
             conn,
-            work.step_id,
+            work,
             dict(outcome.result),
             now=now,
             lease_until=rt.clock.after(rt.settings.step_lease_seconds),
+            worker=run_step.request.hostname,
         )
-        # Ready steps come in workflow order, so the one kept is on the longest path.
-        following = None
-        while ready and following is None:
-            following = _take(conn, ready.pop(0))
+        following = _unless_at_branch(conn, following)
     dispatch(ready)
     return following
 

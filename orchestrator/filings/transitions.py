@@ -13,6 +13,7 @@ rest of a step together. A caller holding a `Session` passes `session.connection
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -198,6 +199,33 @@ def claim(
     step is taken again only from a message the broker `redelivered` (its worker died
     holding it) or once its lease has run out; any other message for it is a duplicate.
     """
+    events: list[dict[str, Any]] = []
+    work = _claim(
+        conn,
+        step_id,
+        now=now,
+        lease_until=lease_until,
+        worker=worker,
+        redelivered=redelivered,
+        events=events,
+        known={},
+    )
+    _append(conn, events)
+    return work
+
+
+def _claim(
+    conn: Connection,
+    step_id: int,
+    *,
+    now: datetime,
+    lease_until: datetime,
+    worker: str | None,
+    redelivered: bool,
+    events: list[dict[str, Any]],
+    known: Mapping[str, dict[str, Any]],
+) -> StepWork | None:
+    """`claim`, adding its events to `events`; results in `known` are not read again."""
     row = conn.execute(_CLAIM_READ, {"step_id": step_id}).one_or_none()
     if row is None or row.status not in ACTIVE_STEP_STATUSES:
         return None
@@ -211,7 +239,7 @@ def claim(
             .where(_STEP.c.id == step_id)
             .values(status=StepStatus.BLOCKED, reason="material_missing", next_check_at=None)
         )
-        _append(conn, [_event(filing_id, "blocked", at=now, step=name, materials=missing)])
+        events.append(_event(filing_id, "blocked", at=now, step=name, materials=missing))
         return None
     attempt = row.attempts + 1
     taking = {"step_id": step_id, "attempt": attempt, "lease": lease_until}
@@ -221,7 +249,12 @@ def claim(
         conn.execute(_START, {**taking, "now": now})
         kind = "started" if row.status == StepStatus.READY else "resumed"
         by = {"worker": worker} if worker else {}
-        _append(conn, [_event(filing_id, kind, at=now, step=name, attempt=attempt, **by)])
+        events.append(_event(filing_id, kind, at=now, step=name, attempt=attempt, **by))
+    needed = reads(name)
+    if all(step in known for step in needed):
+        results = {step: known[step] for step in needed if known[step]}
+    else:
+        results = _results(conn, filing_id, needed)
     return StepWork(
         step_id=step_id,
         filing_id=filing_id,
@@ -231,7 +264,7 @@ def claim(
         ask_first=row.status == StepStatus.SUBMITTED or row.attempts > 0,
         idempotency_key=idempotency_key(row.tracking_code, name),
         payload=row.payload,
-        results=_results(conn, filing_id, reads(name)),
+        results=results,
     )
 
 
@@ -306,13 +339,74 @@ def succeed(
     actor: str = WORKER,
 ) -> list[int]:
     """Mark the step done and join its successors; returns the ids of steps now ready."""
+    events: list[dict[str, Any]] = []
+    done = _succeed(conn, step_id, result, now, lease_until, actor, events)
+    _append(conn, events)
+    return [] if done is None else done.ready
+
+
+def succeed_and_take(
+    conn: Connection,
+    work: StepWork,
+    result: dict[str, Any],
+    *,
+    now: datetime,
+    lease_until: datetime,
+    worker: str | None = None,
+) -> tuple[list[int], StepWork | None]:
+    """`succeed`, then `claim` the first step it made ready that has an agency to call.
+
+    Steps are declared longest path first, so the one taken is on the critical path. Both
+    transitions share one events insert, and the taken step's request is built from results
+    this step already had (its own and those it was built from) without reading them again:
+    a done step's result never changes. Returns the other ready steps and the taken one.
+    """
+    events: list[dict[str, Any]] = []
+    done = _succeed(conn, work.step_id, result, now, lease_until, WORKER, events)
+    ready = [] if done is None else list(done.ready)
+    following = None
+    if done is not None:
+        known = {**work.results, done.name: done.result}
+        while ready and following is None:
+            following = _claim(
+                conn,
+                ready.pop(0),
+                now=now,
+                lease_until=lease_until,
+                worker=worker,
+                redelivered=False,
+                events=events,
+                known=known,
+            )
+    _append(conn, events)
+    return ready, following
+
+
+@dataclass(frozen=True)
+class _Done:
+    name: str
+    result: dict[str, Any]  # as stored: documents set aside
+    ready: list[int]
+
+
+def _succeed(
+    conn: Connection,
+    step_id: int,
+    result: dict[str, Any],
+    now: datetime,
+    lease_until: datetime,
+    actor: str,
+    events: list[dict[str, Any]],
+) -> _Done | None:
     result, issued = documents.set_aside(result)  # a licence PDF goes to `document`
     done = conn.execute(_SUCCEED, {"step_id": step_id, "result": result, "now": now}).one_or_none()
     if done is None:
-        return []  # a duplicate message or a late reply: the first outcome stands
+        return None  # a duplicate message or a late reply: the first outcome stands
     filing_id, name = done.filing_id, done.name
     documents.store(conn, filing_id, name, issued, now=now)
-    events = [_event(filing_id, "done", at=now, actor=actor, step=name, result=in_brief(result))]
+    events.append(
+        _event(filing_id, "done", at=now, actor=actor, step=name, result=in_brief(result))
+    )
     filing_changes: dict[str, Any] = {}
     if name == "registration" and isinstance(result.get("credit_code"), str):
         filing_changes["credit_code"] = result["credit_code"]
@@ -327,8 +421,7 @@ def succeed(
             events.append(_event(filing_id, "filing_ready", at=now, step=None))
     if filing_changes:
         conn.execute(update(_FILING).where(_FILING.c.id == filing_id).values(filing_changes))
-    _append(conn, events)
-    return [step_id for step_id, _ in promoted]
+    return _Done(name, result, [step_id for step_id, _ in promoted])
 
 
 def _join_successors(
