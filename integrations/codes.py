@@ -7,6 +7,7 @@ check digit some banks put on account numbers. Pure functions, no I/O.
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 _GB11643_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _GB11643_CHECK = "10X98765432"
@@ -16,6 +17,9 @@ USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
+# The same people's numbers are checked at every hop (the API, each step's request, each
+# agency): remember the recent ones rather than weigh 17 digits again.
+@lru_cache(maxsize=4096)
 def gb11643_check_char(body17: str) -> str:
     """Check character of an 18-character resident identity number, from its first 17 digits."""
     if len(body17) != 17 or not body17.isdigit():
