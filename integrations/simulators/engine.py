@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -123,6 +123,8 @@ class AgencyRules(ABC):
     """One agency's business rules and state; the engine calls them under its lock."""
 
     name: str = ""
+    # Whether deciding takes milliseconds of CPU (drawing impressions, signing a licence).
+    decides_slowly: ClassVar[bool] = False
 
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
@@ -189,6 +191,11 @@ class AgencySimulator:
         self._subjects: Counter[str] = Counter()
         # Per key: the record timed and its seconds from the submit's arrival to the outcome.
         self._durations: dict[str, tuple[Record, float]] = {}
+
+    @property
+    def decides_slowly(self) -> bool:
+        """Whether a submit costs this agency milliseconds of CPU (see `AgencyRules`)."""
+        return self._rules.decides_slowly
 
     def reset(self) -> None:
         """Forget every request and effect; rules, sequences, RNG and behaviour start afresh."""

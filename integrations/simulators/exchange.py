@@ -55,9 +55,13 @@ async def carry_out(
 
     Raises `InvalidRequest` (nothing recorded) if the payload does not fit the agency's format.
     """
-    # The rules may take a while (the seal engraver draws its impressions): off the event
-    # loop, so that one agency's work does not stall every other agency's replies.
-    record = await asyncio.to_thread(sim.accept, key, payload, received_at=received_at)
+    if sim.decides_slowly:
+        # Drawing impressions or signing a licence: off the event loop, so that one agency's
+        # work does not stall every other agency's replies. The others decide in less time
+        # than handing the work to a thread would take.
+        record = await asyncio.to_thread(sim.accept, key, payload, received_at=received_at)
+    else:
+        record = sim.accept(key, payload, received_at=received_at)
     if sim.answers_synchronously(record):
         # Event-loop sleep: a slow agency must not hold up the others in this process.
         while (wait := sim.seconds_until_ready(record)) > 0:

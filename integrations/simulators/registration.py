@@ -118,6 +118,7 @@ class RegistrationRules(AgencyRules):
     """Name check, establishment registration and the register it keeps."""
 
     name = "registration"
+    decides_slowly = True  # it signs a PDF licence
 
     def __init__(self, rng: random.Random, *, licence_verify_url: str = DEFAULT_VERIFY_URL) -> None:
         super().__init__(rng)

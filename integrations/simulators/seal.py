@@ -44,6 +44,7 @@ class SealRules(AgencyRules):
     """Engraves seals and files them; filing numbers come from one sequence."""
 
     name = "seal"
+    decides_slowly = True  # it draws the impressions
 
     def __init__(self, rng: random.Random) -> None:
         super().__init__(rng)
