@@ -68,21 +68,19 @@ def validate(steps: Iterable[StepSpec]) -> tuple[StepSpec, ...]:
 
     Names are identifiers because they go into idempotency keys and, inline, into SQL.
     """
-    seen: set[str] = set()
-    seen_specs: dict[str, StepSpec] = {}
+    declared: dict[str, StepSpec] = {}
     for spec in steps:
         if not re.fullmatch(r"[a-z][a-z0-9_]{0,29}", spec.name):
             raise WorkflowError(f"step name {spec.name!r} is not a lower-case identifier")
-        if spec.name in seen:
+        if spec.name in declared:
             raise WorkflowError(f"step {spec.name!r} declared twice")
-        unknown = [n for n in spec.needs if n not in seen]
+        unknown = [n for n in spec.needs if n not in declared]
         if unknown:
             raise WorkflowError(f"step {spec.name!r} needs undeclared or later steps {unknown}")
-        unread = [n for n in spec.reads or () if n not in _ancestors(spec, seen_specs)]
+        unread = [n for n in spec.reads or () if n not in _ancestors(spec, declared)]
         if unread:
             raise WorkflowError(f"step {spec.name!r} reads steps it does not wait for {unread}")
-        seen.add(spec.name)
-        seen_specs[spec.name] = spec
+        declared[spec.name] = spec
     return tuple(steps)
 
 
