@@ -11,8 +11,9 @@ the signature's own value.
 1. The authority renders the visible licence (title, fields, QR code) with reportlab.
 2. It attaches the licence data as canonical JSON (`licence.json`, an ordinary PDF file
    attachment any viewer shows) together with the algorithm, key id and public key,
-   and reserves a fixed-width signature field `/OneStopSignature (<spaces>)` in the
-   document information dictionary.
+   and reserves one fixed-width signature field `/OneStopSignature (<spaces>)` (in the
+   document information dictionary or in the attachment's file specification: a
+   verifier looks for the one field wherever it is).
 3. It signs the whole file with the field still blank and writes the hex signature into
    the reserved space. The file length does not change, so cross-reference offsets stay
    valid and the file remains an ordinary PDF.
@@ -161,20 +162,36 @@ def canonical_json(model: BaseModel) -> bytes:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def sign_pdf(rendered: bytes, licence: LicenceData, signer: Signer) -> bytes:
-    """The rendered licence with its data attached and signed by `signer` (see the module doc)."""
+def signed_envelope(licence: LicenceData, signer: Signer) -> bytes:
+    """The attachment `licence.json`: the data and who signs it, as canonical JSON."""
     envelope = SignedLicence(
         algorithm=signer.algorithm,
         key_id=key_id(signer.algorithm, signer.public_key),
         public_key=base64.b64encode(signer.public_key).decode(),
         licence=licence,
     )
+    return canonical_json(envelope)
+
+
+BLANK_SIGNATURE = _BLANK.decode()  # the field's value before signing, for renderers
+
+
+def sign_pdf(rendered: bytes, licence: LicenceData, signer: Signer) -> bytes:
+    """The rendered licence with its data attached and signed by `signer` (see the module doc).
+
+    For a PDF rendered without the attachment; a renderer that writes the attachment and the
+    blank field itself (as the simulated bureau does) calls `fill_signature` directly.
+    """
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(rendered)))
-    writer.add_attachment(ATTACHMENT, canonical_json(envelope))
-    writer.add_metadata({SIGNATURE_FIELD: _BLANK.decode()})
+    writer.add_attachment(ATTACHMENT, signed_envelope(licence, signer))
+    writer.add_metadata({SIGNATURE_FIELD: BLANK_SIGNATURE})
     out = io.BytesIO()
     writer.write(out)
-    unsigned = out.getvalue()
+    return fill_signature(out.getvalue(), signer)
+
+
+def fill_signature(unsigned: bytes, signer: Signer) -> bytes:
+    """Sign the whole file, its signature field still blank, and write the signature into it."""
     start = unsigned.index(_MARKER + _BLANK + b")") + len(_MARKER)
     signature = signer.sign(unsigned).hex().encode().ljust(SIGNATURE_CHARS)
     if len(signature) != SIGNATURE_CHARS:
