@@ -10,13 +10,13 @@ the signature's own value.
 
 1. The authority renders the visible licence (title, fields, QR code) with reportlab.
 2. It attaches the licence data as canonical JSON (`licence.json`, an ordinary PDF file
-   attachment any viewer shows) together with the algorithm, key id and public key,
-   and reserves one fixed-width signature field `/OneStopSignature (<spaces>)` (in the
-   document information dictionary or in the attachment's file specification: a
-   verifier looks for the one field wherever it is).
+   attachment any viewer shows; `signed_envelope`) together with the algorithm, key id
+   and public key, and reserves one fixed-width signature field
+   `/OneStopSignature (<spaces>)` (`BLANK_SIGNATURE`) in the attachment's file
+   specification — a verifier finds the one field wherever it is.
 3. It signs the whole file with the field still blank and writes the hex signature into
-   the reserved space. The file length does not change, so cross-reference offsets stay
-   valid and the file remains an ordinary PDF.
+   the reserved space (`fill_signature`). The file length does not change, so
+   cross-reference offsets stay valid and the file remains an ordinary PDF.
 
 A verifier blanks the field again and checks the signature over the whole file. Hence a
 changed byte anywhere — in the shown text, in the QR code, in the attached data, in the
@@ -44,7 +44,7 @@ from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pypdf import PdfReader, PdfWriter
+from pypdf import PdfReader
 
 from integrations.signing import Signer, UnknownKey, Verifier, key_id, verifier_for
 
@@ -173,21 +173,7 @@ def signed_envelope(licence: LicenceData, signer: Signer) -> bytes:
     return canonical_json(envelope)
 
 
-BLANK_SIGNATURE = _BLANK.decode()  # the field's value before signing, for renderers
-
-
-def sign_pdf(rendered: bytes, licence: LicenceData, signer: Signer) -> bytes:
-    """The rendered licence with its data attached and signed by `signer` (see the module doc).
-
-    For a PDF rendered without the attachment; a renderer that writes the attachment and the
-    blank field itself (as the simulated bureau does) calls `fill_signature` directly.
-    """
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(rendered)))
-    writer.add_attachment(ATTACHMENT, signed_envelope(licence, signer))
-    writer.add_metadata({SIGNATURE_FIELD: BLANK_SIGNATURE})
-    out = io.BytesIO()
-    writer.write(out)
-    return fill_signature(out.getvalue(), signer)
+BLANK_SIGNATURE = _BLANK.decode()  # the field's value before signing
 
 
 def fill_signature(unsigned: bytes, signer: Signer) -> bytes:

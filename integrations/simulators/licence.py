@@ -100,7 +100,7 @@ def issue_licence(licence: LicenceData, signer: Signer | None = None) -> bytes:
     """The signed licence PDF (by default signed with the simulator's dev key).
 
     Rendered with its attachment and blank signature field in one pass: cloning the rendered
-    page with pypdf to attach them (`e_licence.sign_pdf`) was 40% of issuing a licence.
+    page with pypdf to attach them afterwards was 40% of issuing a licence.
     """
     signer = signer or simulator_signer()
     return fill_signature(_render(licence, attachment=signed_envelope(licence, signer)), signer)

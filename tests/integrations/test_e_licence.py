@@ -24,7 +24,6 @@ from integrations.e_licence import (
     SignedLicence,
     Status,
     canonical_json,
-    sign_pdf,
     verify_pdf,
 )
 from integrations.registry import build_adapters, close_adapters
@@ -207,7 +206,7 @@ class TestVerification:
             PdfReader(io.BytesIO(pdf)).attachments[ATTACHMENT][0]
         )
         other = Ed25519Signer.generate()
-        forged = sign_pdf(render_licence(envelope.licence), envelope.licence, other)
+        forged = issue_licence(envelope.licence, other)
         real_id = envelope.key_id.encode()
         fake_id = key_id("Ed25519", other.public_key).encode()
         verdict = verify_pdf(_replace_once(forged, fake_id, real_id), TRUSTED)
