@@ -340,7 +340,9 @@ def succeed(
 ) -> list[int]:
     """Mark the step done and join its successors; returns the ids of steps now ready."""
     events: list[dict[str, Any]] = []
-    done = _succeed(conn, step_id, result, now, lease_until, actor, events)
+    done = _succeed(
+        conn, step_id, result, now=now, lease_until=lease_until, actor=actor, events=events
+    )
     _append(conn, events)
     return [] if done is None else done.ready
 
@@ -354,7 +356,7 @@ def succeed_and_take(
     lease_until: datetime,
     worker: str | None = None,
 ) -> tuple[list[int], StepWork | None]:
-    """`succeed`, then `claim` the first step it made ready that has an agency to call.
+    """`succeed`, then `claim` the first step it made ready that is not blocked.
 
     Steps are declared longest path first, so the one taken is on the critical path. Both
     transitions share one events insert, and the taken step's request is built from results
@@ -362,7 +364,9 @@ def succeed_and_take(
     a done step's result never changes. Returns the other ready steps and the taken one.
     """
     events: list[dict[str, Any]] = []
-    done = _succeed(conn, work.step_id, result, now, lease_until, WORKER, events)
+    done = _succeed(
+        conn, work.step_id, result, now=now, lease_until=lease_until, actor=WORKER, events=events
+    )
     ready = [] if done is None else list(done.ready)
     following = None
     if done is not None:
@@ -393,6 +397,7 @@ def _succeed(
     conn: Connection,
     step_id: int,
     result: dict[str, Any],
+    *,
     now: datetime,
     lease_until: datetime,
     actor: str,
