@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import select
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from orchestrator.clock import CHINA
@@ -87,12 +89,26 @@ def make_engine(url: str) -> Engine:
     # a connection rather than opening and closing a PostgreSQL backend per transaction,
     # and a deployment stays well inside PostgreSQL's 100 connections.
     settings = get_settings()
-    return create_engine(
-        url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
+    engine = create_engine(
+        url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
     )
+    event.listen(engine, "checkout", _drop_if_closed_by_server)
+    return engine
+
+
+def _drop_if_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Make the pool discard a pooled connection the server has closed, and take another.
+
+    A server that goes away (restarted, or ending the session) says so on the socket; an
+    idle PostgreSQL connection is otherwise sent nothing, so a readable socket means the
+    connection is done for. Looking costs one poll, where SQLAlchemy's pre-ping (SELECT 1)
+    cost a round trip per transaction: 13 per filing in the workers.
+    """
+    if dbapi_connection.closed or dbapi_connection.broken:
+        raise DisconnectionError("the connection is closed")
+    readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    if readable:
+        raise DisconnectionError("the server closed the connection")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

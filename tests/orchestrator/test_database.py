@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,3 +55,30 @@ class TestReading:
             assert writer.is_alive()
         writer.join(timeout=5)
         assert not writer.is_alive()
+
+
+class TestConnectionsTheServerEnded:
+    def test_are_replaced_before_a_transaction_uses_them(self, postgres_url: str) -> None:
+        # What a PostgreSQL restart or an administrator does to every pooled connection.
+        db = Database(postgres_url)
+        admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+        try:
+            with db.connection() as conn:
+                ended = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+            with admin.connect() as conn:
+                conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": ended})
+                _wait_until_gone(conn, ended)
+            with db.connection() as conn:
+                serving = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+            assert serving != ended
+        finally:
+            db.dispose()
+            admin.dispose()
+
+
+def _wait_until_gone(conn: sa.Connection, pid: int) -> None:
+    gone = sa.text("SELECT NOT EXISTS (SELECT FROM pg_stat_activity WHERE pid = :pid)")
+    deadline = time.monotonic() + 10
+    while not conn.execute(gone, {"pid": pid}).scalar_one():
+        assert time.monotonic() < deadline, f"backend {pid} did not end"
+        time.sleep(0.02)
