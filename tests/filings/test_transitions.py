@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from orchestrator.filings import transitions
 from orchestrator.filings.models import Event, Filing, Step, StepStatus
@@ -69,6 +69,34 @@ class TestRunningStep:
         step_id = registration_of(onestop, file_undispatched(onestop, branch_staff))
         assert claimed(onestop, step_id, after=timedelta(0))
         assert claimed(onestop, step_id, after=LEASE + timedelta(seconds=1))
+
+
+class TestReadyStep:
+    def test_is_taken_in_one_statement_besides_its_event(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        code = file_undispatched(onestop, branch_staff)
+        step_id = registration_of(onestop, code)
+        statements: list[str] = []
+
+        def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            statements.append(statement)
+
+        now = onestop.clock.now()
+        event.listen(onestop.database.engine, "before_cursor_execute", count)
+        try:
+            with onestop.database.connection() as conn:
+                work = transitions.claim(conn, step_id, now=now, lease_until=now + LEASE)
+        finally:
+            event.remove(onestop.database.engine, "before_cursor_execute", count)
+        assert work is not None
+        assert (work.attempt, work.ask_first) == (1, False)
+        assert work.idempotency_key == f"{code}-registration"
+        assert [s.split()[0] for s in statements if not s.startswith("BEGIN")] == [
+            "UPDATE",
+            "INSERT",
+        ]
+        assert step_kinds(onestop, step_id) == ["started"]
 
 
 class TestSweptStep:
