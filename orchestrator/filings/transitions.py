@@ -498,8 +498,22 @@ def _succeed(
             filing_changes.update(status=FilingStatus.READY, ready_at=now)
             events.append(_event(filing_id, "filing_ready", at=now, step=None))
     if filing_changes:
-        conn.execute(update(_FILING).where(_FILING.c.id == filing_id).values(filing_changes))
+        changes = {f"new_{column}": value for column, value in filing_changes.items()}
+        conn.execute(_change_filing(*filing_changes), {"filing_id": filing_id, **changes})
     return _Done(name, result, [step_id for step_id, _ in promoted])
+
+
+@cache
+def _change_filing(*columns: str) -> Update:
+    # Built once per set of columns, like the step's statements (a credit code, the ready
+    # or complete status and instant).
+    return (
+        update(_FILING)
+        .where(_FILING.c.id == bindparam("filing_id"))
+        .values(
+            {column: bindparam(f"new_{column}", type_=_FILING.c[column].type) for column in columns}
+        )
+    )
 
 
 def _join_successors(
