@@ -114,7 +114,7 @@ class HttpxTransport(zeep.Transport):
         response = requests.Response()
         response._content = body
         response.status_code = reply.status_code
-        response.headers.update(reply.headers)
+        response.headers.update(reply.headers.multi_items())  # one pass, not a lookup per name
         response.encoding = reply.encoding
         return response
 
