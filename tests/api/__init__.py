@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from orchestrator.api.app import create_app
 from orchestrator.filings import service
@@ -128,16 +128,36 @@ def row_counts(rt: Runtime) -> dict[str, int]:
         }
 
 
-def settle(rt: Runtime, *, timeout: float = 30) -> None:
-    """Wait until no step anywhere is active, so that only the request under test writes."""
+def settle(
+    rt: Runtime,
+    *,
+    quiet: float = 0.5,
+    margin: timedelta = timedelta(seconds=10),
+    timeout: float = 30,
+) -> None:
+    """Wait until nothing else writes, so that only the request under test does: no event for
+    `quiet` seconds (every transition writes one), and no active step due within `margin`
+    (the sweeper's next work). Steps that other tests park for minutes may stay active."""
     deadline = time.monotonic() + timeout
+    newest, since = None, time.monotonic()
     while True:
         with rt.database.transaction() as session:
-            active = session.scalar(
-                select(func.count()).select_from(Step).where(Step.status.in_(ACTIVE_STEP_STATUSES))
+            latest = session.scalar(select(func.max(Event.id)))
+            due = session.scalar(
+                select(func.count())
+                .select_from(Step)
+                .where(
+                    Step.status.in_(ACTIVE_STEP_STATUSES),
+                    or_(
+                        Step.next_check_at.is_(None),
+                        Step.next_check_at <= rt.clock.now() + margin,
+                    ),
+                )
             )
-        if not active:
+        if latest != newest:
+            newest, since = latest, time.monotonic()
+        elif not due and time.monotonic() - since >= quiet:
             return
         if time.monotonic() > deadline:
-            pytest.fail(f"{active} steps still active after {timeout} s")
+            pytest.fail(f"still writing after {timeout} s ({due} active steps due soon)")
         time.sleep(0.05)
