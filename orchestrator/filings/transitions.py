@@ -257,8 +257,8 @@ def _claim(
 ) -> StepWork | None:
     """`claim`, adding its events to `events`; results in `known` are not read again."""
     by = {"worker": worker} if worker else {}
-    taking = {"step_id": step_id, "lease": lease_until, "now": now}
-    started = conn.execute(_START_READY, taking).one_or_none()
+    ready = {"step_id": step_id, "lease": lease_until, "now": now}
+    started = conn.execute(_START_READY, ready).one_or_none()
     if started is not None:
         attempt, name, filing_id, tracking_code, payload = started
         events.append(_event(filing_id, "started", at=now, step=name, attempt=attempt, **by))
@@ -290,11 +290,11 @@ def _claim(
         events.append(_event(filing_id, "blocked", at=now, step=name, materials=missing))
         return None
     attempt = row.attempts + 1
-    taking["attempt"] = attempt
+    taking = {"step_id": step_id, "attempt": attempt, "lease": lease_until}
     if row.status == StepStatus.SUBMITTED:
         conn.execute(_TAKE, taking)  # the agency has it: this attempt asks how it went
     else:
-        conn.execute(_START, taking)
+        conn.execute(_START, {**taking, "now": now})
         kind = "started" if row.status == StepStatus.READY else "resumed"
         events.append(_event(filing_id, kind, at=now, step=name, attempt=attempt, **by))
     return _work(
