@@ -89,15 +89,21 @@ def make_engine(url: str) -> Engine:
     # a connection rather than opening and closing a PostgreSQL backend per transaction,
     # and a deployment stays well inside PostgreSQL's 100 connections.
     settings = get_settings()
+    psycopg = parsed.get_driver_name() == "psycopg"
     engine = create_engine(
-        url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=not psycopg,  # another driver: a SELECT 1 per checkout, as is usual
     )
-    event.listen(engine, "checkout", _drop_if_closed_by_server)
+    if psycopg:
+        event.listen(engine, "checkout", _drop_if_closed_by_server)
     return engine
 
 
 def _drop_if_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-    """Make the pool discard a pooled connection the server has closed, and take another.
+    """Make the pool discard a pooled psycopg connection the server has closed, and take
+    another.
 
     A server that goes away (restarted, or ending the session) says so on the socket; an
     idle PostgreSQL connection is otherwise sent nothing, so a readable socket means the
@@ -106,8 +112,9 @@ def _drop_if_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) 
     """
     if dbapi_connection.closed or dbapi_connection.broken:
         raise DisconnectionError("the connection is closed")
-    readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
-    if readable:
+    socket = select.poll()  # not select.select: it fails on descriptors past 1023
+    socket.register(dbapi_connection.fileno(), select.POLLIN)
+    if socket.poll(0):
         raise DisconnectionError("the server closed the connection")
 
 
