@@ -1,4 +1,5 @@
-"""The embedded database (SQLite): writers take the lock up front, readers never wait for it."""
+"""The database plumbing: on SQLite writers take the lock up front and readers never wait for
+it; on PostgreSQL a pooled connection the server ended is replaced, not used."""
 
 from __future__ import annotations
 
