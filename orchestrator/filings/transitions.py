@@ -186,23 +186,14 @@ _START = _TAKE.values(
 # filing's columns come from subqueries: SQLite's RETURNING names the updated table only.
 _OF_FILING = _FILING.c.id == _STEP.c.filing_id
 _START_READY = (
-    update(_STEP)
-    .where(
-        _STEP_ID,
+    _START.where(
         _STEP.c.status == StepStatus.READY,
         ~exists().where(
             _MATERIAL.c.filing_id == _STEP.c.filing_id,
             _MATERIAL.c.status == MaterialStatus.MISSING,
         ),
     )
-    .values(
-        status=StepStatus.RUNNING,
-        attempts=_STEP.c.attempts + 1,
-        next_check_at=bindparam("lease", type_=_STEP.c.next_check_at.type),
-        started_at=func.coalesce(
-            _STEP.c.started_at, bindparam("now", type_=_STEP.c.started_at.type)
-        ),
-    )
+    .values(attempts=_STEP.c.attempts + 1)  # counted in the row: no read before it
     .returning(
         _STEP.c.attempts,
         _STEP.c.name,
