@@ -237,16 +237,16 @@ def up(
     deployment = Deployment(
         workers=workers, api_port=port, simulators_port=simulators_port, log_dir=logs
     )
-    with deployment:
-        typer.echo(
-            f"started {', '.join(deployment.processes)}; API on {deployment.api_url} "
-            "— Ctrl-C stops all"
-        )
-        try:
+    try:
+        with deployment:
+            typer.echo(
+                f"started {', '.join(deployment.processes)}; API on {deployment.api_url} "
+                "— Ctrl-C stops all"
+            )
             wait_for_signal(deployment)
-        except DeploymentError as error:
-            typer.echo(f"{error}; stopping the rest", err=True)
-            raise typer.Exit(1) from error
+    except DeploymentError as error:  # at start or later: the others are stopped by now
+        typer.echo(f"{error}\nthe other processes were stopped", err=True)
+        raise typer.Exit(1) from error
 
 
 @app.command()

@@ -64,16 +64,24 @@ class Deployment:
         subprocess.run([*_ME, "migrate"], env=self.env, check=True, stdout=subprocess.DEVNULL)
 
     def start(self, *names: str) -> None:
-        """Start the named processes (all by default) and wait until they answer."""
-        for name in names or tuple(self.commands):
-            self.processes[name] = subprocess.Popen(
-                self.commands[name],
-                env=self.env,
-                stdout=self._log(name),
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C in a terminal reaches us, not each child
-            )
-        self._wait_until_healthy()
+        """Start the named processes (all by default) and wait until they answer.
+
+        If one does not come up, every process is stopped before the error is raised: the
+        children live in sessions of their own, so nothing else would ever stop them.
+        """
+        try:
+            for name in names or tuple(self.commands):
+                self.processes[name] = subprocess.Popen(
+                    self.commands[name],
+                    env=self.env,
+                    stdout=self._log(name),
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # Ctrl-C in a terminal reaches us, not each child
+                )
+            self._wait_until_healthy()
+        except BaseException:
+            self.stop()
+            raise
 
     def _log(self, name: str) -> int | None:
         if self.log_dir is None:
@@ -100,7 +108,19 @@ class Deployment:
         """Raise if any started process has exited."""
         dead = [n for n, p in self.processes.items() if p.poll() is not None]
         if dead:
-            raise DeploymentError(f"process exited: {', '.join(dead)}")
+            raise DeploymentError(
+                f"process exited: {', '.join(dead)}{''.join(map(self._last_words, dead))}"
+            )
+
+    def _last_words(self, name: str, lines: int = 3) -> str:
+        """The end of a process's log, which usually says why it exited."""
+        if self.log_dir is None:
+            return ""  # it wrote to our terminal
+        try:
+            tail = (self.log_dir / f"{name}.log").read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            return ""
+        return "".join(f"\n  {name}| {line}" for line in tail)
 
     def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
         """Send `sig` to a process (SIGKILL: no goodbye, as a crash) and reap it."""

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+from unittest.mock import patch
 
 import pytest
 import typer
@@ -11,7 +17,7 @@ from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
-from orchestrator.deployment import Deployment
+from orchestrator.deployment import Deployment, DeploymentError
 from orchestrator.settings import Settings, licence_verify_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,3 +92,48 @@ class TestPublicAddress:
     def test_a_public_url_that_is_no_http_address_is_refused(self) -> None:
         with pytest.raises(ValidationError, match="public_url"):
             Settings(public_url="onestop.example.cn")
+
+
+class TestFailedStart:
+    """A process that cannot start takes the others down with it, and says why."""
+
+    def test_the_others_are_stopped_and_the_log_says_why(self, tmp_path: Path) -> None:
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            deployment = Deployment(
+                workers=0,
+                beat=False,
+                api_port=free_port(),
+                simulators_port=taken.getsockname()[1],  # the simulators cannot bind it
+                env={**os.environ, "ONESTOP_DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite"},
+                log_dir=tmp_path / "logs",
+            )
+            started: list[subprocess.Popen[bytes]] = []
+            with (
+                patch.object(subprocess, "Popen", side_effect=_remembered(started)),
+                pytest.raises(DeploymentError) as failure,
+            ):
+                deployment.start()
+        message = str(failure.value)
+        assert "process exited: simulators" in message
+        assert "simulators| " in message and "address already in use" in message.lower()
+        assert [process.poll() is not None for process in started] == [True, True]
+        assert deployment.processes == {}
+
+
+def _remembered(started: list[subprocess.Popen[bytes]]) -> Callable[..., subprocess.Popen[bytes]]:
+    popen = subprocess.Popen
+
+    def start(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        started.append(popen(*args, **kwargs))
+        return started[-1]
+
+    return start
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
