@@ -90,7 +90,7 @@ def _ask_agency(work: StepWork) -> Outcome:
             known = None  # it refused before and did nothing: send the (supplemented) request
         if known is not None:
             return known
-    request = build_request(work.name, work.payload, work.results)
+    request = build_request(work)
     return adapter.submit(request, idempotency_key=work.idempotency_key)
 
 

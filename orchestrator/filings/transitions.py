@@ -24,6 +24,7 @@ from sqlalchemy import (
     Row,
     Select,
     Table,
+    Text,
     Update,
     and_,
     bindparam,
@@ -74,7 +75,7 @@ class StepWork:
     attempt: int
     ask_first: bool  # the agency may already have it: ask for its status before submitting
     idempotency_key: str
-    payload: dict[str, Any]
+    payload: str  # the filing's validated input as stored (JSON text)
     results: dict[str, dict[str, Any]]  # results of the filing's finished steps, by step name
 
 
@@ -143,6 +144,10 @@ def _finish(
     ).one_or_none()
 
 
+# The payload as its stored JSON text: the workers' cache of validated filings is keyed by
+# it, and a hit then costs no JSON parsing either.
+_PAYLOAD = _FILING.c.payload.cast(Text).label("payload")
+
 _CLAIM_READ = (
     select(
         _STEP.c.status,
@@ -151,7 +156,7 @@ _CLAIM_READ = (
         _STEP.c.filing_id,
         _STEP.c.next_check_at,
         _FILING.c.tracking_code,
-        _FILING.c.payload,
+        _PAYLOAD,
         exists()
         .where(
             _MATERIAL.c.filing_id == _STEP.c.filing_id,
@@ -199,7 +204,7 @@ _START_READY = (
         _STEP.c.name,
         _STEP.c.filing_id,
         select(_FILING.c.tracking_code).where(_OF_FILING).scalar_subquery(),
-        select(_FILING.c.payload).where(_OF_FILING).scalar_subquery(),
+        select(_PAYLOAD).where(_OF_FILING).scalar_subquery(),
     )
 )
 
@@ -310,7 +315,7 @@ def _work(
     attempt: int,
     ask_first: bool,
     tracking_code: str,
-    payload: dict[str, Any],
+    payload: str,
     known: Mapping[str, dict[str, Any]],
 ) -> StepWork:
     """The claimed step's work, with the results its request is built from."""
