@@ -71,13 +71,22 @@ def capital_text(yuan: str) -> str:
 
 def _wrap(text: str, width: float, size: float) -> list[str]:
     # Chinese has no spaces to break at: break wherever the next character would not fit.
-    lines, line = [], ""
+    # A line's width is the sum of its characters' (the CID font has no kerning): measuring
+    # each longer line anew was a tenth of a licence's time.
+    lines, line, line_width = [], "", 0.0
     for ch in text:
-        if line and pdfmetrics.stringWidth(line + ch, FONT, size) > width:
+        ch_width = _char_width(ch, size)
+        if line and line_width + ch_width > width:
             lines.append(line)
-            line = ""
+            line, line_width = "", 0.0
         line += ch
+        line_width += ch_width
     return [*lines, line] if line else lines
+
+
+@lru_cache(maxsize=4096)
+def _char_width(ch: str, size: float) -> float:
+    return float(pdfmetrics.stringWidth(ch, FONT, size))
 
 
 def _draw_qr(canvas: Canvas, payload: str, x: float, y: float, size: float) -> None:
