@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import logging
 import random
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 from celery import group
 from sqlalchemy import Connection
@@ -36,26 +40,86 @@ log = logging.getLogger(__name__)
 def run_step(step_id: int) -> None:
     """Claim the step, ask (or tell) its agency, record what came of it, and carry on.
 
-    When the step's success makes further steps ready, this task goes on with one of them
-    itself (in the transaction that recorded the success) and sends the others to the
-    workers: the path through the workflow costs no message per step, parallel branches
-    still run in parallel. Should this worker die while carrying on, the step it was on
-    has no message of its own to be redelivered: its lease runs out and the sweeper sends it
-    (well inside any promise to the client; minutes, not hours).
+    When the step's success makes further steps ready, the transaction that records it
+    claims them all: this task goes on with the first (on the critical path) itself and
+    sends the others, claimed, to the workers in one message (`run_claimed`). The path
+    through the workflow costs no message per step, parallel branches still run in
+    parallel. Should a task die before sending them, or with the step it carried on
+    with, those steps' leases run out and the sweeper sends them (well inside any promise
+    to the client; minutes, not hours).
     """
     rt = runtime.current()
+    hostname = run_step.request.hostname
+    redelivered = _redelivered(run_step.request)
     with rt.database.connection() as conn:
-        work = transitions.claim(
-            conn,
-            step_id,
-            now=rt.clock.now(),
-            lease_until=rt.clock.after(rt.settings.step_lease_seconds),
-            worker=run_step.request.hostname,
-            redelivered=bool((run_step.request.delivery_info or {}).get("redelivered")),
-        )
-        work = _unless_at_branch(conn, work)
+        work = _unless_at_branch(conn, _claim(conn, step_id, hostname, redelivered))
+    _carry_on(work, hostname)
+
+
+@app.task(
+    name="filings.run_claimed",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def run_claimed(claimed: list[dict[str, Any]]) -> None:
+    """Carry steps of one filing that a success made ready and claimed, side by side.
+
+    One message for the branches a success opens: one per branch cost a publish, a
+    delivery and an acknowledgement each, and nothing of a branch needs another worker
+    process to run in parallel with its siblings — they wait on agencies, on threads
+    here. Should this worker die, the message comes back redelivered and each step is
+    claimed again from the database, as a resumed attempt.
+    """
+    hostname = run_claimed.request.hostname
+    works: list[StepWork | None]
+    if _redelivered(run_claimed.request):
+        rt = runtime.current()
+        with rt.database.connection() as conn:
+            works = [
+                _unless_at_branch(conn, _claim(conn, item["step_id"], hostname, True))
+                for item in claimed
+            ]
+    else:
+        works = [StepWork(**item) for item in claimed]
+    first, *others = works
+    siblings = [_branches().submit(_carry_on, work, hostname) for work in others]
+    _carry_on(first, hostname)
+    for sibling in siblings:
+        sibling.result()
+
+
+def _redelivered(request: Any) -> bool:
+    """Whether the broker handed this message out before (its worker died holding it)."""
+    return bool((request.delivery_info or {}).get("redelivered"))
+
+
+def _claim(
+    conn: Connection, step_id: int, hostname: str | None, redelivered: bool
+) -> StepWork | None:
+    rt = runtime.current()
+    return transitions.claim(
+        conn,
+        step_id,
+        now=rt.clock.now(),
+        lease_until=rt.clock.after(rt.settings.step_lease_seconds),
+        worker=hostname,
+        redelivered=redelivered,
+    )
+
+
+@cache
+def _branches() -> ThreadPoolExecutor:
+    """The threads sibling branches run on, as many as the worker's own."""
+    return ThreadPoolExecutor(
+        max_workers=runtime.current().settings.worker_concurrency, thread_name_prefix="branch"
+    )
+
+
+def _carry_on(work: StepWork | None, hostname: str | None) -> None:
+    """Carry the step, and each step its success hands this thread, to the end of the line."""
     while work is not None:
-        work = _carry(work)
+        work = _carry(work, hostname)
 
 
 def _unless_at_branch(conn: Connection, work: StepWork | None) -> StepWork | None:
@@ -66,7 +130,7 @@ def _unless_at_branch(conn: Connection, work: StepWork | None) -> StepWork | Non
     return work
 
 
-def _carry(work: StepWork) -> StepWork | None:
+def _carry(work: StepWork, hostname: str | None) -> StepWork | None:
     """One attempt at the step's agency, recorded; the next step this task carries on with."""
     try:
         outcome = _ask_agency(work)
@@ -77,7 +141,7 @@ def _carry(work: StepWork) -> StepWork | None:
         log.exception("step %s of filing %s crashed", work.name, work.filing_id)
         _record_error(work, TransientError(f"internal error: {error!r}", code="internal"))
         return None
-    return _record_outcome(work, outcome)
+    return _record_outcome(work, outcome, hostname)
 
 
 def _ask_agency(work: StepWork) -> Outcome:
@@ -98,7 +162,7 @@ def _ask_agency(work: StepWork) -> Outcome:
 # never sent before the database says it may run (and if sending fails, the sweeper finds it).
 
 
-def _record_outcome(work: StepWork, outcome: Outcome) -> StepWork | None:
+def _record_outcome(work: StepWork, outcome: Outcome, hostname: str | None) -> StepWork | None:
     rt = runtime.current()
     now = rt.clock.now()
     if not isinstance(outcome, Done):
@@ -106,16 +170,19 @@ def _record_outcome(work: StepWork, outcome: Outcome) -> StepWork | None:
         _postpone(work, outcome.retry_after, now=now, submitted=True)
         return None
     with rt.database.connection() as conn:
-        ready, following = transitions.succeed_and_take(
+        taken = transitions.succeed_and_take(
             conn,
             work,
             dict(outcome.result),
             now=now,
             lease_until=rt.clock.after(rt.settings.step_lease_seconds),
-            worker=run_step.request.hostname,
+            worker=hostname,
         )
-        following = _unless_at_branch(conn, following)
-    dispatch(ready)
+        taken = [w for w in taken if _unless_at_branch(conn, w) is not None]
+    if not taken:
+        return None
+    following, *others = taken
+    hand_out(others)
     return following
 
 
@@ -178,9 +245,13 @@ def _schedule_if_soon(step_id: int, countdown: float) -> None:
 
 def dispatch(step_ids: list[int]) -> None:
     """Send the steps to the workers as one canvas group (call after the commit)."""
-    if not step_ids:
-        return
     if len(step_ids) == 1:
         run_step.delay(step_ids[0])
-    else:
+    elif step_ids:
         group(run_step.si(step_id) for step_id in step_ids).apply_async()
+
+
+def hand_out(works: list[StepWork]) -> None:
+    """Send steps claimed already to the workers, in one message (call after the commit)."""
+    if works:
+        run_claimed.delay([asdict(work) for work in works])

@@ -424,35 +424,39 @@ def succeed_and_take(
     now: datetime,
     lease_until: datetime,
     worker: str | None = None,
-) -> tuple[list[int], StepWork | None]:
-    """`succeed`, then `claim` the first step it made ready that is not blocked.
+) -> list[StepWork]:
+    """`succeed`, then `claim` every step it made ready that is not blocked.
 
-    Steps are declared longest path first, so the one taken is on the critical path. Both
-    transitions share one events insert, and the taken step's request is built from results
-    this step already had (its own and those it was built from) without reading them again:
-    a done step's result never changes. Returns the other ready steps and the taken one.
+    Returns the claimed steps, the critical path's first (steps are declared longest path
+    first): the caller carries that one on itself and hands the others to workers with
+    their work in the message, so that no worker spends a transaction claiming them. All
+    transitions share one events insert, and the requests are built from results this
+    step already had (its own and those it was built from) without reading them again: a
+    done step's result never changes. `worker` is recorded with the first claim only: who
+    takes the others is not known yet.
     """
     events: list[dict[str, Any]] = []
     done = _succeed(
         conn, work.step_id, result, now=now, lease_until=lease_until, actor=WORKER, events=events
     )
-    ready = [] if done is None else list(done.ready)
-    following = None
+    taken: list[StepWork] = []
     if done is not None:
         known = {**work.results, done.name: done.result}
-        while ready and following is None:
-            following = _claim(
+        for step_id in done.ready:
+            claimed = _claim(
                 conn,
-                ready.pop(0),
+                step_id,
                 now=now,
                 lease_until=lease_until,
-                worker=worker,
+                worker=None if taken else worker,
                 redelivered=False,
                 events=events,
                 known=known,
             )
+            if claimed is not None:
+                taken.append(claimed)
     _append(conn, events)
-    return ready, following
+    return taken
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from orchestrator.filings.models import Event, Filing, Step, StepStatus
 from orchestrator.runtime import Runtime
 from orchestrator.tracker.sweeper import sweep
 from tests.api import file_undispatched
+from tests.factories import filing_input
 from tests.people import BranchStaff
 
 LEASE = timedelta(seconds=90)
@@ -97,6 +98,79 @@ class TestReadyStep:
             "INSERT",
         ]
         assert step_kinds(onestop, step_id) == ["started"]
+
+
+class TestStepsMadeReady:
+    """A success claims every step it makes ready, in its own transaction."""
+
+    def succeed_registration(
+        self, rt: Runtime, code: str, statements: list[str] | None = None
+    ) -> list[transitions.StepWork]:
+        step_id = registration_of(rt, code)
+        now = rt.clock.now()
+        with rt.database.connection() as conn:
+            work = transitions.claim(conn, step_id, now=now, lease_until=now + LEASE)
+        assert work is not None
+
+        def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            if statements is not None:
+                statements.append(statement.split()[0])
+
+        event.listen(rt.database.engine, "before_cursor_execute", count)
+        try:
+            with rt.database.connection() as conn:
+                return transitions.succeed_and_take(
+                    conn,
+                    work,
+                    {"credit_code": "91370783MA3C7RX41T"},
+                    now=now,
+                    lease_until=now + LEASE,
+                    worker="celery@a",
+                )
+        finally:
+            event.remove(rt.database.engine, "before_cursor_execute", count)
+
+    def test_all_are_claimed_critical_path_first_without_reading_results(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        code = file_undispatched(onestop, branch_staff)
+        statements: list[str] = []
+        taken = self.succeed_registration(onestop, code, statements)
+        assert [w.name for w in taken] == [
+            "seal", "tax", "social_insurance", "medical_insurance", "housing_fund",
+        ]  # fmt: skip
+        registered = {"registration": {"credit_code": "91370783MA3C7RX41T"}}
+        assert all(w.results == registered for w in taken)
+        assert all((w.attempt, w.ask_first) == (1, False) for w in taken)
+        assert "SELECT" not in statements  # the results came with the succeeding step
+        with onestop.database.transaction() as session:
+            for work in taken:
+                step = session.get(Step, work.step_id)
+                assert step is not None and step.status == StepStatus.RUNNING
+            started = session.execute(
+                select(Event.step, Event.detail).where(
+                    Event.filing_id == taken[0].filing_id, Event.kind == "started"
+                )
+            ).all()
+        workers = {step: detail.get("worker") for step, detail in started}
+        assert workers["seal"] == "celery@a"  # this task carries it on
+        assert workers["tax"] is None  # whoever receives its message
+
+    def test_a_step_lacking_a_material_is_blocked_not_taken(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        provided = [m for m in filing_input()["materials"] if m != "housing_fund_authorisation"]
+        code = file_undispatched(onestop, branch_staff, materials=provided)
+        taken = self.succeed_registration(onestop, code)
+        assert "housing_fund" not in [w.name for w in taken]
+        assert len(taken) == 4
+        with onestop.database.transaction() as session:
+            blocked = session.scalars(
+                select(Step.name).where(
+                    Step.filing_id == taken[0].filing_id, Step.status == StepStatus.BLOCKED
+                )
+            ).all()
+        assert blocked == ["housing_fund"]
 
 
 class TestSweptStep:
