@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from integrations.adapter import Finished, Processing, Reply
 from integrations.base import BlockedError, RejectedError, TransientError
 from integrations.http_replies import (
+    AgencyHttp,
     drain,
     media_type,
     read_limited,
@@ -76,17 +77,6 @@ _EXPECTED: dict[int, type[_Wire]] = {
 }
 
 
-def default_client(timeout: float, *, tls: ssl.SSLContext | None = None) -> httpx.Client:
-    """A pooled client with explicit timeouts, one per channel, reused for every call."""
-    return httpx.Client(
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-        verify=tls or httpx.create_ssl_context(),
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=32),
-        headers={"Accept": "application/json"},
-        follow_redirects=False,
-    )
-
-
 class RestChannel:
     """One agency's REST/JSON endpoint under `base_url`."""
 
@@ -96,13 +86,15 @@ class RestChannel:
         agency: str,
         *,
         timeout: float,
-        client: httpx.Client | None = None,
         tls: ssl.SSLContext | None = None,
+        transport: httpx.BaseTransport | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self.agency = agency
-        self._requests_url = f"{base_url.rstrip('/')}/{agency}/v1/requests"
-        self._client = client or default_client(timeout, tls=tls)
+        self._requests_url = httpx.URL(f"{base_url.rstrip('/')}/{agency}/v1/requests")
+        self._http = AgencyHttp(
+            timeout=timeout, accept="application/json", tls=tls, transport=transport
+        )
         self._max_body_bytes = max_body_bytes
 
     def send(self, payload: Mapping[str, Any], *, idempotency_key: str) -> Reply:
@@ -130,10 +122,12 @@ class RestChannel:
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self._client.close()
+        self._http.close()
 
-    def _exchange(self, method: str, url: str, *, missing_ok: bool, **kwargs: Any) -> Reply | None:
-        with transport_errors(self.agency), self._client.stream(method, url, **kwargs) as response:
+    def _exchange(
+        self, method: str, url: httpx.URL | str, *, missing_ok: bool, **kwargs: Any
+    ) -> Reply | None:
+        with transport_errors(self.agency), self._http.stream(method, url, **kwargs) as response:
             if response.status_code == 404 and missing_ok:
                 drain(response)
                 return None

@@ -38,13 +38,14 @@ from zeep.wsdl import Document
 from integrations.adapter import Finished, Processing, Reply
 from integrations.base import AgencyError, BlockedError, RejectedError, TransientError
 from integrations.http_replies import (
+    AgencyHttp,
     drain,
     media_type,
     read_limited,
     transport_errors,
     wrong_content_type,
 )
-from integrations.rest import MAX_BODY_BYTES, default_client
+from integrations.rest import MAX_BODY_BYTES
 
 WSDL_DIR = Path(__file__).parent / "wsdl"
 # SOAP 1.1 carries faults with HTTP 500; any other status is not a SOAP answer.
@@ -88,10 +89,10 @@ class HttpxTransport(zeep.Transport):
     Failures that are not SOAP answers raise `TransientError` here, before zeep sees them.
     """
 
-    def __init__(self, agency: str, client: httpx.Client, *, max_body_bytes: int) -> None:
+    def __init__(self, agency: str, http: AgencyHttp, *, max_body_bytes: int) -> None:
         super().__init__(session=requests.Session())
         self.agency = agency
-        self.client = client
+        self.http = http
         self.max_body_bytes = max_body_bytes
 
     def load(self, url: str) -> bytes:
@@ -101,7 +102,7 @@ class HttpxTransport(zeep.Transport):
         """POST the envelope; the reply comes back as the `requests.Response` zeep reads."""
         with (
             transport_errors(self.agency),
-            self.client.stream("POST", address, content=message, headers=headers) as reply,
+            self.http.stream("POST", address, content=message, headers=headers) as reply,
         ):
             if reply.status_code not in _SOAP_STATUSES:
                 drain(reply)
@@ -139,14 +140,13 @@ class SoapChannel:
         service: SoapService,
         *,
         timeout: float,
-        client: httpx.Client | None = None,
         tls: ssl.SSLContext | None = None,
+        transport: httpx.BaseTransport | None = None,
         max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
         self.agency = service.agency
         self._service_names = service
-        http = client or default_client(timeout, tls=tls)
-        http.headers["Accept"] = "text/xml"
+        http = AgencyHttp(timeout=timeout, accept="text/xml", tls=tls, transport=transport)
         self._transport = HttpxTransport(service.agency, http, max_body_bytes=max_body_bytes)
         self._client = zeep.Client(
             wsdl_document(service.wsdl), transport=self._transport, settings=_SETTINGS
@@ -173,7 +173,7 @@ class SoapChannel:
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self._transport.client.close()
+        self._transport.http.close()
 
     def _call(self, operation: str, values: Mapping[str, Any]) -> Reply | None:
         try:

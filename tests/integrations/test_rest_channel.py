@@ -390,8 +390,10 @@ class TestNothingElseEscapes:
                 headers={"Content-Type": "application/json"},
             )
 
-        client = httpx.Client(transport=httpx.MockTransport(reply))
-        adapter = RegistrationAdapter(RestChannel(BASE, "registration", timeout=1, client=client))
+        transport = httpx.MockTransport(reply)
+        adapter = RegistrationAdapter(
+            RestChannel(BASE, "registration", timeout=1, transport=transport)
+        )
         for call in (
             lambda: adapter.submit(registration_request(), idempotency_key=KEY),
             lambda: adapter.status(KEY),

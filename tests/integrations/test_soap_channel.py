@@ -481,8 +481,8 @@ class TestNothingElseEscapes:
         def answer(request: httpx.Request) -> httpx.Response:
             return httpx.Response(status_code, content=body, headers=XML)
 
-        client = httpx.Client(transport=httpx.MockTransport(answer))
-        adapter = TaxAdapter(SoapChannel(BASE, TAX_SERVICE, timeout=1, client=client))
+        transport = httpx.MockTransport(answer)
+        adapter = TaxAdapter(SoapChannel(BASE, TAX_SERVICE, timeout=1, transport=transport))
         for call in (
             lambda: adapter.submit(tax_request(), idempotency_key=KEY),
             lambda: adapter.status(KEY),
