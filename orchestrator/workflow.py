@@ -2,9 +2,9 @@
 
 registration → seal → bank_account; registration → tax, social_insurance,
 medical_insurance, housing_fund; all of them → delivery. Joins happen in the database:
-finishing a step decrements its successors' `pending_needs` in the same transaction; of the
-successors that reach zero, the worker carries on with one (the first declared: declare the
-longest path first) and sends the others (as one canvas group) only after the commit.
+finishing a step decrements its successors' `pending_needs` in the same transaction and
+claims those that reach zero; the worker carries on with one (the first declared: declare the
+longest path first) and sends the others, in one message, only after the commit.
 Adding a step is one declaration here and one request builder in `agency_requests.py`.
 """
 

@@ -13,14 +13,16 @@ import pytest
 from celery.signals import task_prerun
 from sqlalchemy import select
 
+from integrations.base import Done
 from integrations.codes import is_valid_uscc
 from orchestrator import runtime
 from orchestrator.errors import Conflict
-from orchestrator.filings import service
+from orchestrator.filings import service, tasks, transitions
 from orchestrator.filings.models import Event, Filing, FilingStatus, Step, StepStatus
 from orchestrator.filings.schemas import FilingInput
 from orchestrator.runtime import Runtime
 from orchestrator.workflow import STEPS
+from tests.api import file_undispatched
 from tests.factories import TRADE_NAMES, filing_input
 from tests.filings.misbehaving import misbehaving
 from tests.people import BranchStaff
@@ -390,3 +392,41 @@ class TestCancel:
             service.cancel_filing(
                 session, actor=branch_staff.clerk, tracking_code=code, now=onestop.clock.now()
             )
+
+
+class TestRedeliveredBranches:
+    def test_a_redelivered_message_claims_its_steps_again_and_acts_once(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        code = file_undispatched(onestop, branch_staff)
+        now = onestop.clock.now()
+        lease_until = onestop.clock.after(onestop.settings.step_lease_seconds)
+        step_id = _step_id(onestop, code, "registration")
+        with onestop.database.connection() as conn:
+            registration = transitions.claim(conn, step_id, now=now, lease_until=lease_until)
+        assert registration is not None
+        outcome = tasks._ask_agency(registration)
+        assert isinstance(outcome, Done)
+        with onestop.database.connection() as conn:
+            _, *branches = transitions.succeed_and_take(
+                conn, registration, dict(outcome.result), now=now, lease_until=lease_until
+            )
+        # The worker that received the branches reached the tax bureau, then died.
+        tasks._ask_agency(branches[0])
+        tasks.run_claimed.push_request(delivery_info={"redelivered": True}, hostname="celery@b")
+        try:
+            tasks.run_claimed.run([dataclasses.asdict(work) for work in branches])
+        finally:
+            tasks.run_claimed.pop_request()
+        history = events(onestop, code)
+        for work in branches:
+            kinds = [e.kind for e in history if e.step == work.name]
+            assert kinds == ["ready", "started", "resumed", "done"], work.name
+        assert duplicate_effects(onestop) == 0
+
+
+def _step_id(rt: Runtime, code: str, name: str) -> int:
+    with rt.database.transaction() as session:
+        return session.scalars(
+            select(Step.id).join(Filing).where(Filing.tracking_code == code, Step.name == name)
+        ).one()
