@@ -74,6 +74,7 @@ class StepWork:
     agency: str
     attempt: int
     ask_first: bool  # the agency may already have it: ask for its status before submitting
+    tracking_code: str  # the filing's
     idempotency_key: str
     payload: str  # the filing's validated input as stored (JSON text)
     results: dict[str, dict[str, Any]]  # results of the filing's finished steps, by step name
@@ -174,39 +175,43 @@ _CLAIM_READ = (
 # The statements of every step's two transactions are built once: building one anew (and its
 # cache key) cost about as much of a worker's time as sending it.
 _STEP_ID = _STEP.c.id == bindparam("step_id")
-_TAKE = (
-    update(_STEP)
-    .where(_STEP_ID)
-    .values(
-        attempts=bindparam("attempt", type_=_STEP.c.attempts.type),
-        next_check_at=bindparam("lease", type_=_STEP.c.next_check_at.type),
-    )
+_TAKE_ANY = update(_STEP).values(
+    attempts=bindparam("attempt", type_=_STEP.c.attempts.type),
+    next_check_at=bindparam("lease", type_=_STEP.c.next_check_at.type),
 )
-_START = _TAKE.values(
+_START_ANY = _TAKE_ANY.values(
     status=StepStatus.RUNNING,
     started_at=func.coalesce(_STEP.c.started_at, bindparam("now", type_=_STEP.c.started_at.type)),
 )
+_TAKE = _TAKE_ANY.where(_STEP_ID)
+_START = _START_ANY.where(_STEP_ID)
 # The claim of nearly every step: a ready step of a filing that lacks no material, taken in
 # one statement where reading it under lock and then taking it were two round trips. The
 # filing's columns come from subqueries: SQLite's RETURNING names the updated table only.
 _OF_FILING = _FILING.c.id == _STEP.c.filing_id
-_START_READY = (
-    _START.where(
-        _STEP.c.status == StepStatus.READY,
-        ~exists().where(
-            _MATERIAL.c.filing_id == _STEP.c.filing_id,
-            _MATERIAL.c.status == MaterialStatus.MISSING,
-        ),
-    )
-    .values(attempts=_STEP.c.attempts + 1)  # counted in the row: no read before it
-    .returning(
-        _STEP.c.attempts,
-        _STEP.c.name,
-        _STEP.c.filing_id,
-        select(_FILING.c.tracking_code).where(_OF_FILING).scalar_subquery(),
-        select(_PAYLOAD).where(_OF_FILING).scalar_subquery(),
-    )
+_START_IF_READY = _START_ANY.where(
+    _STEP.c.status == StepStatus.READY,
+    ~exists().where(
+        _MATERIAL.c.filing_id == _STEP.c.filing_id,
+        _MATERIAL.c.status == MaterialStatus.MISSING,
+    ),
+).values(attempts=_STEP.c.attempts + 1)  # counted in the row: no read before it
+_START_READY = _START_IF_READY.where(_STEP_ID).returning(
+    _STEP.c.attempts,
+    _STEP.c.name,
+    _STEP.c.filing_id,
+    select(_FILING.c.tracking_code).where(_OF_FILING).scalar_subquery(),
+    select(_PAYLOAD).where(_OF_FILING).scalar_subquery(),
 )
+
+
+@cache
+def _start_ready_steps(count: int) -> Update:
+    # The steps a success made ready, all in one statement (one per count of them, built once).
+    ids = [bindparam(f"step_{i}", type_=_STEP.c.id.type) for i in range(count)]
+    return _START_IF_READY.where(_STEP.c.id.in_(ids)).returning(
+        _STEP.c.id, _STEP.c.attempts, _STEP.c.name
+    )
 
 
 def claim(
@@ -257,18 +262,8 @@ def _claim(
     started = conn.execute(_START_READY, ready).one_or_none()
     if started is not None:
         attempt, name, filing_id, tracking_code, payload = started
-        events.append(_event(filing_id, "started", at=now, step=name, attempt=attempt, **by))
-        return _work(
-            conn,
-            step_id,
-            filing_id,
-            name,
-            attempt=attempt,
-            ask_first=attempt > 1,
-            tracking_code=tracking_code,
-            payload=payload,
-            known=known,
-        )
+        of_filing = (filing_id, tracking_code, payload)
+        return _started(conn, step_id, name, attempt, of_filing, now, worker, events, known)
     # Not ready, or a material of the filing is missing: read the step under lock to see.
     row = conn.execute(_CLAIM_READ, {"step_id": step_id}).one_or_none()
     if row is None or row.status not in ACTIVE_STEP_STATUSES:
@@ -306,6 +301,37 @@ def _claim(
     )
 
 
+def _started(
+    conn: Connection,
+    step_id: int,
+    name: str,
+    attempt: int,
+    of_filing: tuple[int, str, str],
+    now: datetime,
+    worker: str | None,
+    events: list[dict[str, Any]],
+    known: Mapping[str, dict[str, Any]],
+) -> StepWork:
+    """The work of a step just started, its event added to `events`.
+
+    `of_filing` is its filing's id, tracking code and payload; `worker`, who took it.
+    """
+    filing_id, tracking_code, payload = of_filing
+    by = {"worker": worker} if worker else {}
+    events.append(_event(filing_id, "started", at=now, step=name, attempt=attempt, **by))
+    return _work(
+        conn,
+        step_id,
+        filing_id,
+        name,
+        attempt=attempt,
+        ask_first=attempt > 1,
+        tracking_code=tracking_code,
+        payload=payload,
+        known=known,
+    )
+
+
 def _work(
     conn: Connection,
     step_id: int,
@@ -331,6 +357,7 @@ def _work(
         agency=by_name()[name].agency,
         attempt=attempt,
         ask_first=ask_first,
+        tracking_code=tracking_code,
         idempotency_key=idempotency_key(tracking_code, name),
         payload=payload,
         results=results,
@@ -442,21 +469,47 @@ def succeed_and_take(
     taken: list[StepWork] = []
     if done is not None:
         known = {**work.results, done.name: done.result}
+        started = _start_ready(conn, done.ready, now=now, lease_until=lease_until)
         for step_id in done.ready:
-            claimed = _claim(
-                conn,
-                step_id,
-                now=now,
-                lease_until=lease_until,
-                worker=None if taken else worker,
-                redelivered=False,
-                events=events,
-                known=known,
-            )
+            taker = worker if not taken else None
+            if step_id in started:
+                attempt, name = started[step_id]
+                of_filing = (work.filing_id, work.tracking_code, work.payload)
+                claimed: StepWork | None = _started(
+                    conn, step_id, name, attempt, of_filing, now, taker, events, known
+                )
+            else:  # a material of the filing is missing: see whether this step needs it
+                claimed = _claim(
+                    conn,
+                    step_id,
+                    now=now,
+                    lease_until=lease_until,
+                    worker=taker,
+                    redelivered=False,
+                    events=events,
+                    known=known,
+                )
             if claimed is not None:
                 taken.append(claimed)
     _append(conn, events)
     return taken
+
+
+def _start_ready(
+    conn: Connection, step_ids: list[int], *, now: datetime, lease_until: datetime
+) -> dict[int, tuple[int, str]]:
+    """Start those of a filing's ready steps that no missing material may block, at once.
+
+    Their filing's code and payload are the succeeding step's: only the attempt and name
+    of each come back. Returns them by step id.
+    """
+    if not step_ids:
+        return {}
+    values = {f"step_{i}": step_id for i, step_id in enumerate(step_ids)}
+    rows = conn.execute(
+        _start_ready_steps(len(step_ids)), {**values, "now": now, "lease": lease_until}
+    )
+    return {step_id: (attempt, name) for step_id, attempt, name in rows}
 
 
 @dataclass(frozen=True)

@@ -142,7 +142,9 @@ class TestStepsMadeReady:
         registered = {"registration": {"credit_code": "91370783MA3C7RX41T"}}
         assert all(w.results == registered for w in taken)
         assert all((w.attempt, w.ask_first) == (1, False) for w in taken)
-        assert "SELECT" not in statements  # the results came with the succeeding step
+        # Done, credit code, the join, the five started together, their events: the results
+        # and the filing's payload came with the succeeding step.
+        assert [s for s in statements if s != "BEGIN"] == ["UPDATE"] * 4 + ["INSERT"]
         with onestop.database.transaction() as session:
             for work in taken:
                 step = session.get(Step, work.step_id)
