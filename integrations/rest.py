@@ -117,7 +117,7 @@ class RestChannel:
 
     def query(self, idempotency_key: str) -> Reply | None:
         """GET the request's state; None if the agency does not know the key (404)."""
-        url = f"{self._requests_url}/{quote(idempotency_key, safe='')}"
+        url = httpx.URL(f"{self._requests_url}/{quote(idempotency_key, safe='')}")
         return self._exchange("GET", url, missing_ok=True)
 
     def close(self) -> None:

@@ -1,4 +1,4 @@
-"""Celery tasks of the filings domain: carry one step of one filing to its agency."""
+"""Celery tasks of the filings domain: carry a filing's steps to their agencies."""
 
 from __future__ import annotations
 
