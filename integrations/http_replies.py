@@ -10,7 +10,6 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from functools import lru_cache
 
 import httpx
 
@@ -55,7 +54,7 @@ class AgencyHttp:
         """Send the request; the reply's body is read from the stream, then it is closed."""
         request = httpx.Request(
             method,
-            _parsed(url) if isinstance(url, str) else url,
+            url,
             content=content,
             headers={**self._headers, **headers} if headers else self._headers,
             extensions=self._extensions,
@@ -69,12 +68,6 @@ class AgencyHttp:
     def close(self) -> None:
         """Close the pooled connections."""
         self.transport.close()
-
-
-@lru_cache(maxsize=64)
-def _parsed(url: str) -> httpx.URL:
-    # A channel posts to the same few addresses again and again: parse each once.
-    return httpx.URL(url)
 
 
 @contextmanager

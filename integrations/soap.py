@@ -98,7 +98,9 @@ class HttpxTransport(zeep.Transport):
     def load(self, url: str) -> bytes:
         raise ValueError(f"{self.agency}: documents load from disk only, not {url!r}")
 
-    def post(self, address: str, message: bytes, headers: Mapping[str, str]) -> requests.Response:
+    def post(
+        self, address: httpx.URL | str, message: bytes, headers: Mapping[str, str]
+    ) -> requests.Response:
         """POST the envelope; the reply comes back as the `requests.Response` zeep reads."""
         with (
             transport_errors(self.agency),
@@ -152,6 +154,7 @@ class SoapChannel:
             wsdl_document(service.wsdl), transport=self._transport, settings=_SETTINGS
         )
         self.address = f"{base_url.rstrip('/')}/{service.agency}/soap"
+        self._url = httpx.URL(self.address)  # parsed once, not on every call
         binding: Any = next(iter(self._client.wsdl.bindings.values()))
         self._binding = binding
         self._service = self._client.create_service(binding.name, self.address)
@@ -188,7 +191,7 @@ class SoapChannel:
             "Content-Type": "text/xml; charset=utf-8",
             "SOAPAction": f'"{binding_operation.soapaction}"',
         }
-        response = self._transport.post_xml(self.address, envelope, headers)
+        response = self._transport.post_xml(self._url, envelope, headers)
         try:
             result = self._binding.process_reply(self._client, binding_operation, response)
         except zeep.exceptions.Fault as fault:

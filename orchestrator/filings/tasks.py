@@ -245,9 +245,11 @@ def _schedule_if_soon(step_id: int, countdown: float) -> None:
 
 def dispatch(step_ids: list[int]) -> None:
     """Send the steps to the workers as one canvas group (call after the commit)."""
+    if not step_ids:
+        return
     if len(step_ids) == 1:
         run_step.delay(step_ids[0])
-    elif step_ids:
+    else:
         group(run_step.si(step_id) for step_id in step_ids).apply_async()
 
 

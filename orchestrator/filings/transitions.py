@@ -75,9 +75,13 @@ class StepWork:
     attempt: int
     ask_first: bool  # the agency may already have it: ask for its status before submitting
     tracking_code: str  # the filing's
-    idempotency_key: str
     payload: str  # the filing's validated input as stored (JSON text)
     results: dict[str, dict[str, Any]]  # results of the filing's finished steps, by step name
+
+    @property
+    def idempotency_key(self) -> str:
+        """The agency-facing key of this step of this filing."""
+        return idempotency_key(self.tracking_code, self.name)
 
 
 def record(
@@ -255,16 +259,21 @@ def _claim(
     redelivered: bool,
     events: list[dict[str, Any]],
     known: Mapping[str, dict[str, Any]],
+    ready_first: bool = True,
 ) -> StepWork | None:
-    """`claim`, adding its events to `events`; results in `known` are not read again."""
-    by = {"worker": worker} if worker else {}
+    """`claim`, adding its events to `events`; results in `known` are not read again.
+
+    `ready_first=False` skips the one-statement start of a ready step, for a caller whose
+    own attempt at it just failed (its filing lacks a material).
+    """
     ready = {"step_id": step_id, "lease": lease_until, "now": now}
-    started = conn.execute(_START_READY, ready).one_or_none()
+    started = conn.execute(_START_READY, ready).one_or_none() if ready_first else None
     if started is not None:
         attempt, name, filing_id, tracking_code, payload = started
         of_filing = (filing_id, tracking_code, payload)
         return _started(conn, step_id, name, attempt, of_filing, now, worker, events, known)
     # Not ready, or a material of the filing is missing: read the step under lock to see.
+    by = {"worker": worker} if worker else {}
     row = conn.execute(_CLAIM_READ, {"step_id": step_id}).one_or_none()
     if row is None or row.status not in ACTIVE_STEP_STATUSES:
         return None
@@ -358,7 +367,6 @@ def _work(
         attempt=attempt,
         ask_first=ask_first,
         tracking_code=tracking_code,
-        idempotency_key=idempotency_key(tracking_code, name),
         payload=payload,
         results=results,
     )
@@ -488,6 +496,7 @@ def succeed_and_take(
                     redelivered=False,
                     events=events,
                     known=known,
+                    ready_first=False,
                 )
             if claimed is not None:
                 taken.append(claimed)

@@ -176,14 +176,7 @@ class TestHappyPath:
 
 
 # Every step but housing fund's that delivery waits for.
-OTHER_BRANCHES = (
-    "registration",
-    "seal",
-    "bank_account",
-    "tax",
-    "social_insurance",
-    "medical_insurance",
-)
+OTHER_BRANCHES = tuple(s.name for s in STEPS if s.name not in ("housing_fund", "delivery"))
 
 
 class TestMaterialsToSupplement:
