@@ -69,9 +69,14 @@ class Settings(BaseSettings):
         description="How soon a worker thread back from the database or an agency gets the GIL "
         "from a busy one (Python's default is 5 ms).",
     )
-    db_pool_size: int = Field(default=8, ge=1, description="Database connections kept per process.")
+    db_pool_size: int = Field(
+        default=16, ge=1, description="Database connections kept open per process."
+    )
     db_max_overflow: int = Field(
-        default=4, ge=0, description="Connections a process may open beyond its pool at peaks."
+        default=4,
+        ge=0,
+        description="Connections a process may open beyond its pool at peaks; each is closed "
+        "again after its transaction.",
     )
 
     # Workflow robustness.
