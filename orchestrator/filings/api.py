@@ -47,6 +47,15 @@ def _view(
     )
 
 
+def _receipt(rt: RuntimeDep, caller: CallerDep, filed: service.Filed) -> views.FilingDetail:
+    return views.detail(
+        filed.filing,
+        filed.history,
+        rt.calendar,
+        reveal_personal_data=caller.scope.branch_id is not None,
+    )
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -64,7 +73,7 @@ def create_filing(
     """Validate and accept a filing; its receipt (tracking code, deadline) is the response."""
     try:
         with rt.database.transaction() as session:
-            filing, created = service.file_filing(
+            filed = service.file_filing(
                 session,
                 actor=_actor(caller),
                 staff_id=caller.staff_id,
@@ -74,9 +83,9 @@ def create_filing(
                 lease_until=rt.clock.after(rt.settings.step_lease_seconds),
                 calendar=rt.calendar,
             )
-            code = filing.tracking_code
-            # The receipt from the rows just written, not read back in another transaction.
-            receipt = _view(session, rt, caller, filing) if created else None
+            code = filed.filing.tracking_code
+            # The receipt from the rows just written, not read back.
+            receipt = _receipt(rt, caller, filed) if filed.created else None
     except IntegrityError:
         if not idempotency_key:
             raise

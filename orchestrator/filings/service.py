@@ -10,10 +10,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import false, func, select
+from sqlalchemy import Table, false, func, insert, select
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from orchestrator.calendar import WorkingCalendar, WorkingDuration
 from orchestrator.db import after_commit
@@ -28,7 +29,7 @@ from orchestrator.filings.models import (
     StepStatus,
 )
 from orchestrator.filings.schemas import FieldError, FilingInput, assess_materials, field_errors
-from orchestrator.filings.transitions import record
+from orchestrator.filings.transitions import event_row, record
 from orchestrator.identity.models import Branch
 from orchestrator.identity.service import Scope
 from orchestrator.reference import load_reference
@@ -50,6 +51,15 @@ def new_tracking_code() -> str:
     return "OS" + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
 
 
+@dataclass(frozen=True)
+class Filed:
+    """The outcome of filing: the filing (steps and materials loaded) and whether it is new."""
+
+    filing: Filing
+    created: bool
+    history: list[Event]  # the events written with it: its receipt needs no read-back
+
+
 def file_filing(
     session: Session,
     *,
@@ -60,14 +70,14 @@ def file_filing(
     now: datetime,
     lease_until: datetime,
     calendar: WorkingCalendar,
-) -> tuple[Filing, bool]:
-    """Accept a filing (or return the one already filed under this key); True if new."""
+) -> Filed:
+    """Accept a filing (or return the one already filed under this key)."""
     branch = _filing_branch(session, actor)
     idempotency_key = idempotency_key or None  # an empty key is no key (and not unique)
     if idempotency_key:
         existing = filed_under_key(session, branch.id, idempotency_key, data)
         if existing is not None:
-            return existing, False
+            return Filed(existing, created=False, history=[])
     if data.district_code != branch.district_code:
         raise _invalid_field(
             "district_code",
@@ -75,49 +85,80 @@ def file_filing(
             f"本网点只能代办 {branch.district_code} 的申请",
             f"this branch files for district {branch.district_code} only",
         )
-    reference = load_reference()
-    district = reference.districts[data.district_code]
-    filing = Filing(
-        tracking_code=new_tracking_code(),
-        district_code=data.district_code,
-        branch_id=branch.id,
-        created_by=staff_id,
-        idempotency_key=idempotency_key,
-        company_name=data.company_name.full,
-        status=FilingStatus.ACCEPTED,
-        payload=data.model_dump(mode="json"),
-        accepted_at=now,
-        deadline_at=calendar.add(
-            now, WorkingDuration(days=Decimal(str(district.policy.sla_working_days)))
-        ),
+    district = load_reference().districts[data.district_code]
+    materials = _materials(data, now=now, calendar=calendar)
+    deadline = calendar.add(
+        now, WorkingDuration(days=Decimal(str(district.policy.sla_working_days)))
     )
-    filing.steps = [
-        Step(
-            name=spec.name,
-            position=position,
-            status=StepStatus.WAITING if spec.needs else StepStatus.READY,
-            pending_needs=len(spec.needs),
-            attempts=0,
-            next_check_at=None if spec.needs else lease_until,
-        )
-        for position, spec in enumerate(STEPS)
-    ]
-    filing.materials = _materials(data, now=now, calendar=calendar)
-    session.add(filing)
-    session.flush()
-    missing = [m.code for m in filing.materials if m.status == MaterialStatus.MISSING]
-    record(
+    # Core inserts, one statement per table, the receipt's objects built from the same
+    # values: the unit of work's flush of these rows was a third of the API's CPU per filing.
+    filing = _inserted(
         session,
+        Filing,
+        [
+            {
+                "tracking_code": new_tracking_code(),
+                "district_code": data.district_code,
+                "branch_id": branch.id,
+                "created_by": staff_id,
+                "idempotency_key": idempotency_key,
+                "company_name": data.company_name.full,
+                "status": FilingStatus.ACCEPTED,
+                "payload": data.model_dump(mode="json"),
+                "accepted_at": now,
+                "deadline_at": deadline,
+                "credit_code": None,
+                "ready_at": None,
+                "completed_at": None,
+            }
+        ],
+    )[0]
+    of_filing = {"filing_id": filing.id}
+    steps = _inserted(session, Step, [{**row, **of_filing} for row in _steps(lease_until)])
+    set_committed_value(filing, "steps", steps)
+    rows = [{**row, **of_filing} for row in materials]
+    set_committed_value(filing, "materials", _inserted(session, Material, rows))
+    missing = [row["code"] for row in materials if row["status"] == MaterialStatus.MISSING]
+    accepted = event_row(
         filing.id,
         "accepted",
         at=now,
+        step=None,
         actor=actor.name,
-        deadline_at=filing.deadline_at.isoformat(),
+        deadline_at=deadline.isoformat(),
         materials_to_supplement=missing,
     )
-    roots = [step.id for step in filing.steps if step.status == StepStatus.READY]
+    history = _inserted(session, Event, [accepted])
+    roots = [step.id for step in steps if step.status == StepStatus.READY]
     after_commit(session, lambda: _dispatch(roots))
-    return filing, True
+    return Filed(filing, created=True, history=history)
+
+
+_Row = TypeVar("_Row", Filing, Step, Material, Event)
+
+
+def _inserted(session: Session, entity: type[_Row], rows: list[dict[str, Any]]) -> list[_Row]:
+    """Insert `rows` and return them as objects (not in the session: nothing to flush)."""
+    if not rows:
+        return []
+    table = cast(Table, entity.__table__)
+    statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    ids = session.connection().execute(statement, rows).scalars()
+    return [entity(id=row_id, **row) for row_id, row in zip(ids, rows, strict=True)]
+
+
+def _steps(lease_until: datetime) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": spec.name,
+            "position": position,
+            "status": StepStatus.WAITING if spec.needs else StepStatus.READY,
+            "pending_needs": len(spec.needs),
+            "attempts": 0,
+            "next_check_at": None if spec.needs else lease_until,
+        }
+        for position, spec in enumerate(STEPS)
+    ]
 
 
 def _dispatch(step_ids: list[int]) -> None:
@@ -135,7 +176,9 @@ def _filing_branch(session: Session, actor: Actor) -> Branch:
     return branch
 
 
-def _materials(data: FilingInput, *, now: datetime, calendar: WorkingCalendar) -> list[Material]:
+def _materials(
+    data: FilingInput, *, now: datetime, calendar: WorkingCalendar
+) -> list[dict[str, Any]]:
     assessment = assess_materials(data, load_reference())
     if assessment.missing_essential:
         raise _invalid_field(
@@ -145,20 +188,26 @@ def _materials(data: FilingInput, *, now: datetime, calendar: WorkingCalendar) -
             "essential materials missing: "
             + ", ".join(m.name_en for m in assessment.missing_essential),
         )
-    rows = [
-        Material(code=code, status=MaterialStatus.PROVIDED, blocks=[], supplied_at=now)
+    provided: list[dict[str, Any]] = [
+        {
+            "code": code,
+            "status": MaterialStatus.PROVIDED,
+            "blocks": [],
+            "due_at": None,
+            "supplied_at": now,
+        }
         for code in data.materials
     ]
-    rows += [
-        Material(
-            code=item.code,
-            status=MaterialStatus.MISSING,
-            blocks=list(item.blocks),
-            due_at=calendar.add(now, WorkingDuration(days=Decimal(item.deadline_working_days))),
-        )
+    return provided + [
+        {
+            "code": item.code,
+            "status": MaterialStatus.MISSING,
+            "blocks": list(item.blocks),
+            "due_at": calendar.add(now, WorkingDuration(days=Decimal(item.deadline_working_days))),
+            "supplied_at": None,
+        }
         for item in assessment.to_supplement
     ]
-    return rows
 
 
 def _invalid_field(field: str, code: str, zh: str, en: str) -> Invalid:

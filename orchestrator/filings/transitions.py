@@ -100,7 +100,7 @@ def record(
     filing row must already be flushed.
     """
     _append(
-        session.connection(), [_event(filing_id, kind, at=at, step=step, actor=actor, **detail)]
+        session.connection(), [event_row(filing_id, kind, at=at, step=step, actor=actor, **detail)]
     )
 
 
@@ -109,7 +109,7 @@ def idempotency_key(tracking_code: str, step_name: str) -> str:
     return f"{tracking_code}-{step_name}"
 
 
-def _event(
+def event_row(
     filing_id: int,
     kind: str,
     *,
@@ -118,6 +118,7 @@ def _event(
     actor: str = WORKER,
     **detail: Any,
 ) -> dict[str, Any]:
+    """An event as the values of its row (a transition appends several in one statement)."""
     return {
         "filing_id": filing_id,
         "step": step,
@@ -287,7 +288,7 @@ def _claim(
             .where(_STEP.c.id == step_id)
             .values(status=StepStatus.BLOCKED, reason="material_missing", next_check_at=None)
         )
-        events.append(_event(filing_id, "blocked", at=now, step=name, materials=missing))
+        events.append(event_row(filing_id, "blocked", at=now, step=name, materials=missing))
         return None
     attempt = row.attempts + 1
     taking = {"step_id": step_id, "attempt": attempt, "lease": lease_until}
@@ -296,7 +297,7 @@ def _claim(
     else:
         conn.execute(_START, {**taking, "now": now})
         kind = "started" if row.status == StepStatus.READY else "resumed"
-        events.append(_event(filing_id, kind, at=now, step=name, attempt=attempt, **by))
+        events.append(event_row(filing_id, kind, at=now, step=name, attempt=attempt, **by))
     return _work(
         conn,
         step_id,
@@ -327,7 +328,7 @@ def _started(
     """
     filing_id, tracking_code, payload = of_filing
     by = {"worker": worker} if worker else {}
-    events.append(_event(filing_id, "started", at=now, step=name, attempt=attempt, **by))
+    events.append(event_row(filing_id, "started", at=now, step=name, attempt=attempt, **by))
     return _work(
         conn,
         step_id,
@@ -545,20 +546,20 @@ def _succeed(
     filing_id, name = done.filing_id, done.name
     documents.store(conn, filing_id, name, issued, now=now)
     events.append(
-        _event(filing_id, "done", at=now, actor=actor, step=name, result=in_brief(result))
+        event_row(filing_id, "done", at=now, actor=actor, step=name, result=in_brief(result))
     )
     filing_changes: dict[str, Any] = {}
     if name == "registration" and isinstance(result.get("credit_code"), str):
         filing_changes["credit_code"] = result["credit_code"]
     if name == FINAL_STEP:
         filing_changes.update(status=FilingStatus.COMPLETE, completed_at=now)
-        events.append(_event(filing_id, "complete", at=now, step=None))
+        events.append(event_row(filing_id, "complete", at=now, step=None))
     promoted = _join_successors(conn, filing_id, name, lease_until=lease_until)
     for _, ready in promoted:
-        events.append(_event(filing_id, "ready", at=now, step=ready))
+        events.append(event_row(filing_id, "ready", at=now, step=ready))
         if ready == FINAL_STEP:
             filing_changes.update(status=FilingStatus.READY, ready_at=now)
-            events.append(_event(filing_id, "filing_ready", at=now, step=None))
+            events.append(event_row(filing_id, "filing_ready", at=now, step=None))
     if filing_changes:
         changes = {f"new_{column}": value for column, value in filing_changes.items()}
         conn.execute(_change_filing(*filing_changes), {"filing_id": filing_id, **changes})
@@ -634,14 +635,14 @@ def postpone(
     status, events = row.status, []
     if submitted and status != StepStatus.SUBMITTED:
         status = StepStatus.SUBMITTED
-        events.append(_event(row.filing_id, "submitted", at=now, step=row.name))
+        events.append(event_row(row.filing_id, "submitted", at=now, step=row.name))
     changes: dict[str, Any] = {"next_check_at": next_check_at}
     if error is not None:
         changes["last_error"] = error
         if status == StepStatus.RUNNING:
             status = StepStatus.READY
         events.append(
-            _event(
+            event_row(
                 row.filing_id,
                 "retry_scheduled",
                 at=now,
@@ -675,7 +676,8 @@ def reject(conn: Connection, step_id: int, *, now: datetime, code: str, message:
         .values(status=FilingStatus.ACTION_REQUIRED)
     )
     _append(
-        conn, [_event(row.filing_id, "rejected", at=now, step=row.name, code=code, message=message)]
+        conn,
+        [event_row(row.filing_id, "rejected", at=now, step=row.name, code=code, message=message)],
     )
     return True
 
@@ -712,7 +714,7 @@ def block(
                     blocks=blocks,
                 )
             )
-    _append(conn, [_event(row.filing_id, "blocked", at=now, step=row.name, materials=materials)])
+    _append(conn, [event_row(row.filing_id, "blocked", at=now, step=row.name, materials=materials)])
     return True
 
 
@@ -724,5 +726,5 @@ def await_handover(conn: Connection, step_id: int, *, now: datetime) -> bool:
     )
     if row is None:
         return False
-    _append(conn, [_event(row.filing_id, "at_branch", at=now, step=row.name)])
+    _append(conn, [event_row(row.filing_id, "at_branch", at=now, step=row.name)])
     return True

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
 
 from orchestrator.api.app import create_app
 from orchestrator.filings import service
@@ -66,7 +66,7 @@ def file_undispatched(rt: Runtime, staff: BranchStaff, **overrides: Any) -> str:
     as if the sweeper had just looked: no worker touches the filing for a minute."""
     data = FilingInput.model_validate(new_filing(**overrides))
     with rt.database.transaction() as session:
-        filing, _ = service.file_filing(
+        filing = service.file_filing(
             session,
             actor=staff.clerk,
             staff_id=staff.clerk_id,
@@ -75,11 +75,13 @@ def file_undispatched(rt: Runtime, staff: BranchStaff, **overrides: Any) -> str:
             now=rt.clock.now(),
             lease_until=rt.clock.after(rt.settings.step_lease_seconds),
             calendar=rt.calendar,
-        )
+        ).filing
         session.info["after_commit"].clear()
-        for step in filing.steps:
-            if step.next_check_at is not None:
-                step.next_check_at = rt.clock.now() + timedelta(minutes=1)
+        session.execute(
+            update(Step)
+            .where(Step.filing_id == filing.id, Step.next_check_at.is_not(None))
+            .values(next_check_at=rt.clock.now() + timedelta(minutes=1))
+        )
         return filing.tracking_code
 
 

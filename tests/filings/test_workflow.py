@@ -41,7 +41,7 @@ def file(
         filing_input(company_name__trade_name=trade_name or next(TRADE_NAMES), **overrides)
     )
     with rt.database.transaction() as session:
-        filing, _ = service.file_filing(
+        filing = service.file_filing(
             session,
             actor=staff.clerk,
             staff_id=staff.clerk_id,
@@ -50,7 +50,7 @@ def file(
             now=rt.clock.now(),
             lease_until=rt.clock.after(rt.settings.step_lease_seconds),
             calendar=rt.calendar,
-        )
+        ).filing
         if not dispatch:  # as if the process died between commit and publish
             session.info["after_commit"].clear()
         return filing.tracking_code
