@@ -151,8 +151,13 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        reading: dict[str, Any] = {_READ_ONLY: True}
+        if self.engine.dialect.name == "postgresql":
+            # At READ COMMITTED every statement reads its own snapshot, in a transaction or
+            # not: a reading transaction adds a BEGIN and a COMMIT round trip, nothing else.
+            reading["isolation_level"] = "AUTOCOMMIT"
         self._reading_sessions = sessionmaker(
-            self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False
+            self.engine.execution_options(**reading), expire_on_commit=False
         )
 
     @contextmanager
