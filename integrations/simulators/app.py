@@ -37,9 +37,9 @@ from integrations.simulators.housing_fund import HousingFundRules
 from integrations.simulators.licence import DEFAULT_VERIFY_URL
 from integrations.simulators.medical_insurance import MedicalInsuranceRules
 from integrations.simulators.registration import RegistrationRules
-from integrations.simulators.rest import agency_router
+from integrations.simulators.rest import agency_routes
 from integrations.simulators.seal import SealRules
-from integrations.simulators.soap import SOAP_SERVICES, soap_router
+from integrations.simulators.soap import SOAP_SERVICES, soap_routes
 from integrations.simulators.social_insurance import SocialInsuranceRules
 from integrations.simulators.tax import TaxRules
 
@@ -170,5 +170,7 @@ def create_app(
 
     for name, sim in sims.items():
         service = SOAP_SERVICES.get(name)
-        app.include_router(agency_router(sim) if service is None else soap_router(sim, service))
+        app.router.routes.extend(
+            agency_routes(sim) if service is None else soap_routes(sim, service)
+        )
     return app

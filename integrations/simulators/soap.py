@@ -24,8 +24,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
 from lxml import etree
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from integrations.simulators.engine import AgencySimulator, InvalidRequest, View
 from integrations.simulators.exchange import (
@@ -279,19 +281,17 @@ async def _body_element(service: SoapService, request: Request) -> etree._Elemen
     return element
 
 
-def soap_router(sim: AgencySimulator, service: SoapService) -> APIRouter:
-    """The SOAP endpoint of one agency, at `/{agency}/soap`."""
-    router = APIRouter(prefix=f"/{sim.name}", tags=[sim.name])
+def soap_routes(sim: AgencySimulator, service: SoapService) -> list[Route]:
+    """The SOAP endpoint of one agency, at `/{agency}/soap` (plain Starlette routes, as
+    `integrations.simulators.rest.agency_routes` says why); GET with ?wsdl for the WSDL."""
     service.schema  # noqa: B018 - a broken WSDL fails at start, not at the first request
 
-    @router.get("/soap", summary=f"The WSDL of {sim.name} (?wsdl)")
     async def wsdl(request: Request) -> Response:
         if "wsdl" not in request.query_params:
             return Response("ask for ?wsdl", status_code=400, media_type="text/plain")
         address = f"{str(request.base_url).rstrip('/')}/{sim.name}/soap"
         return Response(service.wsdl_at(address), media_type=CONTENT_TYPE)
 
-    @router.post("/soap", summary=f"Submit to or query {sim.name} (SOAP 1.1)")
     async def endpoint(request: Request) -> Response:
         received_at = sim.now()
         if sim.roll_unavailable():
@@ -320,4 +320,5 @@ def soap_router(sim: AgencySimulator, service: SoapService) -> APIRouter:
         )
         return lost or render(service, key, sim.view(submitted))
 
-    return router
+    path = f"/{sim.name}/soap"
+    return [Route(path, wsdl, methods=["GET"]), Route(path, endpoint, methods=["POST"])]
