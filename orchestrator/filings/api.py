@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from orchestrator.api.deps import CallerDep, RuntimeDep
 from orchestrator.errors import NotFound
 from orchestrator.filings import documents, service, views
-from orchestrator.filings.models import Filing, FilingStatus
+from orchestrator.filings.models import Event, Filing, FilingStatus
 from orchestrator.filings.schemas import FilingInput
 
 router = APIRouter(prefix="/filings", tags=["filings"])
@@ -39,20 +39,14 @@ def _detail(rt: RuntimeDep, caller: CallerDep, tracking_code: str) -> views.Fili
 def _view(
     session: Session, rt: RuntimeDep, caller: CallerDep, filing: Filing
 ) -> views.FilingDetail:
-    return views.detail(
-        filing,
-        service.events_of(session, filing),
-        rt.calendar,
-        reveal_personal_data=caller.scope.branch_id is not None,
-    )
+    return _shown(rt, caller, filing, service.events_of(session, filing))
 
 
-def _receipt(rt: RuntimeDep, caller: CallerDep, filed: service.Filed) -> views.FilingDetail:
+def _shown(
+    rt: RuntimeDep, caller: CallerDep, filing: Filing, events: list[Event]
+) -> views.FilingDetail:
     return views.detail(
-        filed.filing,
-        filed.history,
-        rt.calendar,
-        reveal_personal_data=caller.scope.branch_id is not None,
+        filing, events, rt.calendar, reveal_personal_data=caller.scope.branch_id is not None
     )
 
 
@@ -85,7 +79,7 @@ def create_filing(
             )
             code = filed.filing.tracking_code
             # The receipt from the rows just written, not read back.
-            receipt = _receipt(rt, caller, filed) if filed.created else None
+            receipt = _shown(rt, caller, filed.filing, filed.history) if filed.created else None
     except IntegrityError:
         if not idempotency_key:
             raise

@@ -107,9 +107,6 @@ def file_filing(
                 "payload": data.model_dump(mode="json"),
                 "accepted_at": now,
                 "deadline_at": deadline,
-                "credit_code": None,
-                "ready_at": None,
-                "completed_at": None,
             }
         ],
     )[0]
