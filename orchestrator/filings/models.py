@@ -56,6 +56,9 @@ class Filing(Base):
 
     __tablename__ = "filing"
     __table_args__ = (
+        # Also the index of a branch's filings (branch_id leads): a second index on
+        # branch_id alone let the planner, on a young table, look a key up by scanning
+        # every filing of the branch.
         UniqueConstraint("branch_id", "idempotency_key", name="uq_filing_idempotency"),
         Index("ix_filing_district_accepted", "district_code", "accepted_at"),
     )
@@ -63,7 +66,7 @@ class Filing(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     tracking_code: Mapped[str] = mapped_column(String(20), unique=True)
     district_code: Mapped[str] = mapped_column(ForeignKey("district.code"))
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), index=True)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
     created_by: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
     company_name: Mapped[str] = mapped_column(String(100))

@@ -1,0 +1,29 @@
+"""drop ix_filing_branch_id: uq_filing_idempotency (branch_id, idempotency_key) serves it
+
+With both, a plan made while the table was young (a prepared statement keeps it) looked an
+Idempotency-Key up through ix_filing_branch_id and filtered every filing of the branch:
+one filing's acceptance read all the branch's earlier ones.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-06 17:20:00
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("filing", schema=None) as batch_op:
+        batch_op.drop_index("ix_filing_branch_id")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("filing", schema=None) as batch_op:
+        batch_op.create_index("ix_filing_branch_id", ["branch_id"], unique=False)
