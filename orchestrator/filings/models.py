@@ -10,7 +10,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orchestrator.db import Base, str_enum
@@ -92,7 +92,15 @@ class Step(Base):
     __tablename__ = "step"
     __table_args__ = (
         UniqueConstraint("filing_id", "name", name="uq_step_filing_name"),
-        Index("ix_step_due", "status", "next_check_at"),
+        # The sweeper's index: only active steps have a next check, so only they are in it.
+        # Led by status, it tempted the planner into reading every entry of a status, dead
+        # ones included, to start a filing's ready steps.
+        Index(
+            "ix_step_due",
+            "next_check_at",
+            postgresql_where=text("next_check_at IS NOT NULL"),
+            sqlite_where=text("next_check_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
