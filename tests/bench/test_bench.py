@@ -19,19 +19,25 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from integrations.simulators.app import SimulatorConfig, create_app
 from integrations.simulators.engine import AgencyRules, AgencySimulator, Completed, Decision
 from integrations.simulators.server import serve_in_thread
 from orchestrator.bench import (
     BenchOptions,
+    RunCounts,
     critical_path_ms,
     step_durations,
     worker_threads,
 )
+from orchestrator.filings.models import Filing, FilingStatus
+from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings
 from orchestrator.workflow import STEPS, StepSpec
+from tests.api import file_undispatched
 from tests.factories import credit_code
+from tests.people import BranchStaff
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -172,6 +178,42 @@ class TestAgencyDurations:
         assert reply.json()["result"]["state"] == "SIGNED"  # answered at once: delivered
         assert set(durations) == {"courier"}
         assert 50 <= durations["courier"]["OS1-delivery"] < 1000
+
+
+class TestProgressCounts:
+    def _set(self, rt: Runtime, code: str, status: FilingStatus, *, ready: bool) -> None:
+        with rt.database.transaction() as session:
+            session.execute(
+                update(Filing)
+                .where(Filing.tracking_code == code)
+                .values(status=status, ready_at=rt.clock.now() if ready else None)
+            )
+
+    def test_counts_ready_complete_and_stopped_among_the_acknowledged(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        codes = [file_undispatched(onestop, branch_staff) for _ in range(4)]
+        self._set(onestop, codes[0], FilingStatus.COMPLETE, ready=True)
+        self._set(onestop, codes[1], FilingStatus.READY, ready=True)
+        self._set(onestop, codes[2], FilingStatus.ACTION_REQUIRED, ready=False)
+        counts = RunCounts(onestop.database)
+        assert counts.read(codes[:3]) == (2, 1, 1)  # the fourth is not acknowledged yet
+        assert counts.read(codes) == (2, 1, 1)
+        self._set(onestop, codes[1], FilingStatus.COMPLETE, ready=True)
+        self._set(onestop, codes[3], FilingStatus.READY, ready=True)
+        assert counts.read(codes) == (3, 2, 1)
+
+    def test_an_ended_filing_is_not_asked_about_again(
+        self, onestop: Runtime, branch_staff: BranchStaff
+    ) -> None:
+        code = file_undispatched(onestop, branch_staff)
+        self._set(onestop, code, FilingStatus.COMPLETE, ready=True)
+        counts = RunCounts(onestop.database)
+        assert counts.read([code]) == (1, 1, 0)
+        # Were it asked again it would count as open (no filing goes back; this one is
+        # put back only to show the poll no longer reads it).
+        self._set(onestop, code, FilingStatus.ACCEPTED, ready=False)
+        assert counts.read([code]) == (1, 1, 0)
 
 
 @pytest.fixture
