@@ -757,13 +757,15 @@ class RunCounts:
                 )
                 for code, status, ready_at in conn.execute(query):
                     ready = ready_at is not None
-                    if status == FilingStatus.COMPLETE or status in _ACTIVE_END:
-                        self._open.discard(code)
-                        self._complete += status == FilingStatus.COMPLETE
-                        self._stopped += status in _ACTIVE_END
-                        self._ended_ready += ready
+                    if status == FilingStatus.COMPLETE:
+                        self._complete += 1
+                    elif status in _ACTIVE_END:
+                        self._stopped += 1
                     else:
                         ready_open += ready
+                        continue
+                    self._open.discard(code)
+                    self._ended_ready += ready
         return self._ended_ready + ready_open, self._complete, self._stopped
 
 
