@@ -748,7 +748,7 @@ class RunCounts:
         self._open.update(acknowledged[self._known :])
         self._known = len(acknowledged)
         ready_open = 0
-        codes = sorted(self._open)
+        codes = list(self._open)
         with self.db.reading() as conn:
             for start in range(0, len(codes), self._CHUNK):
                 chunk = codes[start : start + self._CHUNK]

@@ -86,6 +86,9 @@ class Filing(Base):
     )
 
 
+_HAS_NEXT_CHECK = text("next_check_at IS NOT NULL")
+
+
 class Step(Base):
     """One agency's part of a filing; `pending_needs` counts predecessors not yet done."""
 
@@ -98,8 +101,8 @@ class Step(Base):
         Index(
             "ix_step_due",
             "next_check_at",
-            postgresql_where=text("next_check_at IS NOT NULL"),
-            sqlite_where=text("next_check_at IS NOT NULL"),
+            postgresql_where=_HAS_NEXT_CHECK,
+            sqlite_where=_HAS_NEXT_CHECK,
         ),
     )
 
