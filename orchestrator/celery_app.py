@@ -21,8 +21,9 @@ from orchestrator.settings import Settings, get_settings
 
 TASK_MODULES = ("orchestrator.filings.tasks", "orchestrator.tracker.tasks")
 STEPS_QUEUE = "onestop.steps"
-# The sweeper's own queue: behind a backlog of steps, a sweep queued with them would wait
-# out the whole backlog (and expire unrun), just when a lost step most needs finding.
+# The tracker's own queue (the sweep, the deadlines): behind a backlog of steps, a sweep
+# queued with them would wait out the whole backlog (and expire unrun), just when a lost
+# step most needs finding.
 SWEEP_QUEUE = "onestop.sweep"
 
 
@@ -44,7 +45,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_queue": STEPS_QUEUE,
         # Every worker consumes both; the broker interleaves them as threads come free.
         "task_queues": (_queue(STEPS_QUEUE), _queue(SWEEP_QUEUE)),
-        "task_routes": {"tracker.sweep": {"queue": SWEEP_QUEUE}},
+        "task_routes": {
+            "tracker.sweep": {"queue": SWEEP_QUEUE},
+            "tracker.revise_deadlines": {"queue": SWEEP_QUEUE},
+        },
         "task_default_delivery_mode": "persistent",
         "task_create_missing_queues": True,
         "task_serializer": "json",
@@ -73,7 +77,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "task": "tracker.sweep",
                 "schedule": settings.sweep_interval_seconds,
                 "options": {"expires": settings.sweep_interval_seconds},
-            }
+            },
+            "tracker.revise_deadlines": {
+                "task": "tracker.revise_deadlines",
+                "schedule": settings.deadline_revision_seconds,
+                "options": {"expires": settings.deadline_revision_seconds},
+            },
         },
         "timezone": "Asia/Shanghai",
     }

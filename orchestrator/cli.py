@@ -83,6 +83,7 @@ def serve(port: Port = 8000, host: Host = "127.0.0.1") -> None:
     simulated = _simulated(settings.public_url or f"http://{host}:{port}")
     with run_embedded(settings, simulators=simulated) as rt:
         typer.echo(f"OneStop at http://{host}:{port}  (agencies: {rt.agencies_url})")
+        _warn_if_schedule_missing()
         uvicorn.run(create_app(), host=host, port=port, log_level="warning")
 
 
@@ -174,6 +175,7 @@ def api(port: Port = 8000, host: Host = "127.0.0.1") -> None:
     # thread would miss the cache at once and parse the same YAML in parallel.
     load_reference()
     current()
+    _warn_if_schedule_missing()
     served = create_app()
     _pace_garbage_collection()
     uvicorn.run(served, host=host, port=port, log_level="warning")
@@ -191,6 +193,7 @@ def worker(
     from orchestrator.celery_app import app as celery
 
     threads = concurrency or get_settings().worker_concurrency
+    _warn_if_schedule_missing()
     _pace_garbage_collection()
     celery.worker_main(
         ["worker", "--pool=threads", f"--concurrency={threads}", f"--loglevel={loglevel}",
@@ -200,11 +203,12 @@ def worker(
 
 @app.command()
 def beat(loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "warning") -> None:
-    """Run Celery beat: the periodic sweep that re-dispatches overdue steps."""
+    """Run Celery beat: the sweep that re-dispatches overdue steps, and deadline revision."""
     from orchestrator.celery_app import app as celery
 
-    # The only entry is the sweep, every few seconds: nothing worth a schedule file, which
-    # every beat started from one directory would share (and a crashed one leave behind).
+    _warn_if_schedule_missing()
+    # Two short-interval entries (the sweep, the deadlines): nothing worth a schedule file,
+    # which every beat started from one directory would share (and a crashed one leave).
     celery.start(["beat", f"--loglevel={loglevel}", "--scheduler=celery.beat:Scheduler"])
 
 
@@ -219,6 +223,15 @@ def simulators(port: Port = 8100, host: Host = "127.0.0.1") -> None:
     public_url = get_settings().public_url
     _pace_garbage_collection()
     serve_simulators(host=host, port=port, config=_simulated(public_url) if public_url else None)
+
+
+def _warn_if_schedule_missing() -> None:
+    """From 1 November, tell whoever starts a process that next year's schedule is missing."""
+    from orchestrator.calendar.cli import warn_if_schedule_missing
+    from orchestrator.runtime import current
+
+    rt = current()
+    warn_if_schedule_missing(rt.calendar, rt.clock.now())
 
 
 def _pace_garbage_collection() -> None:

@@ -15,6 +15,7 @@ import orchestrator.models  # noqa: F401  (every mapper known before the first q
 from integrations.base import AgencyAdapter
 from integrations.registry import build_adapters
 from orchestrator.calendar import WorkingCalendar, calendar_for
+from orchestrator.calendar.schedules import HolidayBook
 from orchestrator.clock import Clock
 from orchestrator.db import Database, get_database
 from orchestrator.settings import Settings, get_settings
@@ -31,8 +32,13 @@ class Runtime:
     settings: Settings
     database: Database
     clock: Clock
-    calendar: WorkingCalendar
+    holidays: HolidayBook
     agencies_url: str | None = None
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        """The working-day calendar, with any holiday schedule imported since start."""
+        return self.holidays.calendar
 
     @cached_property
     def adapters(self) -> Mapping[str, AgencyAdapter[Any]]:
@@ -51,15 +57,20 @@ _current: Runtime | None = None
 
 def from_settings(settings: Settings, **overrides: Any) -> Runtime:
     """A runtime for `settings`; keyword overrides replace any of its parts."""
+    database = overrides.get("database") or get_database(settings.database_url)
     parts: dict[str, Any] = {
         "settings": settings,
-        "database": get_database(settings.database_url),
+        "database": database,
         "clock": Clock(
             origin=settings.clock_origin,
             scale=settings.clock_scale,
             real_start=settings.clock_real_start,
         ),
-        "calendar": calendar_for(settings),
+        "holidays": HolidayBook(
+            calendar_for(settings),
+            database.reading,
+            refresh_seconds=settings.calendar_refresh_seconds,
+        ),
     }
     parts.update(overrides)
     return Runtime(**parts)

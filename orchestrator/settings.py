@@ -58,6 +58,16 @@ class Settings(BaseSettings):
     )
     office_morning: tuple[clock_time, clock_time] = (clock_time(9, 0), clock_time(12, 0))
     office_afternoon: tuple[clock_time, clock_time] = (clock_time(13, 0), clock_time(17, 0))
+    calendar_refresh_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often a process looks for holiday schedules imported since it started.",
+    )
+    deadline_revision_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How often beat re-evaluates open filings' deadlines on the current calendar.",
+    )
 
     # Throughput and latency (docs/benchmarks.md). A worker thread waits out each agency
     # call, so a worker needs about (steps/s × agency latency) threads; a database

@@ -9,7 +9,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from orchestrator import runtime
 from orchestrator.api.limits import BodySizeLimit, BodyTooLarge
+from orchestrator.calendar import missing_schedule_notice
 from orchestrator.errors import DomainError
 from orchestrator.filings.api import router as filings_router
 from orchestrator.filings.schemas import field_errors_from_dicts
@@ -84,7 +86,17 @@ def create_app() -> FastAPI:
     app.include_router(licences_router, prefix="/api/v1")
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz() -> dict[str, Any]:
+        rt = runtime.current()
+        health: dict[str, Any] = {"status": "ok"}
+        missing = rt.calendar.missing_schedule(rt.clock.now())
+        if missing is not None:  # still healthy: deadlines are provisional, not wrong
+            chinese, english = missing_schedule_notice(missing)
+            health["calendar"] = {
+                "missing_schedule": missing,
+                "message_zh": chinese,
+                "message_en": english,
+            }
+        return health
 
     return app

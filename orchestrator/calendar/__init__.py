@@ -17,8 +17,8 @@ from orchestrator.calendar.holidays import (
 from orchestrator.calendar.working_calendar import (
     DEFAULT_OFFICE_HOURS,
     OfficePeriod,
-    UnknownYearError,
     WorkingCalendar,
+    missing_schedule_notice,
 )
 from orchestrator.settings import Settings, get_settings
 
@@ -28,7 +28,6 @@ __all__ = [
     "HolidayDataError",
     "HolidayPeriod",
     "OfficePeriod",
-    "UnknownYearError",
     "WorkingCalendar",
     "WorkingDuration",
     "YearSchedule",
@@ -36,20 +35,20 @@ __all__ = [
     "default_calendar",
     "default_data_path",
     "load_holidays",
+    "missing_schedule_notice",
     "parse_duration",
     "parse_holidays",
 ]
 
 
-@lru_cache(maxsize=2)
-def default_calendar(*, provisional: bool = False) -> WorkingCalendar:
+@lru_cache(maxsize=1)
+def default_calendar() -> WorkingCalendar:
     """The shipped holiday data with the settings' office hours, built once per process."""
-    return calendar_for(get_settings(), provisional=provisional)
+    return calendar_for(get_settings())
 
 
-def calendar_for(settings: Settings, *, provisional: bool = False) -> WorkingCalendar:
+def calendar_for(settings: Settings) -> WorkingCalendar:
     """The shipped holiday data with the office hours of `settings`."""
     return WorkingCalendar.from_file(
-        office_hours=(settings.office_morning, settings.office_afternoon),
-        provisional=provisional,
+        office_hours=(settings.office_morning, settings.office_afternoon)
     )

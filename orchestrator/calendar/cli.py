@@ -1,46 +1,39 @@
-"""`onestop calendar …`: ask the working-day calendar from the shell."""
+"""`onestop calendar …`: ask the working-day calendar, and import a new year's schedule."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
-from orchestrator.calendar import default_calendar
+from orchestrator import runtime
 from orchestrator.calendar.duration import parse_duration
-from orchestrator.calendar.holidays import HolidayDataError
-from orchestrator.calendar.working_calendar import UnknownYearError, WorkingCalendar
+from orchestrator.calendar.holidays import HolidayDataError, load_holidays
+from orchestrator.calendar.schedules import import_schedules
+from orchestrator.calendar.working_calendar import WorkingCalendar, missing_schedule_notice
+from orchestrator.tracker.deadlines import Revision, revise_deadlines
 
 # Exit codes: 2 = the input was wrong (as click uses for usage errors); 1 = the input was
-# fine but the holiday data cannot answer (year not published yet, or a broken data file).
+# fine but the calendar cannot take it (a broken data file, no database to import into).
 EXIT_BAD_INPUT = 2
 EXIT_NO_DATA = 1
+IMPORTER = "cli:calendar-import"
 
 app = typer.Typer(
     help=(
         "工作日日历 / Working-day calendar: official holidays and make-up working days"
-        " (国务院办公厅节假日安排) and office hours, in China time (Asia/Shanghai)."
+        " (国务院办公厅节假日安排) and office hours, in China time (Asia/Shanghai). A year"
+        " whose schedule is not published yet is provisional: weekends and the statutory"
+        " holidays only, until `onestop calendar import` adds its notice."
     ),
-    epilog=(
-        "Exit codes: 0 = answered; 1 = no holiday schedule for that year (or a broken data"
-        " file); 2 = invalid input."
-    ),
+    epilog="Exit codes: 0 = done; 1 = the calendar or database cannot take it; 2 = invalid input.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
-
-ProvisionalOption = Annotated[
-    bool,
-    typer.Option(
-        "--provisional",
-        help=(
-            "For years without a published schedule count weekends only (a warning is"
-            " printed) instead of failing."
-        ),
-    ),
-]
 
 
 def _fail(chinese: str, english: str, code: int) -> NoReturn:
@@ -49,26 +42,23 @@ def _fail(chinese: str, english: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-def _calendar(provisional: bool) -> WorkingCalendar:
-    """The default calendar, with data-file problems reported instead of raised."""
+def _calendar() -> WorkingCalendar:
+    """The calendar the running deployment counts with (shipped and imported schedules)."""
     try:
-        return default_calendar(provisional=provisional)
+        return runtime.current().holidays.refresh()
     except HolidayDataError as exc:
         _fail("节假日数据文件有误", str(exc), EXIT_NO_DATA)
 
 
 def _warn_if_provisional(calendar: WorkingCalendar, first: date, last: date) -> None:
-    """Say so on stderr when the answer covers a year counted from weekends only."""
-    years = [
-        year
-        for year in range(first.year, last.year + 1)
-        if calendar.is_provisional(date(year, 1, 1))
-    ]
+    """Say so on stderr when the answer covers a year without its official schedule."""
+    years = [y for y in range(first.year, last.year + 1) if calendar.is_provisional(date(y, 1, 1))]
     if years:
         listed = ", ".join(str(year) for year in years)
         typer.echo(
-            f"注意：{listed} 年尚无节假日安排，仅按周末计算 / Note: no holiday schedule for"
-            f" {listed}; counted weekends only (provisional).",
+            f"注意：{listed} 年尚无国务院节假日安排，暂按周末和法定节假日计算（临时） / Note: no"
+            f" official holiday schedule for {listed} yet; counted weekends and statutory"
+            " holidays only (provisional).",
             err=True,
         )
 
@@ -89,7 +79,6 @@ def add_command(
             help="Working time to add: 3d, 0.5d, 4h, 30m, 1d4h (1d = one day of office hours).",
         ),
     ],
-    provisional: ProvisionalOption = False,
 ) -> None:
     """Print the instant when DURATION of working time has elapsed after START (+08:00)."""
     try:
@@ -104,11 +93,8 @@ def add_command(
         amount = parse_duration(duration)
     except ValueError as exc:
         _fail("无效的工作时长", str(exc), EXIT_BAD_INPUT)
-    calendar = _calendar(provisional)
-    try:
-        result = calendar.add(begin, amount)
-    except UnknownYearError as exc:
-        _fail("缺少节假日数据", str(exc), EXIT_NO_DATA)
+    calendar = _calendar()
+    result = calendar.add(begin, amount)
     typer.echo(result.isoformat())
     _warn_if_provisional(calendar, calendar.next_working_instant(begin).date(), result.date())
 
@@ -116,7 +102,6 @@ def add_command(
 @app.command("is-workday")
 def is_workday_command(
     day: Annotated[str, typer.Argument(metavar="DATE", help="A date, ISO-8601 (e.g. 2026-02-14).")],
-    provisional: ProvisionalOption = False,
 ) -> None:
     """Print `workday` or `off` for DATE (exit code 0 either way)."""
     try:
@@ -127,10 +112,88 @@ def is_workday_command(
             f"invalid DATE {day!r}: expected YYYY-MM-DD",
             EXIT_BAD_INPUT,
         )
-    calendar = _calendar(provisional)
-    try:
-        working = calendar.is_workday(parsed)
-    except UnknownYearError as exc:
-        _fail("缺少节假日数据", str(exc), EXIT_NO_DATA)
-    typer.echo("workday" if working else "off")
+    calendar = _calendar()
+    typer.echo("workday" if calendar.is_workday(parsed) else "off")
     _warn_if_provisional(calendar, parsed, parsed)
+
+
+@app.command("years")
+def years_command() -> None:
+    """List the years with an official schedule, and say if next year's is missing."""
+    rt = runtime.current()
+    calendar = _calendar()
+    for schedule in calendar.holidays.schedules:
+        typer.echo(f"{schedule.year}  {schedule.notice.title}  ({schedule.notice.published})")
+    warn_if_schedule_missing(calendar, rt.clock.now())
+
+
+def warn_if_schedule_missing(calendar: WorkingCalendar, today: date) -> None:
+    """From 1 November, say on stderr that next year's schedule has not been imported."""
+    missing = calendar.missing_schedule(today)
+    if missing is not None:
+        chinese, english = missing_schedule_notice(missing)
+        typer.echo(f"注意：{chinese} / Warning: {english}", err=True)
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            help="The notice as YAML, in the format of orchestrator/calendar/holidays.yaml "
+            "(a `schedules:` list with one entry per year).",
+        ),
+    ],
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Check the file and show what would change; write nothing."),
+    ] = False,
+) -> None:
+    """Import a newly published year's holiday schedule and re-evaluate open deadlines.
+
+    The file is validated as the shipped one is, and each year must give every statutory
+    holiday off. Every open filing's committed deadline and 容缺 due dates are then
+    computed again on the new calendar; each change is recorded on the filing.
+    """
+    try:
+        data = load_holidays(file)
+    except HolidayDataError as exc:
+        _fail("节假日安排文件有误", str(exc), EXIT_BAD_INPUT)
+    rt = runtime.current()
+    try:
+        with rt.database.transaction() as session:
+            calendar = import_schedules(
+                session, data, calendar=_calendar(), now=rt.clock.now(), actor=IMPORTER
+            )
+            revisions = revise_deadlines(session, calendar=calendar, now=rt.clock.now())
+            if dry_run:
+                raise _RolledBack
+    except _RolledBack:
+        pass
+    except HolidayDataError as exc:
+        _fail("无法导入该节假日安排", str(exc), EXIT_BAD_INPUT)
+    except SQLAlchemyError as exc:
+        _fail(
+            "无法写入数据库（是否已运行 onestop migrate？）",
+            f"cannot write to the database (has `onestop migrate` run?): {exc.__class__.__name__}",
+            EXIT_NO_DATA,
+        )
+    years = ", ".join(str(schedule.year) for schedule in data.schedules)
+    verb = "would import" if dry_run else "imported"
+    typer.echo(f"{verb} {years}; deadlines moved on {len(revisions)} open filing(s)")
+    for revision in revisions:
+        typer.echo(_described(revision))
+
+
+class _RolledBack(Exception):
+    """Leaves a dry run's transaction without committing it."""
+
+
+def _described(revision: Revision) -> str:
+    materials = f"; due dates of {', '.join(revision.materials)}" if revision.materials else ""
+    note = " (still provisional)" if revision.provisional else ""
+    return (
+        f"  {revision.tracking_code}  {revision.deadline_from:%Y-%m-%d %H:%M} → "
+        f"{revision.deadline_to:%Y-%m-%d %H:%M}{note}{materials}"
+    )

@@ -18,6 +18,8 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
+from orchestrator.calendar.statutory import statutory_days_off
+
 DATA_FILE_NAME = "holidays.yaml"
 
 # A notice may move work or rest across New Year (the 2023 notice gave 2022-12-31 off,
@@ -260,3 +262,15 @@ def _label(node: Any) -> str | None:
             if key in node:
                 return str(node[key])
     return None
+
+
+def missing_statutory_days(schedule: YearSchedule) -> list[tuple[date, str]]:
+    """The statutory holidays of the schedule's year that none of its periods gives off.
+
+    The law fixes these days; a notice only arranges the days around them, so a notice
+    that leaves one out was copied wrong.
+    """
+    off = {day for period in schedule.periods for day in period.days_off.days()}
+    return [
+        (day, name) for day, name in statutory_days_off(schedule.year).items() if day not in off
+    ]

@@ -2,6 +2,12 @@
 
 All arithmetic is done on naive wall-clock China time. That is exact because China has
 had no daylight saving time since 1991, so every local day has the same 24 hours.
+
+A year with a State Council schedule in the data is official. A year without one (next
+year, before its notice is out) is provisional: weekends and the statutory holidays the
+law fixes are days off, and there are no make-up working days. The calendar answers for
+both and says which (`is_provisional`, `touches_provisional`); importing the notice
+later turns a provisional year into an official one.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from orchestrator.calendar.holidays import (
     default_data_path,
     load_holidays,
 )
+from orchestrator.calendar.statutory import statutory_days_off
 from orchestrator.clock import CHINA
 
 logger = logging.getLogger(__name__)
@@ -33,23 +40,18 @@ _MIDNIGHT = time(0)
 # Longest stretch without office time that can happen with real data is ~10 days; a year
 # without one means the data or the office hours are broken, not that we should spin.
 _MAX_IDLE_DAYS = 366
+_NOTICE_MONTH = 11
 
 
-class UnknownYearError(LookupError):
-    """A date falls in a year the holiday data does not cover, and guessing was not allowed."""
-
-    def __init__(self, year: int, source: str, known_years: Iterable[int]) -> None:
-        self.year = year
-        self.source = source
-        self.known_years = tuple(sorted(known_years))
-        known = ", ".join(str(y) for y in self.known_years) or "none"
-        super().__init__(
-            f"没有 {year} 年的节假日安排数据（{source}），无法判断工作日。"
-            f"请在该文件中补充国务院办公厅公布的 {year} 年节假日安排。 / "
-            f"No holiday schedule for {year} in {source} (known years: {known}), so working"
-            f" days in {year} cannot be determined. Add the State Council's {year} schedule to"
-            " that file, or build the calendar with provisional=True to count weekends only."
-        )
+def missing_schedule_notice(year: int) -> tuple[str, str]:
+    """What operators are told, in Chinese and English, while `year`'s schedule is missing."""
+    return (
+        f"尚未导入 {year} 年的国务院节假日安排，涉及 {year} 年的期限均为临时期限；通知发布后请运行"
+        " onestop calendar import FILE",
+        f"the State Council's {year} holiday schedule has not been imported: deadlines reaching"
+        f" into {year} are provisional. Import the notice with `onestop calendar import FILE`"
+        " once it is published",
+    )
 
 
 def _validated_office_hours(periods: Iterable[Sequence[time]]) -> tuple[OfficePeriod, ...]:
@@ -103,14 +105,13 @@ class WorkingCalendar:
         holidays: HolidayData,
         *,
         office_hours: Iterable[Sequence[time]] = DEFAULT_OFFICE_HOURS,
-        provisional: bool = False,
         source: str = "<in-memory holiday data>",
     ) -> None:
-        """Index `holidays` once; `provisional` allows weekends-only for years without data."""
+        """Index `holidays` once."""
+        self._holidays = holidays
         self._office_hours = _validated_office_hours(office_hours)
         self._periods = tuple((_offset(s), _offset(e)) for s, e in self._office_hours)
         self._day_length = sum((end - start for start, end in self._periods), timedelta())
-        self._provisional = provisional
         self._source = source
         self._years = holidays.years
         self._off: dict[date, HolidayPeriod] = {}
@@ -128,12 +129,18 @@ class WorkingCalendar:
         path: str | Path | None = None,
         *,
         office_hours: Iterable[Sequence[time]] = DEFAULT_OFFICE_HOURS,
-        provisional: bool = False,
     ) -> WorkingCalendar:
         """Build from a holiday YAML file (the one shipped with the package by default)."""
         data = load_holidays(path)
         source = str(path) if path is not None else default_data_path()
-        return cls(data, office_hours=office_hours, provisional=provisional, source=source)
+        return cls(data, office_hours=office_hours, source=source)
+
+    def with_schedules(self, extra: HolidayData, *, source: str) -> WorkingCalendar:
+        """This calendar with the schedules of `extra` (years it lacks) added."""
+        merged = HolidayData(schedules=(*self._holidays.schedules, *extra.schedules))
+        return WorkingCalendar(
+            merged, office_hours=self._office_hours, source=f"{self._source} + {source}"
+        )
 
     # --- what the calendar knows -------------------------------------------------------
 
@@ -148,14 +155,14 @@ class WorkingCalendar:
         return self._day_length
 
     @property
+    def holidays(self) -> HolidayData:
+        """The official schedules this calendar counts with."""
+        return self._holidays
+
+    @property
     def known_years(self) -> frozenset[int]:
         """Years with an official schedule in the data."""
         return self._years
-
-    @property
-    def provisional(self) -> bool:
-        """Whether years without data are counted weekends-only instead of raising."""
-        return self._provisional
 
     @property
     def source(self) -> str:
@@ -163,25 +170,45 @@ class WorkingCalendar:
         return self._source
 
     def provisional_years(self) -> frozenset[int]:
-        """Years for which this calendar has so far answered from weekends only."""
+        """Years this calendar has so far answered about without their official schedule."""
         with self._guess_lock:
             return frozenset(self._guessed_years)
 
     def is_provisional(self, day: date) -> bool:
-        """Whether answers about `day` would be a weekends-only estimate (provisional mode)."""
-        return self._provisional and _day_of(day).year not in self._years
+        """Whether `day` falls in a year without an official schedule."""
+        return _day_of(day).year not in self._years
+
+    def touches_provisional(self, start: date, end: date) -> bool:
+        """Whether any day from `start` to `end` falls in a year without a schedule."""
+        first, last = sorted((_day_of(start).year, _day_of(end).year))
+        return any(year not in self._years for year in range(first, last + 1))
+
+    def missing_schedule(self, today: date) -> int | None:
+        """Next year, if its schedule is missing and it is time to have it (from 1 November).
+
+        The State Council publishes a year's notice in November or December of the year
+        before; from 1 November the operators should be told to import it when it is out.
+        """
+        today = _day_of(today)
+        upcoming = today.year + 1
+        if today.month >= _NOTICE_MONTH and upcoming not in self._years:
+            return upcoming
+        return None
 
     # --- days ---------------------------------------------------------------------------
 
     def is_workday(self, day: date) -> bool:
         """Weekdays work unless a holiday; weekends rest unless a make-up working day."""
         day = _day_of(day)
-        if day.year not in self._years:
-            self._unknown_year(day.year)
+        # A notice may reach into the neighbouring year, so its days count first.
         if day in self._makeup:
             return True
         if day in self._off:
             return False
+        if day.year not in self._years:
+            if day.year not in self._guessed_years:
+                self._note_provisional(day.year)
+            return day.weekday() < 5 and day not in statutory_days_off(day.year)
         return day.weekday() < 5
 
     def holiday_period(self, day: date) -> HolidayPeriod | None:
@@ -189,17 +216,23 @@ class WorkingCalendar:
         day = _day_of(day)
         return self._off.get(day) or self._makeup.get(day)
 
-    def _unknown_year(self, year: int) -> None:
-        """Raise for a year without data, or note that weekends-only is being used."""
-        if not self._provisional:
-            raise UnknownYearError(year, self._source, self._years)
+    def holiday_name(self, day: date) -> str | None:
+        """The name of the holiday `day` belongs to (official, else statutory), if any."""
+        day = _day_of(day)
+        period = self.holiday_period(day)
+        if period is not None:
+            return period.name
+        return statutory_days_off(day.year).get(day) if day.year not in self._years else None
+
+    def _note_provisional(self, year: int) -> None:
+        """Log, once per year, that answers about `year` are provisional."""
         with self._guess_lock:
             first_time = year not in self._guessed_years
             self._guessed_years.add(year)
         if first_time:
             logger.warning(
-                "没有 %s 年的节假日数据，临时按周末计算 / no holiday schedule for %s in %s:"
-                " counting weekends only (provisional)",
+                "没有 %s 年的节假日安排，临时按周末和法定节假日计算 / no holiday schedule for"
+                " %s in %s: counting weekends and statutory holidays (provisional)",
                 year,
                 year,
                 self._source,
@@ -277,7 +310,7 @@ class WorkingCalendar:
                 if lower < upper:
                     overlap += upper - lower
             # Ask about the day only when it would count, so a span ending at midnight
-            # on 1 January does not require next year's schedule.
+            # on 1 January does not look into next year.
             if overlap and self.is_workday(day):
                 total += overlap
             day += _ONE_DAY

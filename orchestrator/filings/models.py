@@ -74,7 +74,10 @@ class Filing(Base):
     payload: Mapped[dict[str, Any]]  # the validated FilingInput as JSON
     credit_code: Mapped[str | None] = mapped_column(String(18))
     accepted_at: Mapped[datetime]
-    deadline_at: Mapped[datetime]  # committed deadline: accepted + the district's SLA
+    # The district's committed time when the filing was accepted: later policy changes
+    # never move a filing's deadline, a newly published holiday schedule may.
+    sla_working_days: Mapped[float]
+    deadline_at: Mapped[datetime]  # committed deadline: accepted + sla, in working time
     ready_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
 

@@ -87,9 +87,8 @@ def file_filing(
         )
     district = load_reference().districts[data.district_code]
     materials = _materials(data, now=now, calendar=calendar)
-    deadline = calendar.add(
-        now, WorkingDuration(days=Decimal(str(district.policy.sla_working_days)))
-    )
+    sla = district.policy.sla_working_days
+    deadline = committed_deadline(calendar, accepted_at=now, sla_working_days=sla)
     # Core inserts, one statement per table, the receipt's objects built from the same
     # values: the unit of work's flush of these rows was a third of the API's CPU per filing.
     filing = _inserted(
@@ -106,6 +105,7 @@ def file_filing(
                 "status": FilingStatus.ACCEPTED,
                 "payload": data.model_dump(mode="json"),
                 "accepted_at": now,
+                "sla_working_days": sla,
                 "deadline_at": deadline,
             }
         ],
@@ -123,6 +123,7 @@ def file_filing(
         step=None,
         actor=actor.name,
         deadline_at=deadline.isoformat(),
+        deadline_provisional=calendar.touches_provisional(now, deadline),
         materials_to_supplement=missing,
     )
     history = _inserted(session, Event, [accepted])
@@ -200,11 +201,23 @@ def _materials(
             "code": item.code,
             "status": MaterialStatus.MISSING,
             "blocks": list(item.blocks),
-            "due_at": calendar.add(now, WorkingDuration(days=Decimal(item.deadline_working_days))),
+            "due_at": supplement_due(calendar, accepted_at=now, days=item.deadline_working_days),
             "supplied_at": None,
         }
         for item in assessment.to_supplement
     ]
+
+
+def committed_deadline(
+    calendar: WorkingCalendar, *, accepted_at: datetime, sla_working_days: float
+) -> datetime:
+    """When a filing accepted at `accepted_at` must be ready: its committed working time on."""
+    return calendar.add(accepted_at, WorkingDuration(days=Decimal(str(sla_working_days))))
+
+
+def supplement_due(calendar: WorkingCalendar, *, accepted_at: datetime, days: int) -> datetime:
+    """When a 容缺 material accepted at `accepted_at` is due: `days` working days on."""
+    return calendar.add(accepted_at, WorkingDuration(days=Decimal(days)))
 
 
 def _invalid_field(field: str, code: str, zh: str, en: str) -> Invalid:

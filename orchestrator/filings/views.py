@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from orchestrator.calendar import WorkingCalendar
 from orchestrator.filings.models import Event, Filing, Material, Step
@@ -31,6 +31,10 @@ class MaterialView(BaseModel):
     status: str
     blocks: list[str]
     due_at: datetime | None
+    due_provisional: bool = Field(
+        description="The due date reaches into a year whose official holiday schedule is not "
+        "published yet: counted on weekends and statutory holidays, it may still move."
+    )
     supplied_at: datetime | None
 
 
@@ -51,6 +55,10 @@ class FilingSummary(BaseModel):
     credit_code: str | None
     accepted_at: datetime
     deadline_at: datetime
+    deadline_provisional: bool = Field(
+        description="The committed deadline reaches into a year whose official holiday schedule "
+        "is not published yet: counted on weekends and statutory holidays, it may still move."
+    )
     ready_at: datetime | None
     completed_at: datetime | None
     working_days_to_ready: float | None
@@ -118,6 +126,9 @@ def _summary_fields(filing: Filing, calendar: WorkingCalendar) -> dict[str, Any]
         "credit_code": filing.credit_code,
         "accepted_at": filing.accepted_at,
         "deadline_at": filing.deadline_at,
+        "deadline_provisional": calendar.touches_provisional(
+            filing.accepted_at, filing.deadline_at
+        ),
         "ready_at": filing.ready_at,
         "completed_at": filing.completed_at,
         "working_days_to_ready": ready_days,
@@ -133,7 +144,7 @@ def detail(
     view = FilingDetail(
         **_summary_fields(filing, calendar),
         steps=[_step(s) for s in filing.steps],
-        materials=[_material(m) for m in filing.materials],
+        materials=[_material(m, filing, calendar) for m in filing.materials],
         events=[
             EventView(at=e.at, actor=e.actor, kind=e.kind, step=e.step, detail=e.detail)
             for e in events
@@ -194,11 +205,13 @@ def _step(step: Step) -> StepView:
     )
 
 
-def _material(material: Material) -> MaterialView:
+def _material(material: Material, filing: Filing, calendar: WorkingCalendar) -> MaterialView:
+    due = material.due_at
     return MaterialView(
         code=material.code,
         status=material.status.value,
         blocks=material.blocks,
-        due_at=material.due_at,
+        due_at=due,
+        due_provisional=due is not None and calendar.touches_provisional(filing.accepted_at, due),
         supplied_at=material.supplied_at,
     )

@@ -37,7 +37,6 @@ from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError, c
 
 from integrations.simulators.app import AgencyName, SimulatorConfig
 from integrations.simulators.engine import Behaviour
-from orchestrator.calendar import default_calendar
 from orchestrator.clock import CHINA
 from orchestrator.filings.schemas import (
     ERROR_MESSAGES,
@@ -120,10 +119,6 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "scenario_outage_reversed": (
         "停机结束时间须晚于开始时间",
         "an outage must end after it starts",
-    ),
-    "scenario_year_unknown": (
-        "工作日历中没有{year}年的节假日安排（已有：{known}）",
-        "the working-day calendar has no holiday schedule for {year} (it has: {known})",
     ),
     "scenario_trade_names_exhausted": (
         "无法为第{n}份生成的申报找到未用的字号",
@@ -224,19 +219,6 @@ class ScenarioClock(_Model):
         default=1.0, gt=0, allow_inf_nan=False, description="Scenario seconds per real second."
     )
     back_offices: BackOffices = "working_time"
-
-    @field_validator("start")
-    @classmethod
-    def _calendar_knows_the_year(cls, value: datetime) -> datetime:
-        # Working days, deadlines and back-office hours all need the year's official schedule.
-        years = default_calendar().known_years
-        if value.year not in years:
-            raise _fail(
-                "scenario_year_unknown",
-                year=value.year,
-                known=", ".join(str(year) for year in sorted(years)),
-            )
-        return value
 
     def real_seconds(self, scenario: timedelta) -> float:
         """How long `scenario` time lasts in real time."""

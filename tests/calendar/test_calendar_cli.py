@@ -1,13 +1,36 @@
-"""`onestop calendar add` and `onestop calendar is-workday`, through typer's CliRunner."""
+"""`onestop calendar add`, `is-workday` and `years`, through typer's CliRunner.
+
+`onestop calendar import` is covered with the deadlines it moves, in tests/tracker.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from orchestrator import runtime
 from orchestrator.calendar.cli import app
+from orchestrator.clock import CHINA, Clock
+from orchestrator.migrations import migrate
+from orchestrator.settings import Settings
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def deployment(tmp_path: Path) -> Iterator[runtime.Runtime]:
+    """A deployment of its own, on a fresh database with no imported schedule."""
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'onestop.db'}")
+    migrate(settings.database_url)
+    previous = runtime._current
+    rt = runtime.install(runtime.from_settings(settings))
+    yield rt
+    runtime._current = previous
+    rt.database.dispose()
 
 
 class TestAdd:
@@ -49,18 +72,19 @@ class TestAdd:
         assert "Traceback" not in result.output
         assert result.stdout == ""
 
-    def test_unknown_year_exits_1_with_the_reason(self) -> None:
+    def test_a_year_without_its_schedule_answers_provisionally_and_says_so(self) -> None:
+        # 元旦 2027 is statutory, the weekend follows: the rest of the day is on Monday.
         result = runner.invoke(app, ["add", "2026-12-31T16:00", "1d"])
-        assert result.exit_code == 1
-        assert "没有 2027 年的节假日安排数据" in result.stderr
-        assert "No holiday schedule for 2027" in result.stderr
-
-    def test_provisional_answers_and_warns(self) -> None:
-        result = runner.invoke(app, ["add", "--provisional", "2026-12-31T16:00", "1d"])
         assert result.exit_code == 0
-        assert result.stdout == "2027-01-01T16:00:00+08:00\n"
-        assert "provisional" in result.stderr
-        assert "2027" in result.stderr
+        assert result.stdout == "2027-01-04T16:00:00+08:00\n"
+        assert "2027 年尚无国务院节假日安排" in result.stderr
+        assert "no official holiday schedule for 2027" in result.stderr
+        assert "(provisional)" in result.stderr
+
+    def test_a_known_year_says_nothing_more(self) -> None:
+        result = runner.invoke(app, ["add", "2026-12-31T10:00", "6h"])
+        assert result.stdout == "2026-12-31T17:00:00+08:00\n"
+        assert result.stderr == ""
 
 
 class TestIsWorkday:
@@ -91,22 +115,40 @@ class TestIsWorkday:
         assert "Traceback" not in result.output
         assert isinstance(result.exception, SystemExit)
 
-    def test_unknown_year(self) -> None:
-        result = runner.invoke(app, ["is-workday", "2027-01-04"])
-        assert result.exit_code == 1
-        assert "2027" in result.stderr
-        assert result.stdout == ""
-
-    def test_provisional(self) -> None:
-        result = runner.invoke(app, ["is-workday", "--provisional", "2027-01-04"])
+    @pytest.mark.parametrize(
+        ("day", "answer"),
+        [("2027-01-04", "workday"), ("2027-02-05", "off"), ("2027-02-09", "workday")],
+    )
+    def test_provisional_year(self, day: str, answer: str) -> None:
+        result = runner.invoke(app, ["is-workday", day])
         assert result.exit_code == 0
-        assert result.stdout == "workday\n"
+        assert result.stdout == answer + "\n"
         assert "provisional" in result.stderr
 
-    def test_provisional_flag_is_silent_for_known_years(self) -> None:
-        result = runner.invoke(app, ["is-workday", "--provisional", "2026-10-01"])
-        assert result.stdout == "off\n"
-        assert result.stderr == ""
+
+class TestYears:
+    def test_lists_the_official_years(self) -> None:
+        result = runner.invoke(app, ["years"])
+        assert result.exit_code == 0
+        assert "2025  国务院办公厅关于2025年部分节假日安排的通知" in result.stdout
+        assert "2026  国务院办公厅关于2026年部分节假日安排的通知" in result.stdout
+
+    @pytest.mark.parametrize(
+        ("today", "warned"),
+        [(datetime(2026, 10, 31, 23, 59), False), (datetime(2026, 11, 1, 9), True)],
+    )
+    def test_from_november_warns_that_next_year_is_missing(
+        self, deployment: runtime.Runtime, today: datetime, warned: bool
+    ) -> None:
+        runtime.install(
+            runtime.from_settings(
+                deployment.settings, clock=Clock(origin=today.replace(tzinfo=CHINA))
+            )
+        )
+        result = runner.invoke(app, ["years"])
+        assert result.exit_code == 0
+        assert ("尚未导入 2027 年的国务院节假日安排" in result.stderr) is warned
+        assert ("onestop calendar import FILE" in result.stderr) is warned
 
 
 class TestHelp:

@@ -7,7 +7,8 @@ from datetime import date, timedelta
 import chinese_calendar
 import pytest
 
-from orchestrator.calendar import WorkingCalendar, default_data_path, load_holidays
+from orchestrator.calendar import WorkingCalendar, YearSchedule, default_data_path, load_holidays
+from orchestrator.calendar.holidays import missing_statutory_days
 
 # Typed in from the notices themselves (国办发明电〔2024〕12号 of 2024-11-12 for 2025; the
 # notice of 2025-11-04 for 2026), independently of holidays.yaml, so that a typo in the
@@ -117,3 +118,9 @@ def test_working_day_counts() -> None:
 def test_data_ships_inside_the_package() -> None:
     assert default_data_path().replace("\\", "/").endswith("orchestrator/calendar/holidays.yaml")
     assert CALENDAR.known_years == {2025, 2026}
+
+
+@pytest.mark.parametrize("schedule", load_holidays().schedules, ids=lambda s: str(s.year))
+def test_every_shipped_schedule_gives_the_statutory_holidays_off(schedule: YearSchedule) -> None:
+    # The check `onestop calendar import` applies to a new year holds for the shipped ones.
+    assert missing_statutory_days(schedule) == []

@@ -1,4 +1,4 @@
-"""Working-time arithmetic: deadlines across holidays, office hours, unknown years."""
+"""Working-time arithmetic: deadlines across holidays, office hours, provisional years."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from orchestrator.calendar import (
-    UnknownYearError,
     WorkingCalendar,
     WorkingDuration,
     default_calendar,
@@ -147,7 +146,6 @@ class TestOfficeHours:
         calendar = default_calendar()
         assert calendar is default_calendar()
         assert calendar.office_hours == ((time(9), time(12)), (time(13), time(17)))
-        assert not calendar.provisional
 
 
 class TestTimezones:
@@ -182,45 +180,69 @@ class TestArguments:
         assert CALENDAR.add(start, as_duration) == CALENDAR.add(start, 11 * H)
 
 
-class TestUnknownYears:
-    def test_a_year_without_data_raises(self) -> None:
-        with pytest.raises(UnknownYearError) as caught:
-            CALENDAR.is_workday(date(2027, 1, 4))
-        message = str(caught.value)
-        assert caught.value.year == 2027
-        assert "没有 2027 年的节假日安排数据" in message
-        assert "No holiday schedule for 2027" in message
-        assert default_data_path() in message
-        assert "provisional=True" in message
+class TestProvisionalYears:
+    """A year without its State Council schedule: weekends and statutory holidays only."""
 
-    def test_years_before_the_data_raise_too(self) -> None:
-        with pytest.raises(UnknownYearError, match="2024"):
-            CALENDAR.is_workday(date(2024, 12, 31))
+    def test_the_statutory_holidays_of_2027_are_days_off(self) -> None:
+        # 元旦; 除夕 and 春节 (5-8 Feb); 清明; 劳动节; 端午; 中秋; 国庆 1-3 Oct: 13 days.
+        statutory = [
+            date(2027, 1, 1),
+            *(date(2027, 2, day) for day in (5, 6, 7, 8)),
+            date(2027, 4, 5),
+            date(2027, 5, 1),
+            date(2027, 5, 2),
+            date(2027, 6, 9),
+            date(2027, 9, 15),
+            *(date(2027, 10, day) for day in (1, 2, 3)),
+        ]
+        for day in statutory:
+            assert not CALENDAR.is_workday(day), day
+        off = [d for d in _days_of(2027) if not CALENDAR.is_workday(d)]
+        assert sorted(set(off) - {d for d in off if d.weekday() >= 5}) == sorted(
+            d for d in statutory if d.weekday() < 5
+        )
 
-    def test_a_deadline_running_into_an_unknown_year_raises(self) -> None:
-        with pytest.raises(UnknownYearError, match="2027"):
-            CALENDAR.add(china(2026, 12, 31, 16), parse_duration("1d"))
+    def test_no_make_up_days_and_no_bridging_days(self) -> None:
+        # Every weekend day rests, and a weekday rests only if it is a statutory holiday:
+        # 2027-02-09 follows the Spring Festival but the law does not give it off.
+        assert all(not CALENDAR.is_workday(d) for d in _days_of(2027) if d.weekday() >= 5)
+        assert CALENDAR.is_workday(date(2027, 2, 9))
+        assert CALENDAR.is_workday(date(2027, 10, 4))
 
-    def test_span_ending_at_new_year_midnight_needs_no_next_year(self) -> None:
-        assert CALENDAR.elapsed(china(2026, 12, 31, 10), china(2027, 1, 1)) == 6 * H
-        assert CALENDAR.add(china(2026, 12, 31, 10), 6 * H) == china(2026, 12, 31, 17)
-
-    def test_provisional_mode_counts_weekends_only_and_says_so(
+    def test_says_which_years_are_provisional_and_logs_once(
         self, caplog: pytest.LogCaptureFixture
     ) -> None:
-        calendar = WorkingCalendar.from_file(provisional=True)
-        assert calendar.provisional_years() == frozenset()
+        calendar = WorkingCalendar.from_file()
         assert calendar.is_provisional(date(2027, 1, 1))
         assert not calendar.is_provisional(date(2026, 12, 31))
+        assert calendar.touches_provisional(china(2026, 12, 31, 16), china(2027, 1, 4, 10))
+        assert not calendar.touches_provisional(china(2026, 12, 1, 9), china(2026, 12, 31, 17))
         with caplog.at_level(logging.WARNING):
-            assert calendar.is_workday(date(2027, 1, 1))  # a Friday: no data, so working
-            assert not calendar.is_workday(date(2027, 1, 2))  # Saturday
+            assert not calendar.is_workday(date(2027, 1, 1))
+            assert calendar.is_workday(date(2027, 1, 4))
         assert calendar.provisional_years() == {2027}
         assert sum("2027" in record.getMessage() for record in caplog.records) == 1
-        # Known years still come from the data.
-        assert not calendar.is_workday(date(2026, 10, 1))
-        # 1 h on 2026-12-31, 6 h on Friday 2027-01-01 (really 元旦, but unknown here).
-        assert calendar.add(china(2026, 12, 31, 16), parse_duration("1d")) == china(2027, 1, 1, 16)
+
+    def test_a_deadline_running_into_next_year_skips_its_statutory_holiday(self) -> None:
+        # 1 h on Thursday 2026-12-31; 元旦 (Fri) and the weekend off; 6 h on Monday 4 Jan.
+        assert CALENDAR.add(china(2026, 12, 31, 16), parse_duration("1d")) == china(2027, 1, 4, 16)
+
+    def test_years_before_the_data_are_provisional_too(self) -> None:
+        assert CALENDAR.is_provisional(date(2024, 12, 31))
+        assert not CALENDAR.is_workday(date(2024, 10, 1))  # 国庆
+        assert CALENDAR.is_workday(date(2024, 12, 31))
+
+    def test_span_ending_at_new_year_midnight_does_not_look_into_next_year(self) -> None:
+        calendar = WorkingCalendar.from_file()
+        assert calendar.elapsed(china(2026, 12, 31, 10), china(2027, 1, 1)) == 6 * H
+        assert calendar.add(china(2026, 12, 31, 10), 6 * H) == china(2026, 12, 31, 17)
+        assert calendar.provisional_years() == frozenset()
+
+    def test_next_years_schedule_is_missed_from_november(self) -> None:
+        assert CALENDAR.missing_schedule(date(2026, 10, 31)) is None
+        assert CALENDAR.missing_schedule(date(2026, 11, 1)) == 2027
+        assert CALENDAR.missing_schedule(china(2026, 12, 31, 23)) == 2027
+        assert CALENDAR.missing_schedule(date(2025, 11, 1)) is None  # 2026 is known
 
     def test_adding_a_year_is_a_data_change(self, tmp_path: Path) -> None:
         # A made-up 2027 entry (not the real schedule) appended to the shipped data.
@@ -240,3 +262,9 @@ class TestUnknownYears:
         assert calendar.known_years == {2025, 2026, 2027}
         assert not calendar.is_workday(date(2027, 1, 1))
         assert calendar.is_workday(date(2027, 1, 4))
+        assert not calendar.is_provisional(date(2027, 6, 1))
+
+
+def _days_of(year: int) -> list[date]:
+    first = date(year, 1, 1)
+    return [first + timedelta(days=n) for n in range((date(year + 1, 1, 1) - first).days)]

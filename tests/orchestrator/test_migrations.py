@@ -38,3 +38,26 @@ def test_downgrade_to_nothing_and_back(tmp_path: Path) -> None:
     migrate(url)
     command.downgrade(alembic_config(url), "base")
     migrate(url)
+
+
+def test_filings_accepted_before_0005_get_their_districts_committed_time(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    command.upgrade(alembic_config(url), "0004")
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        for statement in (
+            "INSERT INTO district VALUES ('370783', '寿光市'), ('370811', '任城区')",
+            "INSERT INTO branch VALUES (1, 'B1', 'b', 'ABC', '370783')",
+            "INSERT INTO staff (id, username, name, role, district_code, branch_id, active)"
+            " VALUES (1, 'c', 'c', 'clerk', '370783', 1, 1)",
+            "INSERT INTO filing (id, tracking_code, district_code, branch_id, created_by,"
+            " company_name, status, payload, accepted_at, deadline_at) VALUES"
+            " (1, 'OS1', '370783', 1, 1, 'n', 'accepted', '{}', '2026-12-01', '2026-12-01'),"
+            " (2, 'OS2', '370811', 1, 1, 'n', 'accepted', '{}', '2026-12-01', '2026-12-04')",
+        ):
+            conn.exec_driver_sql(statement)
+    migrate(url)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT id, sla_working_days FROM filing ORDER BY id").all()
+    engine.dispose()
+    assert [tuple(row) for row in rows] == [(1, 0.5), (2, 3.0)]
