@@ -60,17 +60,27 @@ class Staff(Base):
     branch: Mapped[Branch | None] = relationship()
 
 
+TOKEN_LABEL_LENGTH = 100
+
+
 class ApiToken(Base):
-    """A bearer token issued to a member of staff; only its SHA-256 digest is stored."""
+    """A bearer token issued to a member of staff; only its SHA-256 digest is stored.
+
+    No token outlives the maximum lifetime from its creation (`identity.service.expiry`):
+    `expires_at` is an earlier end chosen at issue, and None means none was chosen (as for
+    every token issued before lifetimes had a maximum).
+    """
 
     __tablename__ = "api_token"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
     digest: Mapped[str] = mapped_column(String(64), unique=True)
-    label: Mapped[str] = mapped_column(String(100), default="")
+    label: Mapped[str] = mapped_column(String(TOKEN_LABEL_LENGTH), default="")
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # Recorded to the minute at most (`identity.service.record_token_use`), not per request.
+    last_used_at: Mapped[datetime | None]
 
     staff: Mapped[Staff] = relationship()
