@@ -66,9 +66,9 @@ TOKEN_LABEL_LENGTH = 100
 class ApiToken(Base):
     """A bearer token issued to a member of staff; only its SHA-256 digest is stored.
 
-    No token outlives the maximum lifetime from its creation (`identity.service.expiry`):
-    `expires_at` is an earlier end chosen at issue, and None means none was chosen (as for
-    every token issued before lifetimes had a maximum).
+    No token is live past the maximum lifetime from its creation (`identity.service.ends_at`)
+    nor past its `expires_at`, which only tokens issued before every token had to expire
+    lack.
     """
 
     __tablename__ = "api_token"

@@ -50,7 +50,7 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-# Asked for no particular lifetime, a token lives this long (or the maximum, if shorter).
+# Asked for no particular lifetime, a token lives this long (never past the maximum).
 DEFAULT_TOKEN_LIFETIME = timedelta(days=30)
 # A token's last use is kept to this precision: recording every use would write a row per
 # API request, where "used in the last minute" is all an administrator needs to know.
@@ -70,8 +70,8 @@ def ends_at(token: ApiToken, *, max_lifetime: timedelta) -> datetime:
     plus the maximum lifetime, whichever comes first.
 
     The maximum is applied here, at every check, rather than only when a token is issued: so
-    a token issued with no expiry of its own (before lifetimes had a maximum) ends too, and
-    lowering the maximum cuts the tokens already issued.
+    the tokens issued with no expiry of their own (before every token had to expire) end
+    too, and lowering the maximum cuts the tokens already issued.
     """
     latest = token.created_at + max_lifetime
     if token.expires_at is None or token.expires_at > latest:
@@ -122,14 +122,14 @@ def issue_token(
     *,
     now: datetime,
     label: str = "",
-    ttl: timedelta | None = None,
+    ttl: timedelta = DEFAULT_TOKEN_LIFETIME,
 ) -> str:
     """A new bearer token for `staff`; only its digest is kept, so show it once.
 
-    It expires `ttl` after `now`, or, with no `ttl`, when the maximum lifetime ends it, as it
-    ends every token (`ends_at`). What an operator may ask for: `token_lifetime`.
+    It expires `ttl` after `now`, or sooner if the maximum lifetime ends it (`ends_at`, at
+    every check). What an operator may ask for: `token_lifetime`.
     """
-    if ttl is not None and ttl <= timedelta(0):
+    if ttl <= timedelta(0):
         raise Invalid("令牌有效期应为正数", "a token's lifetime must be positive", field="ttl")
     _check_label(label)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -139,7 +139,7 @@ def issue_token(
             digest=_digest(token),
             label=label,
             created_at=now,
-            expires_at=now + ttl if ttl is not None else None,
+            expires_at=now + ttl,
         )
     )
     return token

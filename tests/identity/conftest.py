@@ -3,80 +3,59 @@ what the test says: no worker, no simulators, nothing shared but the PostgreSQL 
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from orchestrator import runtime
-from orchestrator.clock import CHINA, Clock
+from orchestrator.calendar import default_calendar
 from orchestrator.db import Database
-from orchestrator.identity.models import Role, Staff
+from orchestrator.identity.models import Role
 from orchestrator.identity.service import ensure_branch, ensure_district, ensure_staff
 from orchestrator.migrations import migrate
 from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings
-
-T0 = datetime(2026, 12, 7, 10, 0, tzinfo=CHINA)
-
-
-@dataclass(frozen=True)
-class StoppedClock(Clock):
-    """A clock that shows `at`, however much real time passes."""
-
-    at: datetime = T0
-
-    def now(self) -> datetime:
-        return self.at
+from tests.identity.tokens import StoppedClock, TokenWorld
 
 
-@dataclass
-class TokenWorld:
-    """A runtime installed for the test, and a clerk to issue tokens to."""
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Migrated once, copied for each test: migrating a fresh file costs more than most tests.
+    path = tmp_path_factory.mktemp("tokens") / "migrated.db"
+    migrate(f"sqlite:///{path}")
+    return path
 
-    rt: Runtime
-    username: str
 
-    def at(self, instant: datetime) -> None:
-        """Set the clock to `instant`."""
-        self.rt.clock = StoppedClock(at=instant)
-
-    def later(self, **delta: float) -> datetime:
-        """Move the clock on by `delta` (timedelta's keywords); the new instant."""
-        self.at(self.rt.clock.now() + timedelta(**delta))
-        return self.rt.clock.now()
-
-    def with_max_days(self, days: int) -> None:
-        """Make ONESTOP_TOKEN_MAX_DAYS `days` from now on."""
-        self.rt.settings = self.rt.settings.model_copy(update={"token_max_days": days})
-
-    def staff(self) -> Staff:
-        """The clerk, read afresh."""
-        with self.rt.database.reading() as session:
-            return session.query(Staff).filter_by(username=self.username).one()
+@pytest.fixture(scope="session")
+def _migrated_postgres(postgres_url: str) -> str:
+    migrate(postgres_url)
+    return postgres_url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
 def token_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated database: a fresh SQLite file, or this session's PostgreSQL database."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'onestop.db'}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
-    migrate(url)
-    return url
+        path = tmp_path / "onestop.db"
+        shutil.copyfile(request.getfixturevalue("_migrated_sqlite"), path)
+        return f"sqlite:///{path}"
+    return str(request.getfixturevalue("_migrated_postgres"))
 
 
 @pytest.fixture
 def tokens(token_database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TokenWorld]:
     """A runtime of its own (stopped clock at T0), installed as the process's, and a new clerk
     (a fresh name each test: the PostgreSQL database is shared by the session)."""
-    settings = Settings(database_url=token_database_url)
     database = Database(token_database_url)
-    rt = runtime.from_settings(settings, database=database, clock=StoppedClock())
+    rt = Runtime(
+        settings=Settings(database_url=token_database_url),
+        database=database,
+        clock=StoppedClock(),
+        calendar=default_calendar(),
+    )
     username = f"clerk_{uuid.uuid4().hex[:8]}"
     with database.transaction() as session:
         ensure_district(session, "370783", "寿光市")

@@ -18,6 +18,7 @@ from orchestrator.filings.models import Filing
 from orchestrator.filings.views import mask_id_number, mask_mobile
 from orchestrator.identity.models import Role, Staff
 from orchestrator.identity.service import (
+    DEFAULT_TOKEN_LIFETIME,
     TokenStatus,
     ensure_branch,
     ensure_staff,
@@ -84,7 +85,7 @@ def token_for(
     branch_code: str | None = None,
     active: bool = True,
     issued_ago: timedelta = timedelta(0),
-    ttl: timedelta | None = None,
+    ttl: timedelta = DEFAULT_TOKEN_LIFETIME,
 ) -> str:
     """A token for a (new or updated) Shouguang member of staff."""
     with rt.database.transaction() as session:

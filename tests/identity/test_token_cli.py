@@ -24,10 +24,9 @@ from typer.testing import CliRunner
 from orchestrator.api.app import create_app
 from orchestrator.api.deps import get_caller
 from orchestrator.cli import app
-from orchestrator.identity.service import DEFAULT_TOKEN_LIFETIME, issue_token
+from orchestrator.identity.service import DEFAULT_TOKEN_LIFETIME
 from tests.api import FILINGS, auth
-from tests.identity.conftest import T0, TokenWorld
-from tests.identity.test_tokens import digest
+from tests.identity.tokens import T0, TokenWorld, digest, issue_never_expiring
 
 runner = CliRunner()
 TOKEN = re.compile(r"ost_[A-Za-z0-9_-]{43}")
@@ -276,13 +275,8 @@ class TestMaximumLifetime:
     def test_a_token_issued_to_never_expire_ends_with_the_maximum(
         self, tokens: TokenWorld, api: TestClient
     ) -> None:
-        # What `token issue --days 0` made before: no expiry of its own.
-        def never_expiring(issued_at: datetime) -> str:
-            with tokens.rt.database.transaction() as session:
-                return issue_token(session, tokens.staff(), now=issued_at, label="never")
-
-        old = never_expiring(T0 - timedelta(days=100))
-        recent = never_expiring(T0 - timedelta(days=10))
+        old = issue_never_expiring(tokens, issued_at=T0 - timedelta(days=100))
+        recent = issue_never_expiring(tokens, issued_at=T0 - timedelta(days=10))
         assert api.get(FILINGS, headers=auth(old)).status_code == 401
         assert api.get(FILINGS, headers=auth(recent)).status_code == 200
 

@@ -4,7 +4,6 @@ and a last use recorded at most once a minute, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import threading
 from datetime import datetime, timedelta
 
@@ -25,12 +24,14 @@ from orchestrator.identity.service import (
     revoke_token,
     token_lifetime,
 )
-from tests.identity.conftest import T0, TokenWorld
+from tests.identity.tokens import T0, TokenWorld, digest, issue_never_expiring
 
 MAX = timedelta(days=90)
 
 
-def issue(world: TokenWorld, *, ttl: timedelta | None = None, label: str = "test") -> str:
+def issue(
+    world: TokenWorld, *, ttl: timedelta = DEFAULT_TOKEN_LIFETIME, label: str = "test"
+) -> str:
     """A token for the clerk, issued at the clock's instant."""
     with world.rt.database.transaction() as session:
         return issue_token(session, world.staff(), now=world.rt.clock.now(), label=label, ttl=ttl)
@@ -121,26 +122,19 @@ class TestExpiry:
         tokens.at(T0 + timedelta(days=7))
         assert check(tokens, token) is None
 
-    def test_a_token_issued_for_no_time_in_particular_ends_with_the_maximum(
+    def test_a_token_asked_for_no_time_in_particular_lives_the_default(
         self, tokens: TokenWorld
     ) -> None:
-        token = issue(tokens)
-        assert row(tokens, id_of(tokens, token)).expires_at is None
-        tokens.at(T0 + MAX - timedelta(seconds=1))
-        assert check(tokens, token) is not None
-        tokens.at(T0 + MAX)
-        assert check(tokens, token) is None
+        token = issue(tokens, ttl=DEFAULT_TOKEN_LIFETIME)
+        assert row(tokens, id_of(tokens, token)).expires_at == T0 + DEFAULT_TOKEN_LIFETIME
 
-    def test_a_token_issued_before_lifetimes_had_a_maximum_ends_with_it(
-        self, tokens: TokenWorld
-    ) -> None:
+    def test_a_token_issued_to_never_expire_ends_with_the_maximum(self, tokens: TokenWorld) -> None:
         # Tokens issued with `--days 0` had no expiry: they end at creation + the maximum.
-        tokens.at(T0 - MAX - timedelta(days=1))
-        old = issue(tokens)
-        tokens.at(T0 - timedelta(days=10))
-        recent = issue(tokens)
-        tokens.at(T0)
+        recent = issue_never_expiring(tokens, issued_at=T0 - timedelta(days=10))
+        assert row(tokens, id_of(tokens, recent)).expires_at is None
+        old = issue_never_expiring(tokens, issued_at=T0 - MAX - timedelta(days=1))
         assert check(tokens, old) is None
+        tokens.at(T0 + MAX - timedelta(days=10, seconds=1))
         assert check(tokens, recent) is not None
         tokens.at(T0 + MAX - timedelta(days=10))
         assert check(tokens, recent) is None
@@ -283,7 +277,8 @@ class TestListing:
         assert old.created_at == T0 and old.expires_at == T0 + timedelta(days=1)
         assert not old.expiry_capped and old.last_used_at == used_at
         assert lost.revoked_at == T0 + timedelta(days=2)
-        assert lost.expires_at == T0 + timedelta(days=2) + MAX and lost.expiry_capped
+        assert lost.expires_at == T0 + timedelta(days=2) + DEFAULT_TOKEN_LIFETIME
+        assert not lost.expiry_capped
         assert laptop.expires_at == T0 + timedelta(days=9) and laptop.last_used_at is None
         assert [t.id for t in listed.tokens] == sorted(t.id for t in listed.tokens)
 
@@ -341,11 +336,6 @@ class TestRevocation:
         for thread in threads:
             thread.join(timeout=30)
         assert sorted(already) == [False, True]
-
-
-def digest(token: str) -> str:
-    """How the database knows a token (SHA-256, hex)."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def test_the_digest_helper_matches_the_stored_one(tokens: TokenWorld) -> None:
