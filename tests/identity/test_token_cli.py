@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,39 @@ def assert_bilingual_refusal(result: Result, *phrases: str) -> None:
     assert "Traceback" not in result.output
     for phrase in phrases:
         assert phrase in result.stderr
+
+
+@contextmanager
+def refusing_updates_of_tokens(world: TokenWorld) -> Iterator[None]:
+    """A trigger that makes the database refuse to change the clerk's tokens."""
+    staff_id = world.staff().id
+    database = world.rt.database
+    if database.engine.dialect.name == "sqlite":
+        create = [
+            f"CREATE TRIGGER refuse_{staff_id} BEFORE UPDATE ON api_token"
+            f" WHEN OLD.staff_id = {staff_id} BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        ]
+        drop = [f"DROP TRIGGER refuse_{staff_id}"]
+    else:
+        create = [
+            f"CREATE FUNCTION refuse_{staff_id}() RETURNS trigger LANGUAGE plpgsql"
+            " AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$",
+            f"CREATE TRIGGER refuse_{staff_id} BEFORE UPDATE ON api_token FOR EACH ROW"
+            f" WHEN (OLD.staff_id = {staff_id}) EXECUTE FUNCTION refuse_{staff_id}()",
+        ]
+        drop = [
+            f"DROP TRIGGER refuse_{staff_id} ON api_token",
+            f"DROP FUNCTION refuse_{staff_id}()",
+        ]
+    with database.connection() as conn:
+        for statement in create:
+            conn.exec_driver_sql(statement)
+    try:
+        yield
+    finally:
+        with database.connection() as conn:
+            for statement in drop:
+                conn.exec_driver_sql(statement)
 
 
 @pytest.fixture
@@ -244,6 +278,18 @@ class TestLastUse:
         tokens.later(days=1)
         assert api.get(FILINGS, headers=auth(token)).status_code == 401
         assert listed(tokens)["tokens"][0]["last_used_at"] is None
+
+    def test_a_use_the_database_refuses_to_record_fails_no_request(
+        self, tokens: TokenWorld, api: TestClient, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        token = issued(tokens)
+        with refusing_updates_of_tokens(tokens):
+            response = api.get(FILINGS, headers=auth(token))
+        assert response.status_code == 200
+        assert "could not record the use of token" in caplog.text
+        assert listed(tokens)["tokens"][0]["last_used_at"] is None
+        assert api.get(FILINGS, headers=auth(token)).status_code == 200
+        assert instant(listed(tokens)["tokens"][0]["last_used_at"]) == T0
 
     def test_costs_the_token_check_no_statement_until_a_minute_has_passed(
         self, tokens: TokenWorld
