@@ -80,7 +80,7 @@ class ApiToken(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
-    # Recorded to the minute at most (`identity.service.record_token_use`), not per request.
+    # Written at most once a minute (`identity.service.record_token_use`), not per request.
     last_used_at: Mapped[datetime | None]
 
     staff: Mapped[Staff] = relationship()
