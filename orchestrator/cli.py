@@ -1,5 +1,5 @@
 """The `onestop` command: run the service (embedded or as separate processes), the demo,
-scenario replays, the benchmark, and the working-day calendar."""
+scenario replays, the benchmark, the working-day calendar, licences and API tokens."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from orchestrator.calendar.cli import app as calendar_app
+from orchestrator.identity.cli import app as token_app
 from orchestrator.licences.cli import app as licence_app
 from orchestrator.settings import get_settings
 
@@ -31,7 +32,6 @@ app = typer.Typer(
 )
 app.add_typer(calendar_app, name="calendar", help="Working-day calendar: deadlines and workdays.")
 app.add_typer(licence_app, name="licence", help="E-business licences: verify a licence PDF.")
-token_app = typer.Typer(help="Bearer tokens for the JSON API.", no_args_is_help=True)
 app.add_typer(token_app, name="token")
 
 Port = Annotated[int, typer.Option("--port", "-p", help="TCP port to listen on.", min=0, max=65535)]
@@ -351,30 +351,6 @@ def bench(
         Console().print(table(report))
     if not report.ok:
         raise typer.Exit(1)
-
-
-@token_app.command("issue")
-def token_issue(
-    username: Annotated[str, typer.Argument(help="The staff member's username.")],
-    days: Annotated[int, typer.Option(help="Days until the token expires (0: never).")] = 30,
-) -> None:
-    """Issue a bearer token for a member of staff and print it (shown once)."""
-    from datetime import timedelta
-
-    from sqlalchemy import select
-
-    from orchestrator.identity.models import Staff
-    from orchestrator.identity.service import issue_token
-    from orchestrator.runtime import current
-
-    rt = current()
-    with rt.database.transaction() as session:
-        staff = session.scalars(select(Staff).where(Staff.username == username)).first()
-        if staff is None:
-            typer.echo(f"没有该用户 / no staff member named {username!r}", err=True)
-            raise typer.Exit(2)
-        ttl = timedelta(days=days) if days else None
-        typer.echo(issue_token(session, staff, now=rt.clock.now(), label="cli", ttl=ttl))
 
 
 def _safe_url(url: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from datetime import time as clock_time
 from functools import lru_cache
 from pathlib import Path
@@ -102,6 +102,14 @@ class Settings(BaseSettings):
 
     api_max_body_bytes: int = 1024 * 1024
 
+    token_max_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="No API token is live longer than this many days after its issue, whatever "
+        "it was issued for (a lower value cuts tokens already issued, too).",
+    )
+
     licence_trusted_keys: list[str] = Field(
         default=[SIMULATOR_LICENCE_KEY],
         description="Registration authorities' public keys that make an e-business licence "
@@ -117,6 +125,11 @@ class Settings(BaseSettings):
             except UnknownKey as exc:
                 raise ValueError(str(exc)) from exc
         return keys
+
+    @property
+    def token_max_lifetime(self) -> timedelta:
+        """The longest an API token is live (`token_max_days`)."""
+        return timedelta(days=self.token_max_days)
 
 
 @lru_cache(maxsize=1)

@@ -60,17 +60,27 @@ class Staff(Base):
     branch: Mapped[Branch | None] = relationship()
 
 
+TOKEN_LABEL_LENGTH = 100
+
+
 class ApiToken(Base):
-    """A bearer token issued to a member of staff; only its SHA-256 digest is stored."""
+    """A bearer token issued to a member of staff; only its SHA-256 digest is stored.
+
+    No token is live past the maximum lifetime from its creation (`identity.service.ends_at`)
+    nor past its `expires_at`, which only tokens issued before every token had to expire
+    lack.
+    """
 
     __tablename__ = "api_token"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"), index=True)
     digest: Mapped[str] = mapped_column(String(64), unique=True)
-    label: Mapped[str] = mapped_column(String(100), default="")
+    label: Mapped[str] = mapped_column(String(TOKEN_LABEL_LENGTH), default="")
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # Written at most once a minute (`identity.service.record_token_use`), not per request.
+    last_used_at: Mapped[datetime | None]
 
     staff: Mapped[Staff] = relationship()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -9,10 +10,18 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from orchestrator.identity.models import ApiToken, Branch, District, Role, Staff
+from orchestrator.errors import Invalid, NotFound
+from orchestrator.identity.models import (
+    TOKEN_LABEL_LENGTH,
+    ApiToken,
+    Branch,
+    District,
+    Role,
+    Staff,
+)
 
 _hasher = PasswordHasher()
 
@@ -41,15 +50,88 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+# Asked for no particular lifetime, a token lives this long (never past the maximum).
+DEFAULT_TOKEN_LIFETIME = timedelta(days=30)
+# A token's last use is kept to this precision: recording every use would write a row per
+# API request, where "used in the last minute" is all an administrator needs to know.
+LAST_USE_PRECISION = timedelta(minutes=1)
+
+
+class TokenStatus(enum.StrEnum):
+    """Whether a token lets its holder in."""
+
+    LIVE = "live"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+def ends_at(token: ApiToken, *, max_lifetime: timedelta) -> datetime:
+    """When `token` stops being live (unless revoked first): its own expiry, or its creation
+    plus the maximum lifetime, whichever comes first.
+
+    The maximum is applied here, at every check, rather than only when a token is issued: so
+    the tokens issued with no expiry of their own (before every token had to expire) end
+    too, and lowering the maximum cuts the tokens already issued.
+    """
+    latest = token.created_at + max_lifetime
+    if token.expires_at is None or token.expires_at > latest:
+        return latest
+    return token.expires_at
+
+
+def _status(token: ApiToken, *, now: datetime, max_lifetime: timedelta) -> TokenStatus:
+    if token.revoked_at is not None:
+        return TokenStatus.REVOKED
+    return (
+        TokenStatus.LIVE if now < ends_at(token, max_lifetime=max_lifetime) else TokenStatus.EXPIRED
+    )
+
+
+def token_lifetime(days: int | None, *, max_lifetime: timedelta) -> timedelta:
+    """The lifetime of a token asked for `days` (None: the default, within the maximum).
+
+    Refused (Invalid) unless 1 ≤ `days` ≤ the maximum: every token expires, and no token
+    is issued for longer than it could live.
+    """
+    if days is None:
+        return min(DEFAULT_TOKEN_LIFETIME, max_lifetime)
+    if not 1 <= days <= max_lifetime.days:
+        most = max_lifetime.days
+        raise Invalid(
+            f"令牌有效期应为 1 至 {most} 天：令牌都会过期，且最长不超过 {most} 天"
+            f"（ONESTOP_TOKEN_MAX_DAYS）；所请求的是 {days} 天",
+            f"a token lives 1 to {most} days: every token expires, and none lives longer than"
+            f" {most} days (ONESTOP_TOKEN_MAX_DAYS); {days} asked",
+            field="days",
+        )
+    return timedelta(days=days)
+
+
+def _check_label(label: str) -> None:
+    if len(label) > TOKEN_LABEL_LENGTH or not label.isprintable():
+        raise Invalid(
+            f"令牌标签应为不超过 {TOKEN_LABEL_LENGTH} 个可打印字符",
+            f"a token's label is at most {TOKEN_LABEL_LENGTH} printable characters",
+            field="label",
+        )
+
+
 def issue_token(
     session: Session,
     staff: Staff,
     *,
     now: datetime,
     label: str = "",
-    ttl: timedelta | None = None,
+    ttl: timedelta = DEFAULT_TOKEN_LIFETIME,
 ) -> str:
-    """A new bearer token for `staff`; only its digest is kept, so show it once."""
+    """A new bearer token for `staff`; only its digest is kept, so show it once.
+
+    It expires `ttl` after `now`, or sooner if the maximum lifetime ends it (`ends_at`, at
+    every check). What an operator may ask for: `token_lifetime`.
+    """
+    if ttl <= timedelta(0):
+        raise Invalid("令牌有效期应为正数", "a token's lifetime must be positive", field="ttl")
+    _check_label(label)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     session.add(
         ApiToken(
@@ -57,34 +139,160 @@ def issue_token(
             digest=_digest(token),
             label=label,
             created_at=now,
-            expires_at=now + ttl if ttl else None,
+            expires_at=now + ttl,
         )
     )
     return token
 
 
-def revoke_token(session: Session, token: str, *, now: datetime) -> bool:
-    """Revoke a live bearer token; False if there is no such token or it was revoked."""
-    row = session.scalars(select(ApiToken).where(ApiToken.digest == _digest(token))).first()
-    if row is None or row.revoked_at is not None:
-        return False
-    row.revoked_at = now
-    return True
+@dataclass(frozen=True)
+class Bearer:
+    """The member of staff a live token belongs to, and whether its use is due to be recorded."""
+
+    staff: Staff
+    token_id: int
+    use_unrecorded: bool  # no use recorded within LAST_USE_PRECISION: `record_token_use`
 
 
-def staff_for_token(session: Session, token: str, *, now: datetime) -> Staff | None:
-    """The active staff member a live token belongs to, or None."""
+def authenticate(
+    session: Session, token: str, *, now: datetime, max_lifetime: timedelta
+) -> Bearer | None:
+    """The active member of staff behind a live `token`, or None."""
     row = session.scalars(
         # The staff member in the same query: every API call asks this first.
         select(ApiToken)
         .options(joinedload(ApiToken.staff))
         .where(ApiToken.digest == _digest(token))
     ).first()
-    if row is None or row.revoked_at is not None:
+    if row is None or not row.staff.active:
         return None
-    if row.expires_at is not None and row.expires_at <= now:
+    if _status(row, now=now, max_lifetime=max_lifetime) is not TokenStatus.LIVE:
         return None
-    return row.staff if row.staff.active else None
+    # The row just read says whether a write is due, so a check costs no statement but this
+    # one until a minute has passed; `record_token_use` decides again, in the database.
+    recorded = row.last_used_at
+    unrecorded = recorded is None or recorded <= now - LAST_USE_PRECISION
+    return Bearer(staff=row.staff, token_id=row.id, use_unrecorded=unrecorded)
+
+
+def record_token_use(session: Session, *, token_id: int, now: datetime) -> bool:
+    """Record `now` as the token's last use unless a use within LAST_USE_PRECISION is
+    recorded already; whether this call recorded it.
+
+    The condition is the UPDATE's own, so concurrent callers write one row change between
+    them: on PostgreSQL a second UPDATE waits for the first's row lock and re-checks the row
+    it committed; on SQLite writers take turns. A last use never moves back in time.
+    """
+    recorded = session.scalar(
+        update(ApiToken)
+        .where(
+            ApiToken.id == token_id,
+            or_(
+                ApiToken.last_used_at.is_(None),
+                ApiToken.last_used_at <= now - LAST_USE_PRECISION,
+            ),
+        )
+        .values(last_used_at=now)
+        .returning(ApiToken.id)
+    )
+    return recorded is not None
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """What may be shown of a token: never its secret, nor the digest that stands for it."""
+
+    id: int
+    username: str
+    label: str
+    created_at: datetime
+    expires_at: datetime  # when it stops being live (`ends_at`)
+    expiry_capped: bool  # the maximum lifetime ends it, before any expiry chosen at issue
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    status: TokenStatus
+
+    @classmethod
+    def of(cls, token: ApiToken, *, now: datetime, max_lifetime: timedelta) -> TokenInfo:
+        """What may be shown of `token` at `now`."""
+        ends = ends_at(token, max_lifetime=max_lifetime)
+        return cls(
+            id=token.id,
+            username=token.staff.username,
+            label=token.label,
+            created_at=token.created_at,
+            expires_at=ends,
+            expiry_capped=ends != token.expires_at,
+            last_used_at=token.last_used_at,
+            revoked_at=token.revoked_at,
+            status=_status(token, now=now, max_lifetime=max_lifetime),
+        )
+
+
+@dataclass(frozen=True)
+class StaffTokens:
+    """A member of staff and every token ever issued to them, oldest first."""
+
+    username: str
+    name: str
+    active: bool
+    tokens: list[TokenInfo]
+
+
+def staff_named(session: Session, username: str) -> Staff:
+    """The member of staff `username`; NotFound if there is none."""
+    staff = session.scalars(select(Staff).where(Staff.username == username)).first()
+    if staff is None:
+        raise NotFound(f"没有用户名为 {username!r} 的员工", f"no staff member named {username!r}")
+    return staff
+
+
+def list_tokens(
+    session: Session, *, username: str, now: datetime, max_lifetime: timedelta
+) -> StaffTokens:
+    """The tokens of the member of staff `username` (NotFound if there is none)."""
+    staff = staff_named(session, username)
+    rows = session.scalars(
+        select(ApiToken).where(ApiToken.staff_id == staff.id).order_by(ApiToken.id)
+    )
+    return StaffTokens(
+        username=staff.username,
+        name=staff.name,
+        active=staff.active,
+        tokens=[TokenInfo.of(row, now=now, max_lifetime=max_lifetime) for row in rows],
+    )
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """A revoked token, and whether it had been revoked before this revocation."""
+
+    token: TokenInfo
+    already: bool  # revoked earlier, at token.revoked_at: nothing changed
+
+
+def revoke_token(
+    session: Session, *, token_id: int, now: datetime, max_lifetime: timedelta
+) -> Revocation:
+    """Revoke the token `token_id` (NotFound if there is none); revoking it again changes
+    nothing and says so."""
+    # Conditional, so that of two concurrent revocations one revokes and one finds it done.
+    revoked = session.scalar(
+        update(ApiToken)
+        .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .returning(ApiToken.id)
+    )
+    token = session.scalars(
+        select(ApiToken)
+        .options(joinedload(ApiToken.staff))
+        .where(ApiToken.id == token_id)
+        .execution_options(populate_existing=True)
+    ).first()
+    if token is None:
+        raise NotFound(f"没有编号为 {token_id} 的令牌", f"no token with id {token_id}")
+    info = TokenInfo.of(token, now=now, max_lifetime=max_lifetime)
+    return Revocation(token=info, already=revoked is None)
 
 
 @dataclass(frozen=True)
