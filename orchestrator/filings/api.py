@@ -101,7 +101,7 @@ def list_filings(
     rt: RuntimeDep,
     caller: CallerDep,
     status_: Annotated[FilingStatus | None, Query(alias="status")] = None,
-    district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    district_code: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
     branch_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,  # an INTEGER column
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 20,

@@ -11,7 +11,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
 
-from integrations.codes import luhn_check_digit
+from integrations.codes import is_ascii_digits, luhn_check_digit
 from integrations.requests import SealKind
 
 Step = Literal[
@@ -38,8 +38,8 @@ ProhibitedCategory = Literal[
     "national_name", "party_state_military", "foreign_country", "public_order", "misleading"
 ]
 
-DivisionCodeStr = Annotated[str, Field(pattern=r"^\d{2}$")]
-RegionCodeStr = Annotated[str, Field(pattern=r"^\d{6}$")]
+DivisionCodeStr = Annotated[str, Field(pattern=r"^[0-9]{2}$")]
+RegionCodeStr = Annotated[str, Field(pattern=r"^[0-9]{6}$")]
 Text = Annotated[str, Field(min_length=1)]
 
 
@@ -237,7 +237,7 @@ class AccountNumberFormat(_Data):
     """How a bank's basic-account numbers look: all digits, fixed length, optional Luhn digit."""
 
     length: int = Field(ge=8, le=32)
-    prefix: Annotated[str, Field(pattern=r"^\d*$")] = ""
+    prefix: Annotated[str, Field(pattern=r"^[0-9]*$")] = ""
     luhn: bool = False
 
     @model_validator(mode="after")
@@ -248,7 +248,7 @@ class AccountNumberFormat(_Data):
 
     def matches(self, account_number: str) -> bool:
         """Whether `account_number` follows this format."""
-        if len(account_number) != self.length or not account_number.isdigit():
+        if len(account_number) != self.length or not is_ascii_digits(account_number):
             return False
         if not account_number.startswith(self.prefix):
             return False
@@ -261,7 +261,7 @@ class Bank(_Data):
     code: Annotated[str, Field(pattern=r"^[A-Z]{2,10}$")]
     name_zh: Text
     name_en: Text
-    cnaps_code: Annotated[str, Field(pattern=r"^\d{3}$")]
+    cnaps_code: Annotated[str, Field(pattern=r"^[0-9]{3}$")]
     account_number: AccountNumberFormat
 
 
@@ -388,7 +388,7 @@ class ReferenceData(_Data):
 
     def industry_division(self, industry_code: str) -> IndustryDivision | None:
         """The division of a 2–4 digit GB/T 4754 code, or None if there is none."""
-        if not (2 <= len(industry_code) <= 4 and industry_code.isdigit()):
+        if not (2 <= len(industry_code) <= 4 and is_ascii_digits(industry_code)):
             return None
         return self.industry_divisions.get(industry_code[:2])
 

@@ -171,7 +171,7 @@ class TestIndustries:
         assert found is not None
         assert (found.code, found.section_code) == (division, section)
 
-    @pytest.mark.parametrize("code", ["", "7", "98", "9911", "75111", "7a", "A75"])
+    @pytest.mark.parametrize("code", ["", "7", "98", "9911", "75111", "7a", "A75", "٧٥", "７５"])
     def test_an_unknown_or_malformed_code_resolves_to_nothing(
         self, ref: ReferenceData, code: str
     ) -> None:
@@ -229,6 +229,7 @@ class TestBanks:
             assert fmt.matches(number), bank.code
             assert not fmt.matches(number + "0")
             assert not fmt.matches("X" + number[1:])
+            assert not fmt.matches(number.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")))
 
     def test_a_luhn_format_refuses_a_wrong_check_digit(self, ref: ReferenceData) -> None:
         fmt = ref.banks["ICBC"].account_number
