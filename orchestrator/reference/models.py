@@ -98,10 +98,15 @@ class Prices(_Data):
 
 
 class DistrictPolicy(_Data):
-    """SLA target, partner banks, subsidies and prices of one district."""
+    """SLA target, partner banks, subsidies and prices of one district.
+
+    A branch opens the basic account at its own bank; `account_banks_any_branch` lists the
+    partner banks at which any branch of the district may open it as well.
+    """
 
     sla_working_days: float = Field(gt=0)
     partner_banks: tuple[str, ...] = Field(min_length=1)
+    account_banks_any_branch: tuple[str, ...] = ()
     subsidies: Subsidies = Subsidies()
     prices: Prices
 
@@ -109,6 +114,13 @@ class DistrictPolicy(_Data):
     def _banks_unique(self) -> DistrictPolicy:
         if len(set(self.partner_banks)) != len(self.partner_banks):
             raise ValueError("partner_banks lists a bank twice")
+        if len(set(self.account_banks_any_branch)) != len(self.account_banks_any_branch):
+            raise ValueError("account_banks_any_branch lists a bank twice")
+        strangers = [b for b in self.account_banks_any_branch if b not in self.partner_banks]
+        if strangers:
+            raise ValueError(
+                f"account_banks_any_branch names {', '.join(strangers)}, not a partner bank"
+            )
         return self
 
 

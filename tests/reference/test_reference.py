@@ -92,6 +92,13 @@ class TestDistricts:
     ) -> None:
         assert "SGRCB" in ref.districts["370783"].policy.partner_banks
 
+    def test_shouguang_opens_its_rural_bank_to_accounts_filed_at_any_branch(
+        self, ref: ReferenceData
+    ) -> None:
+        assert ref.districts["370783"].policy.account_banks_any_branch == ("SGRCB",)
+        others = [d for code, d in ref.districts.items() if code != "370783"]
+        assert all(d.policy.account_banks_any_branch == () for d in others)
+
     def test_rencheng_promises_three_working_days(self, ref: ReferenceData) -> None:
         assert ref.districts["370811"].policy.sla_working_days == 3
 
@@ -398,6 +405,12 @@ class TestLoaderRejectsBadFiles:
                 lambda d: d["materials"][1].update(needed_by=["notary"]),
                 ["entry materials[1] (articles_of_association)", "needed_by.0"],
                 id="unknown-step",
+            ),
+            pytest.param(
+                "districts.yaml",
+                lambda d: _district(d, 2)["policy"].update(account_banks_any_branch=["BOC"]),
+                ["entry districts[2] (370826)", "account_banks_any_branch", "BOC"],
+                id="account-bank-not-a-partner",
             ),
             pytest.param(
                 "banks.yaml",
