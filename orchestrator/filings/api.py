@@ -139,10 +139,14 @@ def supplement_material(
     caller: CallerDep,
     data: Annotated[
         dict[str, Any] | None,
-        Body(embed=True, description="Data the material carries, e.g. finance_officer or staff."),
+        Body(
+            embed=True,
+            description="The filing's fields the material carries (its `carries` in the "
+            "materials catalogue), e.g. staff for the staff roster; nothing else.",
+        ),
     ] = None,
 ) -> views.FilingDetail:
-    """Mark the material supplied; the steps it blocked resume."""
+    """Mark the material supplied, setting the fields it carries; the steps it blocked resume."""
     with rt.database.transaction() as session:
         service.supplement_material(
             session,

@@ -3,7 +3,8 @@
 Each field is normalised once, by its annotated type (`Code`, `ResidentId`, `Mobile`,
 `PersonName`...), and stored as normalised. What depends on when and where a filing is
 accepted — ages on the filing date the server stamps, the account bank against the filing
-branch's — is checked by `accept`, which makes the `AcceptedFiling` a filing stores.
+branch's — is checked by `accept`, which makes the `AcceptedFiling` a filing stores; a 容缺
+supplement sets only what its material carries (`supplemented`).
 
 Every refusal is a `PydanticCustomError` whose type is a stable code listed in
 `ERROR_MESSAGES` and whose message reads "中文 / English"; `field_errors` turns any
@@ -46,6 +47,7 @@ from orchestrator.reference import (
     SEAL_KINDS,
     District,
     EnterpriseType,
+    Material,
     ReferenceData,
     Step,
     load_reference,
@@ -80,6 +82,7 @@ __all__ = [
     "check_partner_bank",
     "field_errors",
     "field_errors_from_dicts",
+    "supplemented",
 ]
 
 ADULT_AGE = 18
@@ -230,6 +233,10 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
         "基本存款账户须开在受理网点所属的{branch_bank_zh}，不能开在{bank_zh}{also_zh}",
         "The basic account must be opened at the filing branch's bank, {branch_bank_en}, "
         "not at {bank_en}{also_en}",
+    ),
+    "not_carried_by_material": (
+        "补正“{material_zh}”只能填写：{fields_zh}",
+        "A supplement of {material_en} may set only: {fields_en}",
     ),
     "essential_material_missing": (
         "缺少必备材料，不能受理：{names_zh}",
@@ -874,6 +881,32 @@ def check_account_bank(
 def _bank_names(code: str, reference: ReferenceData) -> tuple[str, str]:
     bank = reference.banks.get(code)
     return (bank.name_zh, bank.name_en) if bank is not None else (code, code)
+
+
+def supplemented(
+    stored: Mapping[str, Any],
+    material: Material,
+    data: Mapping[str, Any],
+    *,
+    reference: ReferenceData | None = None,
+) -> AcceptedFiling:
+    """The stored filing with the data a supplement of `material` carries, validated as at
+    intake. `data` may set only the fields the material carries (`carries` in the materials
+    catalogue); a ValidationError locates each error within `data`."""
+    errors = _Errors()
+    for key, value in data.items():
+        if key not in material.carries:
+            error = _fail(
+                "not_carried_by_material",
+                material_zh=material.name_zh,
+                material_en=material.name_en,
+                fields_zh="、".join(material.carries) or "无",
+                fields_en=", ".join(material.carries) or "nothing",
+            )
+            errors.add((key,), error, value)
+    errors.raise_any()
+    context = {"reference": reference} if reference is not None else None
+    return AcceptedFiling.model_validate({**stored, **data}, context=context)
 
 
 # Materials ------------------------------------------------------------------------------

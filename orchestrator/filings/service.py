@@ -31,15 +31,16 @@ from orchestrator.filings.models import (
     StepStatus,
 )
 from orchestrator.filings.schemas import (
-    AcceptedFiling,
     FieldError,
     FilingInput,
     accept,
     application_of,
     assess_materials,
     field_errors,
+    supplemented,
 )
 from orchestrator.filings.transitions import event_row, record
+from orchestrator.filings.views import masked
 from orchestrator.identity.models import Branch
 from orchestrator.identity.service import Scope
 from orchestrator.reference import load_reference
@@ -363,11 +364,14 @@ def supplement_material(
     now: datetime,
     lease_until: datetime,
 ) -> Filing:
-    """Record a 容缺 material as supplied (with any data it carries); unblock its steps."""
+    """Record a 容缺 material as supplied, with the data it carries (only the fields the
+    catalogue says it carries, validated as at intake); unblock its steps. Its event says
+    what changed, with resident IDs and mobiles masked."""
     filing = get_filing(session, actor.scope, tracking_code, lock=True)
     _require_branch_staff(actor)
     material = next((m for m in filing.materials if m.code == material_code), None)
-    if material is None or material.status == MaterialStatus.PROVIDED:
+    entry = load_reference().materials.get(material_code)  # says what the material carries
+    if material is None or entry is None or material.status == MaterialStatus.PROVIDED:
         raise NotFound(
             "该申请没有待补正的此项材料",
             "this filing has no such material to supplement",
@@ -380,8 +384,20 @@ def supplement_material(
             "this material has already been supplemented",
             material=material_code,
         )
+    changed: dict[str, Any] = {}
     if data:
-        filing.payload = _patched_payload(filing.payload, data)
+        try:
+            patched = supplemented(filing.payload, entry, data).model_dump(mode="json")
+        except ValidationError as exc:
+            raise _invalid(
+                exc, "补正内容有误", "the supplement is invalid", within="data"
+            ) from None
+        changed = {
+            field: {"before": masked(filing.payload.get(field)), "after": masked(patched[field])}
+            for field in data
+            if filing.payload.get(field) != patched[field]
+        }
+        filing.payload = patched
     material.status = MaterialStatus.SUPPLEMENTED
     material.supplied_at = now
     record(
@@ -391,26 +407,10 @@ def supplement_material(
         at=now,
         actor=actor.name,
         material=material_code,
+        changed=changed,
     )
     _unblock(session, filing, now=now, lease_until=lease_until)
     return filing
-
-
-def _patched_payload(payload: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    allowed = {"finance_officer", "staff"}
-    unknown = sorted(set(patch) - allowed)
-    if unknown:
-        raise _invalid_field(
-            "data",
-            "not_supplementable",
-            f"补正时只能填写：{'、'.join(sorted(allowed))}",
-            f"a supplement may only carry: {', '.join(sorted(allowed))} (got {', '.join(unknown)})",
-        )
-    try:
-        merged = AcceptedFiling.model_validate({**payload, **patch})
-    except ValidationError as exc:
-        raise _invalid(exc, "补正内容有误", "the supplement is invalid", within="data") from None
-    return merged.model_dump(mode="json")
 
 
 def _unblock(session: Session, filing: Filing, *, now: datetime, lease_until: datetime) -> None:

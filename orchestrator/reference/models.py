@@ -214,7 +214,11 @@ class IndustriesFile(_Data):
 
 
 class Material(_Data):
-    """One entry of the materials catalogue."""
+    """One entry of the materials catalogue.
+
+    `carries` names the filing's fields whose data the material holds (the finance officer
+    for the tax material, the staff for the roster): what a supplement of it may set.
+    """
 
     code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     name_zh: Text
@@ -223,6 +227,7 @@ class Material(_Data):
     needed_by: tuple[Step, ...] = Field(min_length=1)
     supplement_deadline_working_days: PositiveInt | None = None
     generated: bool = False
+    carries: tuple[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], ...] = ()
 
     @model_validator(mode="after")
     def _deadline_iff_supplementable(self) -> Material:
@@ -232,6 +237,8 @@ class Material(_Data):
             raise ValueError("an essential material has no supplement deadline")
         if self.generated and self.kind != "essential":
             raise ValueError("only an essential material can be generated from the filing")
+        if self.carries and self.kind != "may_be_supplemented":
+            raise ValueError("only a may_be_supplemented material carries fields to supplement")
         return self
 
 

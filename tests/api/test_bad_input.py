@@ -522,6 +522,14 @@ REFUSALS: dict[str, tuple[int, Refusal]] = {
             headers=auth(s.clerk_token),
         ),
     ),
+    "another material's field": (
+        422,
+        lambda api, s, f: api.post(
+            f"{FILINGS}/{f.blocked}/materials/staff_roster",
+            json={"data": {"staff": [], "finance_officer": filing_input()["finance_officer"]}},
+            headers=auth(s.clerk_token),
+        ),
+    ),
     "invalid supplemented data": (
         422,
         lambda api, s, f: api.post(

@@ -4,9 +4,10 @@ list, cancel, supplement a 容缺 material, hand over at the branch."""
 from __future__ import annotations
 
 import copy
+import json
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -16,8 +17,9 @@ from sqlalchemy import func, select
 
 from orchestrator.clock import CHINA
 from orchestrator.filings import service
-from orchestrator.filings.models import Filing
+from orchestrator.filings.models import Event, Filing
 from orchestrator.filings.schemas import FilingInput
+from orchestrator.filings.views import mask_id_number
 from orchestrator.runtime import Runtime
 from orchestrator.workflow import STEPS
 from tests.api import (
@@ -32,7 +34,7 @@ from tests.api import (
     steps_of,
     wait_for,
 )
-from tests.factories import ALL_MATERIALS, FULL_WIDTH
+from tests.factories import ALL_MATERIALS, FULL_WIDTH, resident_id
 from tests.people import BranchStaff
 
 
@@ -393,10 +395,89 @@ class TestSupplement:
             headers=auth(token),
         )
         assert response.status_code == 422
-        assert [e["field"] for e in response.json()["errors"]] == ["data"]
+        errors = response.json()["errors"]
+        assert [(e["field"], e["code"]) for e in errors] == [
+            ("data.address", "not_carried_by_material")
+        ]
         unchanged = api.get(f"{FILINGS}/{code}", headers=auth(token)).json()
         material = {m["code"]: m for m in unchanged["materials"]}["staff_roster"]
         assert material["status"] == "missing"
+        api.post(f"{FILINGS}/{code}/cancel", headers=auth(token))
+
+    def test_a_supplement_may_not_write_another_materials_field(
+        self, onestop: Runtime, api: TestClient, branch_staff: BranchStaff
+    ) -> None:
+        provided = [m for m in ALL_MATERIALS if m not in ("staff_roster", "finance_tax_agents")]
+        code = file_undispatched(onestop, branch_staff, materials=provided)
+        token = branch_staff.clerk_token
+        before = api.get(f"{FILINGS}/{code}", headers=auth(token)).json()
+        officer = {
+            "name": "赵敏",
+            "id_number": resident_id(date(1991, 4, 2)),
+            "mobile": "13912345678",
+        }
+        response = api.post(
+            f"{FILINGS}/{code}/materials/staff_roster",
+            json={"data": {"staff": [], "finance_officer": officer}},
+            headers=auth(token),
+        )
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["errors"]
+        assert (error["field"], error["code"]) == (
+            "data.finance_officer",
+            "not_carried_by_material",
+        )
+        assert "员工花名册" in error["message_zh"] and "staff" in error["message_en"]
+        after = api.get(f"{FILINGS}/{code}", headers=auth(token)).json()
+        assert after["application"] == before["application"]
+        assert after["materials"] == before["materials"]
+        api.post(f"{FILINGS}/{code}/cancel", headers=auth(token))
+
+    def test_a_supplement_records_what_it_changed_with_numbers_masked(
+        self, onestop: Runtime, api: TestClient, branch_staff: BranchStaff
+    ) -> None:
+        provided = [m for m in ALL_MATERIALS if m != "staff_roster"]
+        code = file_undispatched(onestop, branch_staff, materials=provided, staff=[])
+        token = branch_staff.clerk_token
+        number = resident_id(date(1996, 8, 8), sequence=555)
+        response = api.post(
+            f"{FILINGS}/{code}/materials/staff_roster",
+            json={"data": {"staff": [{"name": "周杰", "id_number": number.translate(FULL_WIDTH)}]}},
+            headers=auth(token),
+        )
+        assert response.status_code == 200, response.text
+        filing = response.json()
+        assert filing["application"]["staff"] == [{"name": "周杰", "id_number": number}]
+        (event,) = [e for e in filing["events"] if e["kind"] == "material_supplemented"]
+        assert event["detail"] == {
+            "material": "staff_roster",
+            "changed": {
+                "staff": {
+                    "before": [],
+                    "after": [{"name": "周杰", "id_number": mask_id_number(number)}],
+                }
+            },
+        }
+        with onestop.database.transaction() as session:
+            stored = session.scalars(
+                select(Event.detail)
+                .join(Filing)
+                .where(Filing.tracking_code == code, Event.kind == "material_supplemented")
+            ).one()
+        assert number not in json.dumps(stored)
+        api.post(f"{FILINGS}/{code}/cancel", headers=auth(token))
+
+    def test_a_supplement_without_data_changes_nothing(
+        self, onestop: Runtime, api: TestClient, branch_staff: BranchStaff
+    ) -> None:
+        provided = [m for m in ALL_MATERIALS if m != "housing_fund_authorisation"]
+        code = file_undispatched(onestop, branch_staff, materials=provided)
+        token = branch_staff.clerk_token
+        url = f"{FILINGS}/{code}/materials/housing_fund_authorisation"
+        response = api.post(url, headers=auth(token))
+        assert response.status_code == 200, response.text
+        (event,) = [e for e in response.json()["events"] if e["kind"] == "material_supplemented"]
+        assert event["detail"] == {"material": "housing_fund_authorisation", "changed": {}}
         api.post(f"{FILINGS}/{code}/cancel", headers=auth(token))
 
     def test_supplemented_data_is_validated_like_the_filing(

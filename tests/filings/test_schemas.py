@@ -35,6 +35,7 @@ from orchestrator.filings.schemas import (
     assess_materials,
     field_errors,
     field_errors_from_dicts,
+    supplemented,
 )
 from orchestrator.reference import load_reference
 from tests.factories import (
@@ -1021,6 +1022,76 @@ class TestAccountBank:
             "bank_code",
             "legal_representative.id_number",
         }
+
+
+def _stored(**overrides: Any) -> dict[str, Any]:
+    """A filing as stored, accepted on FILING_DATE, its roster and tax details to supplement."""
+    materials = [m for m in ALL_MATERIALS if m not in ("staff_roster", "finance_tax_agents")]
+    payload = filing_input(materials=materials, staff=[], finance_officer=None) | overrides
+    return accepted(payload).model_dump(mode="json")
+
+
+class TestSupplemented:
+    """A 容缺 supplement sets only the fields its material carries, validated as at intake."""
+
+    def roster(self) -> Any:
+        return load_reference().materials["staff_roster"]
+
+    def test_sets_the_fields_its_material_carries(self) -> None:
+        stored = _stored()
+        staff = filing_input()["staff"]
+        filing = supplemented(stored, self.roster(), {"staff": staff})
+        assert [member.name for member in filing.staff] == ["张伟", "陈静"]
+        after = filing.model_dump(mode="json")
+        assert {k: v for k, v in after.items() if k != "staff"} == {
+            k: v for k, v in stored.items() if k != "staff"
+        }
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("finance_officer", filing_input()["finance_officer"]),  # another material's
+            ("address", "山东省寿光市文圣街1号"),  # no material's
+            ("filing_date", "2040-06-18"),  # the server's
+        ],
+    )
+    def test_refuses_a_field_its_material_does_not_carry(self, field: str, value: Any) -> None:
+        with pytest.raises(ValidationError) as raised:
+            supplemented(_stored(), self.roster(), {"staff": [], field: value})
+        error = _one_of(field_errors(raised.value), field, "not_carried_by_material")
+        assert "员工花名册" in error.message_zh and "staff" in error.message_en
+
+    def test_a_material_that_carries_nothing_takes_no_data(self) -> None:
+        authorisation = load_reference().materials["housing_fund_authorisation"]
+        with pytest.raises(ValidationError) as raised:
+            supplemented(_stored(), authorisation, {"staff": []})
+        error = _one_of(field_errors(raised.value), "staff", "not_carried_by_material")
+        assert "nothing" in error.message_en
+
+    def test_checks_ages_on_the_filing_date(self) -> None:
+        young = resident_id(born_years_before(16, days=1))
+        with pytest.raises(ValidationError) as raised:
+            supplemented(
+                _stored(), self.roster(), {"staff": [{"name": "张伟", "id_number": young}]}
+            )
+        _one_of(field_errors(raised.value), "staff.0.id_number", "staff_underage")
+
+    def test_normalises_as_at_intake_and_sees_one_person_once(self) -> None:
+        number = filing_input()["staff"][0]["id_number"]
+        staff = [{"name": "张伟", "id_number": number.translate(FULL_WIDTH)}]
+        filing = supplemented(_stored(), self.roster(), {"staff": staff})
+        assert filing.staff[0].id_number == number
+        twice = [*staff, {"name": "张伟", "id_number": number}]
+        with pytest.raises(ValidationError) as raised:
+            supplemented(_stored(), self.roster(), {"staff": twice})
+        _one_of(field_errors(raised.value), "staff.1.id_number", "duplicate_person")
+
+    def test_every_field_a_material_carries_is_one_a_filing_may_leave_to_it(self) -> None:
+        fields = FilingInput.model_fields
+        carried = [f for m in load_reference().materials.values() for f in m.carries]
+        assert carried == ["finance_officer", "staff"]
+        for field in carried:
+            assert field in fields and not fields[field].is_required(), field
 
 
 class TestFieldErrors:

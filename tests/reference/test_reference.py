@@ -222,6 +222,10 @@ class TestMaterials:
     def test_every_material_is_named_in_both_languages(self, ref: ReferenceData) -> None:
         assert all(m.name_zh and m.name_en for m in ref.materials.values())
 
+    def test_the_tax_details_and_the_roster_carry_their_fields(self, ref: ReferenceData) -> None:
+        carried = {m.code: m.carries for m in ref.materials.values() if m.carries}
+        assert carried == {"finance_tax_agents": ("finance_officer",), "staff_roster": ("staff",)}
+
 
 class TestBanks:
     def test_seeds_the_big_five_and_a_rural_commercial_bank(self, ref: ReferenceData) -> None:
@@ -405,6 +409,18 @@ class TestLoaderRejectsBadFiles:
                 lambda d: d["materials"][1].update(needed_by=["notary"]),
                 ["entry materials[1] (articles_of_association)", "needed_by.0"],
                 id="unknown-step",
+            ),
+            pytest.param(
+                "materials.yaml",
+                lambda d: d["materials"][7].update(carries=["staff"]),
+                ["entry materials[7] (housing_fund_authorisation)", "'staff'", "staff_roster"],
+                id="field-carried-by-two-materials",
+            ),
+            pytest.param(
+                "materials.yaml",
+                lambda d: d["materials"][2].update(carries=["legal_representative"]),
+                ["entry materials[2] (identity_documents)", "may_be_supplemented"],
+                id="essential-material-carries-fields",
             ),
             pytest.param(
                 "districts.yaml",
