@@ -312,26 +312,29 @@ _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 _BRANCH_CODE = re.compile(r"[0-9A-Za-z-]{1,32}")
 _INDUSTRY_CODE = re.compile(r"[0-9]{2,4}")
 
+# The one use of \d: in a str pattern it is any script's decimal digit, and this finds the
+# digits that are not 0-9.
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
+
 _MAX_CODE_LENGTH = 64  # past any code or number we take: a longer text is none of them
 
 
-def _nfkc(value: Any) -> Any:
-    """A typed code or number in NFKC (full-width → ASCII), trimmed; other input as it is."""
-    return unicodedata.normalize("NFKC", value).strip() if isinstance(value, str) else value
+def _code(value: Any) -> Any:
+    """A typed code or number in NFKC (full-width → ASCII), trimmed, its digits 0-9 only;
+    input that is not text as it is, for the string schema to refuse."""
+    if not isinstance(value, str):
+        return value
+    if not value.isascii():  # NFKC leaves ASCII as it is
+        value = unicodedata.normalize("NFKC", value)
+        # What NFKC leaves outside 0-9 is another script's digit, which no agency registers.
+        if (digit := _OTHER_DIGIT.search(value)) is not None:
+            raise _fail("digit_not_ascii", char=digit.group())
+    return value.strip()
 
 
-def _nfc(value: Any) -> Any:
+def _text(value: Any) -> Any:
     """Typed text in NFC (full-width punctuation kept), trimmed; other input as it is."""
     return unicodedata.normalize("NFC", value).strip() if isinstance(value, str) else value
-
-
-def _ascii_digits_only(value: str) -> str:
-    # NFKC has already made full-width digits ASCII: a digit left outside 0-9 is another
-    # script's, which no agency registers.
-    for char in value:
-        if not char.isascii() and unicodedata.category(char) == "Nd":
-            raise _fail("digit_not_ascii", char=char)
-    return value
 
 
 def _birth_date(id_number: str) -> date:
@@ -368,12 +371,12 @@ def _check_credit_code(value: str) -> str:
     return code
 
 
-_NFKC = BeforeValidator(_nfkc)
-_NFC = BeforeValidator(_nfc)
+_NFKC = BeforeValidator(_code)
+_NFC = BeforeValidator(_text)
 
 # A before-validator placed after the constraints runs first and leaves them to the string
 # schema itself: lengths are counted on the normalised text, with the usual error codes.
-Code = Annotated[str, Field(max_length=_MAX_CODE_LENGTH), _NFKC, AfterValidator(_ascii_digits_only)]
+Code = Annotated[str, Field(max_length=_MAX_CODE_LENGTH), _NFKC]
 """A code or number as typed: NFKC-normalised and trimmed, its digits 0-9 only."""
 ResidentId = Annotated[Code, AfterValidator(_check_resident_id)]
 """An 18-character resident ID number (GB 11643) with a right check character and real birth
