@@ -24,7 +24,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
@@ -43,6 +43,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from integrations.codes import USCC_ALPHABET, gb11643_check_char, gb32100_check_char
 from integrations.registration_form import MAX_REGISTERED_CAPITAL_FEN
 from integrations.requests import SealKind, TaxpayerType
+from orchestrator.clock import CHINA
 from orchestrator.reference import (
     SEAL_KINDS,
     District,
@@ -822,16 +823,18 @@ class AcceptedFiling(FilingInput):
 def accept(
     data: FilingInput,
     *,
-    filing_date: date,
+    accepted_at: datetime,
     branch_bank: str,
     reference: ReferenceData | None = None,
 ) -> AcceptedFiling:
-    """`data` as accepted on `filing_date` by a branch of the bank `branch_bank`.
+    """`data` as accepted at `accepted_at` by a branch of the bank `branch_bank`, dated that
+    instant's day in China.
 
     Checks what depends on when and where a filing is accepted — everyone's age on the
     filing date, the account bank against the branch's — and raises one ValidationError
     naming each field at fault.
     """
+    filing_date = accepted_at.astimezone(CHINA).date()
     if reference is None:
         reference = load_reference()
     errors = _Errors()

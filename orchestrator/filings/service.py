@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from orchestrator.calendar import WorkingCalendar, WorkingDuration
-from orchestrator.clock import CHINA
 from orchestrator.db import after_commit
 from orchestrator.errors import Conflict, Forbidden, Invalid, NotFound
 from orchestrator.filings.models import (
@@ -101,7 +100,7 @@ def file_filing(
     try:
         payload = accept(
             data,
-            filing_date=now.astimezone(CHINA).date(),
+            accepted_at=now,
             branch_bank=branch.bank_code,
             reference=reference,
         ).model_dump(mode="json")

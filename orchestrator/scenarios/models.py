@@ -917,7 +917,7 @@ def _check_acceptance(
     try:
         accept(
             filing,
-            filing_date=at.astimezone(CHINA).date(),
+            accepted_at=at,
             branch_bank=branch.bank_code,
             reference=reference,
         )

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from integrations.codes import gb11643_check_char, gb32100_check_char
 from integrations.registration_form import MAX_REGISTERED_CAPITAL_FEN
+from orchestrator.clock import CHINA
 from orchestrator.filings.schemas import (
     ERROR_MESSAGES,
     MAX_LISTED_CODES,
@@ -70,8 +71,12 @@ def refused(payload: dict[str, Any], field: str, code: str, **context: Any) -> F
 def accepted(
     payload: dict[str, Any], *, on: date = FILING_DATE, branch_bank: str = "ABC"
 ) -> AcceptedFiling:
-    """The filing as a branch of `branch_bank` accepts it on `on`."""
-    return accept(valid(payload), filing_date=on, branch_bank=branch_bank)
+    """The filing as a branch of `branch_bank` accepts it on `on`, in office hours."""
+    return accept(valid(payload), accepted_at=in_office_hours(on), branch_bank=branch_bank)
+
+
+def in_office_hours(on: date) -> datetime:
+    return datetime.combine(on, time(10), tzinfo=CHINA)
 
 
 def refused_on_acceptance(
@@ -972,6 +977,11 @@ class TestFilingDate:
     def test_a_client_may_not_set_the_filing_date(self) -> None:
         refused(filing_input(filing_date="2040-06-18"), "filing_date", "extra_forbidden")
 
+    def test_the_filing_date_is_the_day_of_acceptance_in_china(self) -> None:
+        evening_in_utc = datetime(2026, 12, 6, 17, 30, tzinfo=UTC)  # 01:30 on the 7th in China
+        filing = accept(valid(filing_input()), accepted_at=evening_in_utc, branch_bank="ABC")
+        assert filing.filing_date == date(2026, 12, 7)
+
     def test_the_accepted_filing_carries_the_date_it_was_accepted_on(self) -> None:
         filing = accepted(filing_input(), on=date(2026, 12, 7))
         assert filing.filing_date == date(2026, 12, 7)
@@ -982,7 +992,8 @@ class TestFilingDate:
         self,
     ) -> None:
         sent = valid(filing_input())
-        stored = accept(sent, filing_date=FILING_DATE, branch_bank="ABC").model_dump(mode="json")
+        at = in_office_hours(FILING_DATE)
+        stored = accept(sent, accepted_at=at, branch_bank="ABC").model_dump(mode="json")
         assert application_of(stored) == sent.model_dump(mode="json")
 
 
