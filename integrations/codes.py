@@ -17,12 +17,22 @@ USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
+def is_ascii_digits(text: str) -> bool:
+    """Whether `text` is one or more of the digits 0-9, the only digits these standards use.
+
+    `str.isdigit` alone also takes other scripts' digits (Arabic-Indic ٣, full-width ３) and
+    superscripts (²), which `int` reads as numbers or refuses: a check digit computed over
+    them would pass a number no agency registers.
+    """
+    return text.isascii() and text.isdigit()
+
+
 # The same people's numbers are checked at every hop (the API, each step's request, each
 # agency): remember the recent ones rather than weigh 17 digits again.
 @lru_cache(maxsize=4096)
 def gb11643_check_char(body17: str) -> str:
     """Check character of an 18-character resident identity number, from its first 17 digits."""
-    if len(body17) != 17 or not body17.isdigit():
+    if len(body17) != 17 or not is_ascii_digits(body17):
         raise ValueError("a resident ID body is 17 digits")
     total = sum(int(ch) * w for ch, w in zip(body17, _GB11643_WEIGHTS, strict=True))
     return _GB11643_CHECK[total % 11]
@@ -58,8 +68,8 @@ def is_valid_uscc(code: str) -> bool:
 
 def luhn_check_digit(digits: str) -> str:
     """Luhn (mod 10) check digit to append to `digits`."""
-    if not digits.isdigit():
-        raise ValueError("Luhn works on digits")
+    if not is_ascii_digits(digits):
+        raise ValueError("Luhn works on the digits 0-9")
     total = 0
     for i, ch in enumerate(reversed(digits)):
         d = int(ch)

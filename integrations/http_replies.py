@@ -14,6 +14,7 @@ from contextlib import contextmanager
 import httpx
 
 from integrations.base import TransientError
+from integrations.codes import is_ascii_digits
 
 _DRAIN_LIMIT = 64 * 1024
 
@@ -84,7 +85,7 @@ def transport_errors(agency: str) -> Iterator[None]:
 def drain(reply: httpx.Response) -> None:
     """Read a short error body, so that the connection can go back to the pool."""
     declared = reply.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) <= _DRAIN_LIMIT:
+    if is_ascii_digits(declared) and int(declared) <= _DRAIN_LIMIT:
         reply.read()
 
 
@@ -105,7 +106,7 @@ def wrong_content_type(agency: str, expected: str, reply: httpx.Response) -> Tra
 def read_limited(agency: str, reply: httpx.Response, max_bytes: int) -> bytes:
     """The reply's body, refused (transient) past `max_bytes` whether declared or streamed."""
     declared = reply.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes:
+    if is_ascii_digits(declared) and int(declared) > max_bytes:
         raise TransientError(f"{agency}: reply of {declared} bytes", code="too_large")
     body = bytearray()
     for chunk in reply.iter_bytes():

@@ -16,7 +16,10 @@ from integrations.codes import gb11643_check_char, gb32100_check_char
 from orchestrator.reference import load_reference
 from orchestrator.scenarios.models import trade_names
 
-FILING_DATE = date(2025, 6, 16)  # a Monday and a working day
+FILING_DATE = date(2025, 6, 16)  # when tests accept a filing: a Monday, a working day
+
+# Full-width digits and letters, as a Chinese keyboard types them: "370783".translate(...)
+FULL_WIDTH = str.maketrans("0123456789Xx", "０１２３４５６７８９Ｘｘ")
 
 # Every non-generated material of the catalogue: nothing to supplement.
 ALL_MATERIALS = (
@@ -49,7 +52,6 @@ def credit_code(seed: int = 1, *, region: str = "370783") -> str:
 def filing_input(**overrides: Any) -> dict[str, Any]:
     """A valid filing payload (Shouguang, a two-shareholder LLC) with `overrides` applied."""
     payload: dict[str, Any] = {
-        "filing_date": FILING_DATE.isoformat(),
         "district_code": "370783",
         "industry_code": "7511",  # 农林牧渔技术推广服务
         "enterprise_type": "llc",

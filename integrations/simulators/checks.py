@@ -18,8 +18,8 @@ from integrations.codes import USCC_ALPHABET, is_valid_uscc, resident_id_birth_d
 
 DATA_DIR = Path(__file__).parent / "data"
 
-DISTRICT_PATTERN = r"^\d{6}$"
-MOBILE_PATTERN = r"^1\d{10}$"
+DISTRICT_PATTERN = r"^[0-9]{6}$"
+MOBILE_PATTERN = r"^1[0-9]{10}$"
 
 
 class WireModel(BaseModel):

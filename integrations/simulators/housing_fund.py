@@ -30,7 +30,7 @@ class DepositUnitIn(WireModel):
     uscc: str = Field(min_length=1, max_length=32)
     unit_name: str = Field(min_length=1, max_length=100)
     region_code: str = Field(pattern=DISTRICT_PATTERN)
-    deposit_rate: str = Field(pattern=r"^\d(\.\d{1,6})?$")
+    deposit_rate: str = Field(pattern=r"^[0-9](\.[0-9]{1,6})?$")
     employees: list[EmployeeIn]
 
 

@@ -21,6 +21,7 @@ from pydantic import Field
 
 from integrations.codes import gb32100_check_char
 from integrations.e_licence import LicenceData
+from integrations.registration_form import CAPITAL_YUAN_PATTERN
 from integrations.simulators.checks import (
     DISTRICT_PATTERN,
     PersonIn,
@@ -44,10 +45,10 @@ class RegistrationIn(WireModel):
     """What the bureau accepts: an establishment application (设立登记申请)."""
 
     region_code: str = Field(pattern=DISTRICT_PATTERN)
-    industry_code: str = Field(pattern=r"^[A-T]?\d{2,4}$")
+    industry_code: str = Field(pattern=r"^[A-T]?[0-9]{2,4}$")
     enterprise_name: str = Field(min_length=4, max_length=100)
     enterprise_type: str = Field(min_length=1, max_length=50)
-    registered_capital_yuan: str = Field(pattern=r"^\d{1,13}\.\d{2}$")
+    registered_capital_yuan: str = Field(pattern=CAPITAL_YUAN_PATTERN)
     business_scope: list[str] = Field(min_length=1)
     domicile: str = Field(min_length=1, max_length=200)
     legal_representative: PersonIn

@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from integrations import requests as r
-from orchestrator.filings.schemas import FilingInput, Person
+from orchestrator.filings.schemas import AcceptedFiling, Person
 from orchestrator.filings.transitions import StepWork
 
 Results = Mapping[str, Mapping[str, Any]]
@@ -23,11 +23,11 @@ def _person(p: Person) -> r.Person:
     return r.Person(name=p.name, id_number=p.id_number, mobile=p.mobile)
 
 
-def _staff(f: FilingInput) -> tuple[r.StaffMember, ...]:
+def _staff(f: AcceptedFiling) -> tuple[r.StaffMember, ...]:
     return tuple(r.StaffMember(name=s.name, id_number=s.id_number) for s in f.staff)
 
 
-def _shareholders(f: FilingInput) -> tuple[r.Shareholder, ...]:
+def _shareholders(f: AcceptedFiling) -> tuple[r.Shareholder, ...]:
     return tuple(
         r.Shareholder(
             name=s.name, id_number=s.id_number, mobile=s.mobile, share_percent=s.share_percent
@@ -40,7 +40,7 @@ def _credit_code(results: Results) -> str:
     return str(results["registration"]["credit_code"])
 
 
-def registration(f: FilingInput, _results: Results) -> r.RegistrationRequest:
+def registration(f: AcceptedFiling, _results: Results) -> r.RegistrationRequest:
     """设立登记: the whole company as the clerk entered it."""
     return r.RegistrationRequest(
         district_code=f.district_code,
@@ -56,7 +56,7 @@ def registration(f: FilingInput, _results: Results) -> r.RegistrationRequest:
     )
 
 
-def seal(f: FilingInput, results: Results) -> r.SealRequest:
+def seal(f: AcceptedFiling, results: Results) -> r.SealRequest:
     """印章刻制: the chosen seals, for the newly registered company."""
     return r.SealRequest(
         credit_code=_credit_code(results),
@@ -90,7 +90,7 @@ def reserved_specimens(seal_result: Mapping[str, Any]) -> tuple[r.SealSpecimen, 
     return ()
 
 
-def bank_account(f: FilingInput, results: Results) -> r.BankAccountRequest:
+def bank_account(f: AcceptedFiling, results: Results) -> r.BankAccountRequest:
     """基本存款账户: reserved seal specimens (预留印鉴) come from the seal step."""
     return r.BankAccountRequest(
         credit_code=_credit_code(results),
@@ -103,7 +103,7 @@ def bank_account(f: FilingInput, results: Results) -> r.BankAccountRequest:
     )
 
 
-def tax(f: FilingInput, results: Results) -> r.TaxRequest:
+def tax(f: AcceptedFiling, results: Results) -> r.TaxRequest:
     """税务登记: taxpayer type and the finance officer (a 容缺 material until supplied)."""
     return r.TaxRequest(
         credit_code=_credit_code(results),
@@ -114,7 +114,7 @@ def tax(f: FilingInput, results: Results) -> r.TaxRequest:
     )
 
 
-def social_insurance(f: FilingInput, results: Results) -> r.SocialInsuranceRequest:
+def social_insurance(f: AcceptedFiling, results: Results) -> r.SocialInsuranceRequest:
     """社保登记: the unit account and the initial staff."""
     return r.SocialInsuranceRequest(
         credit_code=_credit_code(results),
@@ -124,7 +124,7 @@ def social_insurance(f: FilingInput, results: Results) -> r.SocialInsuranceReque
     )
 
 
-def medical_insurance(f: FilingInput, results: Results) -> r.MedicalInsuranceRequest:
+def medical_insurance(f: AcceptedFiling, results: Results) -> r.MedicalInsuranceRequest:
     """医保登记: the unit account and the initial staff."""
     return r.MedicalInsuranceRequest(
         credit_code=_credit_code(results),
@@ -134,7 +134,7 @@ def medical_insurance(f: FilingInput, results: Results) -> r.MedicalInsuranceReq
     )
 
 
-def housing_fund(f: FilingInput, results: Results) -> r.HousingFundRequest:
+def housing_fund(f: AcceptedFiling, results: Results) -> r.HousingFundRequest:
     """公积金开户: the unit account at the chosen contribution rate."""
     return r.HousingFundRequest(
         credit_code=_credit_code(results),
@@ -145,7 +145,7 @@ def housing_fund(f: FilingInput, results: Results) -> r.HousingFundRequest:
     )
 
 
-def delivery(f: FilingInput, results: Results) -> r.CourierRequest:
+def delivery(f: AcceptedFiling, results: Results) -> r.CourierRequest:
     """证照寄递: the licence original and the seals, to the client's courier address."""
     if f.delivery.method != "courier":
         raise ValueError("branch pickup needs no courier request")
@@ -160,7 +160,7 @@ def delivery(f: FilingInput, results: Results) -> r.CourierRequest:
     )
 
 
-BUILDERS: Mapping[str, Callable[[FilingInput, Results], BaseModel]] = {
+BUILDERS: Mapping[str, Callable[[AcceptedFiling, Results], BaseModel]] = {
     "registration": registration,
     "seal": seal,
     "bank_account": bank_account,
@@ -185,11 +185,11 @@ def delivers_at_branch(work: StepWork) -> bool:
 
 
 @lru_cache(maxsize=1024)
-def stored_filing(payload: str) -> FilingInput:
+def stored_filing(payload: str) -> AcceptedFiling:
     """The filing stored as the JSON text `payload`, validated once per worker.
 
     Keyed by the text, so a supplemented filing (a new text) is validated anew. Each step
     validated its filing again and that was 7% of a worker's CPU; the steps of a filing
     come to the same worker process often enough to make most of them hits.
     """
-    return FilingInput.model_validate_json(payload)
+    return AcceptedFiling.model_validate_json(payload)

@@ -101,7 +101,7 @@ def list_filings(
     rt: RuntimeDep,
     caller: CallerDep,
     status_: Annotated[FilingStatus | None, Query(alias="status")] = None,
-    district_code: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    district_code: Annotated[str | None, Query(pattern=r"^[0-9]{6}$")] = None,
     branch_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,  # an INTEGER column
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 20,
@@ -139,10 +139,14 @@ def supplement_material(
     caller: CallerDep,
     data: Annotated[
         dict[str, Any] | None,
-        Body(embed=True, description="Data the material carries, e.g. finance_officer or staff."),
+        Body(
+            embed=True,
+            description="The filing's fields the material carries (its `carries` in the "
+            "materials catalogue), e.g. staff for the staff roster; nothing else.",
+        ),
     ] = None,
 ) -> views.FilingDetail:
-    """Mark the material supplied; the steps it blocked resume."""
+    """Mark the material supplied, setting the fields it carries; the steps it blocked resume."""
     with rt.database.transaction() as session:
         service.supplement_material(
             session,

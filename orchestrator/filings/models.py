@@ -71,7 +71,7 @@ class Filing(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(100))
     company_name: Mapped[str] = mapped_column(String(100))
     status: Mapped[FilingStatus] = mapped_column(str_enum(FilingStatus), index=True)
-    payload: Mapped[dict[str, Any]]  # the validated FilingInput as JSON
+    payload: Mapped[dict[str, Any]]  # the AcceptedFiling (input and filing date) as JSON
     credit_code: Mapped[str | None] = mapped_column(String(18))
     accepted_at: Mapped[datetime]
     # The district's committed time when the filing was accepted: later policy changes

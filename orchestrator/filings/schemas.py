@@ -1,5 +1,11 @@
 """What a bank clerk enters once (`FilingInput`), checked field by field in Chinese and English.
 
+Each field is normalised once, by its annotated type (`Code`, `ResidentId`, `Mobile`,
+`PersonName`...), and stored as normalised. What depends on when and where a filing is
+accepted — ages on the filing date the server stamps, the account bank against the filing
+branch's — is checked by `accept`, which makes the `AcceptedFiling` a filing stores; a 容缺
+supplement sets only what its material carries (`supplemented`).
+
 Every refusal is a `PydanticCustomError` whose type is a stable code listed in
 `ERROR_MESSAGES` and whose message reads "中文 / English"; `field_errors` turns any
 `ValidationError` (ours and pydantic's built-in ones) into `FieldError`s for the API's 422.
@@ -7,7 +13,7 @@ Every refusal is a `PydanticCustomError` whose type is a stable code listed in
 Rules that need reference data take it from the validation context
 (`FilingInput.model_validate(data, context={"reference": ref})`) or else from the cached
 `load_reference()`. Rules that span fields are checked on the later field, so each error
-lands on the field the clerk must change (`legal_representative.id_number` for a minor) and
+lands on the field the clerk must change (`company_name.region` outside the district) and
 errors in unrelated fields are reported together. Such a rule is skipped while a field it
 depends on is itself invalid; that field's own error is reported instead.
 """
@@ -16,13 +22,15 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -33,11 +41,14 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from integrations.codes import USCC_ALPHABET, gb11643_check_char, gb32100_check_char
+from integrations.registration_form import MAX_REGISTERED_CAPITAL_FEN
 from integrations.requests import SealKind, TaxpayerType
+from orchestrator.clock import CHINA
 from orchestrator.reference import (
     SEAL_KINDS,
     District,
     EnterpriseType,
+    Material,
     ReferenceData,
     Step,
     load_reference,
@@ -45,7 +56,9 @@ from orchestrator.reference import (
 
 __all__ = [
     "ERROR_MESSAGES",
+    "AcceptedFiling",
     "BranchPickup",
+    "Code",
     "CompanyName",
     "Courier",
     "CreditCode",
@@ -62,15 +75,27 @@ __all__ = [
     "Shareholder",
     "StaffMember",
     "SupplementItem",
+    "accept",
+    "application_of",
     "assess_material_codes",
     "assess_materials",
+    "check_account_bank",
+    "check_partner_bank",
     "field_errors",
     "field_errors_from_dicts",
+    "supplemented",
 ]
 
 ADULT_AGE = 18
 WORKING_AGE = 16  # Labour Law: nobody under 16 may be employed
 SHARES_TOLERANCE = 0.01
+
+# Bounds on the lists of one filing, far above any real filing's: one request may not make
+# the agencies, the database and the receipt carry more than a filing can mean. The legal
+# bound on shareholders (per enterprise type) is reference data, checked besides.
+MAX_SCOPE_ITEMS = 100
+MAX_PEOPLE = 500  # shareholders, staff
+MAX_LISTED_CODES = 32  # seals, materials: a short list, with room for a form's repeats
 
 ERROR_MESSAGES: dict[str, tuple[str, str]] = {
     # code: (Chinese, English); {placeholders} come from the error's ctx.
@@ -196,6 +221,24 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
         "材料目录中没有“{code}”",
         "Unknown material {code}: it is not in the materials catalogue",
     ),
+    "capital_too_large": (
+        "注册资本最多为{max_yuan}元（登记申请表所能填写的上限）",
+        "The registered capital can be at most {max_yuan} yuan, the most the registration "
+        "form holds",
+    ),
+    "digit_not_ascii": (
+        "数字须为0至9（“{char}”是其他文字的数字）",
+        "Digits must be 0 to 9 ({char} is a digit of another script)",
+    ),
+    "account_bank_not_branch": (
+        "基本存款账户须开在受理网点所属的{branch_bank_zh}，不能开在{bank_zh}{also_zh}",
+        "The basic account must be opened at the filing branch's bank, {branch_bank_en}, "
+        "not at {bank_en}{also_en}",
+    ),
+    "not_carried_by_material": (
+        "补正“{material_zh}”只能填写：{fields_zh}",
+        "A supplement of {material_en} may set only: {fields_en}",
+    ),
     "essential_material_missing": (
         "缺少必备材料，不能受理：{names_zh}",
         "Essential materials are missing, the filing cannot be accepted: {names_en}",
@@ -253,12 +296,46 @@ def _district(info: ValidationInfo) -> District | None:
 
 
 # Field types ----------------------------------------------------------------------------
+#
+# Everything a person types is normalised here, once, by the annotated type of its kind, and
+# stored as normalised: so the same person typed twice is one person, whatever the keyboard.
+# Codes and numbers (`Code`: IDs, mobiles, district, industry, bank, branch and material
+# codes) are NFKC-normalised, which turns the full-width digits and letters of a Chinese
+# keyboard (１２３, ＡＢＣ) into ASCII; their digits must then be 0-9 ([0-9] in every pattern,
+# never \d, which also takes other scripts' digits such as Arabic-Indic ٣). Names and free
+# text (`PersonName`, `_Text`, the parts of a company name) are NFC only: NFKC would turn a
+# name's full-width （） into ASCII ones, NFC keeps what was typed and only composes it the
+# one canonical way.
 
-_ID_NUMBER = re.compile(r"\d{17}[\dX]")
-_MOBILE = re.compile(r"1[3-9]\d{9}")
+_ID_NUMBER = re.compile(r"[0-9]{17}[0-9X]")
+_MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 _BRANCH_CODE = re.compile(r"[0-9A-Za-z-]{1,32}")
-_INDUSTRY_CODE = re.compile(r"\d{2,4}")
+_INDUSTRY_CODE = re.compile(r"[0-9]{2,4}")
+
+# The one use of \d: in a str pattern it is any script's decimal digit, and this finds the
+# digits that are not 0-9.
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
+
+_MAX_CODE_LENGTH = 64  # past any code or number we take: a longer text is none of them
+
+
+def _code(value: Any) -> Any:
+    """A typed code or number in NFKC (full-width → ASCII), trimmed, its digits 0-9 only;
+    input that is not text as it is, for the string schema to refuse."""
+    if not isinstance(value, str):
+        return value
+    if not value.isascii():  # NFKC leaves ASCII as it is
+        value = unicodedata.normalize("NFKC", value)
+        # What NFKC leaves outside 0-9 is another script's digit, which no agency registers.
+        if (digit := _OTHER_DIGIT.search(value)) is not None:
+            raise _fail("digit_not_ascii", char=digit.group())
+    return value.strip()
+
+
+def _text(value: Any) -> Any:
+    """Typed text in NFC (full-width punctuation kept), trimmed; other input as it is."""
+    return unicodedata.normalize("NFC", value).strip() if isinstance(value, str) else value
 
 
 def _birth_date(id_number: str) -> date:
@@ -266,7 +343,7 @@ def _birth_date(id_number: str) -> date:
 
 
 def _check_resident_id(value: str) -> str:
-    number = value.strip().upper()
+    number = value.upper()
     if not _ID_NUMBER.fullmatch(number):
         raise _fail("id_number_format")
     if gb11643_check_char(number[:17]) != number[17]:
@@ -281,14 +358,13 @@ def _check_resident_id(value: str) -> str:
 
 
 def _check_mobile(value: str) -> str:
-    number = value.strip()
-    if not _MOBILE.fullmatch(number):
+    if not _MOBILE.fullmatch(value):
         raise _fail("mobile_format")
-    return number
+    return value
 
 
 def _check_credit_code(value: str) -> str:
-    code = value.strip().upper()
+    code = value.upper()
     if len(code) != 18 or any(ch not in USCC_ALPHABET for ch in code):
         raise _fail("credit_code_format")
     if gb32100_check_char(code[:17]) != code[17]:
@@ -296,15 +372,24 @@ def _check_credit_code(value: str) -> str:
     return code
 
 
-ResidentId = Annotated[str, AfterValidator(_check_resident_id)]
+_NFKC = BeforeValidator(_code)
+_NFC = BeforeValidator(_text)
+
+# A before-validator placed after the constraints runs first and leaves them to the string
+# schema itself: lengths are counted on the normalised text, with the usual error codes.
+Code = Annotated[str, Field(max_length=_MAX_CODE_LENGTH), _NFKC]
+"""A code or number as typed: NFKC-normalised and trimmed, its digits 0-9 only."""
+ResidentId = Annotated[Code, AfterValidator(_check_resident_id)]
 """An 18-character resident ID number (GB 11643) with a right check character and real birth
 date; a lower-case x is normalised to X."""
-Mobile = Annotated[str, AfterValidator(_check_mobile)]
-"""A mainland China mobile number, 11 digits: 1[3-9]\\d{9}."""
-CreditCode = Annotated[str, AfterValidator(_check_credit_code)]
+Mobile = Annotated[Code, AfterValidator(_check_mobile)]
+"""A mainland China mobile number, 11 digits: 1, then 3-9, then 9 more."""
+CreditCode = Annotated[Code, AfterValidator(_check_credit_code)]
 """A unified social credit code (GB 32100) with a right check character, upper-cased."""
-PersonName = Annotated[str, Field(min_length=1, max_length=50)]
-_Text = Annotated[str, Field(min_length=1, max_length=200)]
+PersonName = Annotated[str, Field(min_length=1, max_length=50), _NFC]
+"""A person's name as typed, in NFC."""
+_Text = Annotated[str, Field(min_length=1, max_length=200), _NFC]
+"""Free text as typed (an address, an item of business scope), in NFC."""
 
 
 def check_partner_bank(code: str, district: District | None, reference: ReferenceData) -> str:
@@ -352,10 +437,10 @@ class StaffMember(_Input):
 class CompanyName(_Input):
     """行政区划 + 字号 + 行业或经营特点 + 组织形式, e.g. 寿光市 + 禾丰 + 农业科技 + 有限公司."""
 
-    region: Annotated[str, Field(min_length=1, max_length=20)]
-    trade_name: Annotated[str, Field(min_length=1, max_length=20)]
-    industry_term: Annotated[str, Field(min_length=1, max_length=30)]
-    organisation_form: Annotated[str, Field(min_length=1, max_length=10)]
+    region: Annotated[str, Field(min_length=1, max_length=20), _NFC]
+    trade_name: Annotated[str, Field(min_length=1, max_length=20), _NFC]
+    industry_term: Annotated[str, Field(min_length=1, max_length=30), _NFC]
+    organisation_form: Annotated[str, Field(min_length=1, max_length=10), _NFC]
 
     @property
     def full(self) -> str:
@@ -445,29 +530,32 @@ Delivery = Annotated[BranchPickup | Courier, Field(discriminator="method")]
 class FilingInput(_Input):
     """Everything a clerk enters once to open a limited liability company.
 
-    Field order matters: a rule spanning fields is checked on the later one, reading the
-    earlier ones from `info.data` (e.g. ages on `filing_date`, the bank against the district).
+    The filing date is not among it: the server stamps it on acceptance (`accept`), and the
+    rules that depend on it are checked then. Field order matters: a rule spanning fields
+    is checked on the later one, reading the earlier ones from `info.data` (e.g. the bank
+    against the district).
     """
 
-    filing_date: date
-    district_code: str
-    industry_code: str
+    district_code: Code
+    industry_code: Code
     enterprise_type: EnterpriseType
     company_name: CompanyName
-    registered_capital_fen: int = Field(gt=0)
-    business_scope: tuple[_Text, ...] = Field(min_length=1, max_length=100)
+    registered_capital_fen: int = Field(
+        gt=0, json_schema_extra={"maximum": MAX_REGISTERED_CAPITAL_FEN}
+    )
+    business_scope: tuple[_Text, ...] = Field(min_length=1, max_length=MAX_SCOPE_ITEMS)
     address: _Text
     legal_representative: Person
-    shareholders: tuple[Shareholder, ...] = Field(min_length=1)
+    shareholders: tuple[Shareholder, ...] = Field(min_length=1, max_length=MAX_PEOPLE)
     finance_officer: Person | None = None
-    seals: tuple[SealKind, ...] = Field(min_length=1)
-    bank_code: str
-    branch_code: str
+    seals: tuple[SealKind, ...] = Field(min_length=1, max_length=MAX_LISTED_CODES)
+    bank_code: Code
+    branch_code: Code
     taxpayer_type: TaxpayerType
-    staff: tuple[StaffMember, ...] = ()
+    staff: tuple[StaffMember, ...] = Field(default=(), max_length=MAX_PEOPLE)
     housing_fund_rate_percent: float = Field(ge=5, le=12)
     delivery: Delivery
-    materials: tuple[str, ...] = ()
+    materials: tuple[Code, ...] = Field(default=(), max_length=MAX_LISTED_CODES)
 
     @field_validator("district_code")
     @classmethod
@@ -493,6 +581,14 @@ class FilingInput(_Input):
                 section_zh=division.section_name_zh,
                 section_en=division.section_name_en,
             )
+        return value
+
+    @field_validator("registered_capital_fen")
+    @classmethod
+    def _capital_fits_the_registration_form(cls, value: int) -> int:
+        if value > MAX_REGISTERED_CAPITAL_FEN:
+            most = MAX_REGISTERED_CAPITAL_FEN
+            raise _fail("capital_too_large", max_yuan=f"{most // 100:,}.{most % 100:02d}")
         return value
 
     @field_validator("company_name")
@@ -550,30 +646,13 @@ class FilingInput(_Input):
             )
         return value
 
-    @field_validator("legal_representative", "finance_officer")
-    @classmethod
-    def _adult(cls, value: Person | None, info: ValidationInfo) -> Person | None:
-        on = info.data.get("filing_date")
-        if value is not None and isinstance(on, date):
-            role_zh, role_en = _ROLES[info.field_name or ""]
-            errors = _Errors()
-            _check_age(errors, ("id_number",), value.id_number, on, ADULT_AGE, role_zh, role_en)
-            errors.raise_any()
-        return value
-
     @field_validator("shareholders")
     @classmethod
     def _shareholders_consistent(
         cls, value: tuple[Shareholder, ...], info: ValidationInfo
     ) -> tuple[Shareholder, ...]:
         errors = _Errors()
-        on = info.data.get("filing_date")
         _check_unique_people(errors, value)
-        for i, holder in enumerate(value):
-            if isinstance(on, date):
-                _check_age(
-                    errors, (i, "id_number"), holder.id_number, on, ADULT_AGE, "股东", "shareholder"
-                )
         enterprise_type = info.data.get("enterprise_type")
         if enterprise_type is not None:
             kind = _reference(info).enterprise_types[enterprise_type]
@@ -629,27 +708,9 @@ class FilingInput(_Input):
 
     @field_validator("staff")
     @classmethod
-    def _staff_of_working_age(
-        cls, value: tuple[StaffMember, ...], info: ValidationInfo
-    ) -> tuple[StaffMember, ...]:
+    def _staff_once_each(cls, value: tuple[StaffMember, ...]) -> tuple[StaffMember, ...]:
         errors = _Errors()
         _check_unique_people(errors, value)
-        on = info.data.get("filing_date")
-        if isinstance(on, date):
-            for i, member in enumerate(value):
-                birth = _birth_date(member.id_number)
-                if birth > on:
-                    errors.add(
-                        (i, "id_number"),
-                        _fail("birth_after_filing", birth=birth.isoformat(), on=on.isoformat()),
-                        member.id_number,
-                    )
-                elif (age := _age_on(birth, on)) < WORKING_AGE:
-                    errors.add(
-                        (i, "id_number"),
-                        _fail("staff_underage", age=age, on=on.isoformat()),
-                        member.id_number,
-                    )
         errors.raise_any()
         return value
 
@@ -679,27 +740,51 @@ class FilingInput(_Input):
         return tuple(provided)
 
 
-_ROLES: dict[str, tuple[str, str]] = {
-    "legal_representative": ("法定代表人", "legal representative"),
-    "finance_officer": ("财务负责人", "finance officer"),
-}
-
-
 def _age_on(birth: date, on: date) -> int:
     """Completed years (周岁) on `on`; someone born on 29 February comes of age on 1 March."""
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
-def _check_age(
-    errors: _Errors, loc: Loc, id_number: str, on: date, minimum: int, role_zh: str, role_en: str
-) -> None:
+def _check_ages(errors: _Errors, filing: FilingInput, on: date) -> None:
+    """Everyone's age on the filing date `on`: the legal representative, the finance officer
+    and the shareholders adults, the staff of working age."""
+    _check_adult(errors, ("legal_representative",), filing.legal_representative, on)
+    if filing.finance_officer is not None:
+        _check_adult(errors, ("finance_officer",), filing.finance_officer, on)
+    for i, holder in enumerate(filing.shareholders):
+        _check_adult(errors, ("shareholders", i), holder, on)
+    for i, member in enumerate(filing.staff):
+        loc: Loc = ("staff", i, "id_number")
+        age = _age_checked(errors, loc, member.id_number, on)
+        if age is not None and age < WORKING_AGE:
+            error = _fail("staff_underage", age=age, on=on.isoformat())
+            errors.add(loc, error, member.id_number)
+
+
+_ADULT_ROLES: dict[str, tuple[str, str]] = {
+    "legal_representative": ("法定代表人", "legal representative"),
+    "finance_officer": ("财务负责人", "finance officer"),
+    "shareholders": ("股东", "shareholder"),
+}
+
+
+def _check_adult(errors: _Errors, at: Loc, person: Person, on: date) -> None:
+    loc: Loc = (*at, "id_number")
+    age = _age_checked(errors, loc, person.id_number, on)
+    if age is not None and age < ADULT_AGE:
+        role_zh, role_en = _ADULT_ROLES[str(at[0])]
+        error = _fail("minor", role_zh=role_zh, role_en=role_en, age=age, on=on.isoformat())
+        errors.add(loc, error, person.id_number)
+
+
+def _age_checked(errors: _Errors, loc: Loc, id_number: str, on: date) -> int | None:
+    """The age on `on` of whoever holds `id_number`; None, with an error, if born after it."""
     birth = _birth_date(id_number)
     if birth > on:
         error = _fail("birth_after_filing", birth=birth.isoformat(), on=on.isoformat())
         errors.add(loc, error, id_number)
-    elif (age := _age_on(birth, on)) < minimum:
-        error = _fail("minor", role_zh=role_zh, role_en=role_en, age=age, on=on.isoformat())
-        errors.add(loc, error, id_number)
+        return None
+    return _age_on(birth, on)
 
 
 def _check_unique_people(errors: _Errors, people: Sequence[Person | StaffMember]) -> None:
@@ -712,6 +797,122 @@ def _check_unique_people(errors: _Errors, people: Sequence[Person | StaffMember]
                 person.id_number,
             )
         seen.add(person.id_number)
+
+
+# The filing as accepted -----------------------------------------------------------------
+
+
+class AcceptedFiling(FilingInput):
+    """A filing as OneStop accepted it: what the clerk entered, dated by the server.
+
+    `filing_date` is the day of acceptance on OneStop's clock, in China, never a client's
+    word; the ages the law sets are taken on it. This is what a filing stores and what its
+    steps' requests are built from.
+    """
+
+    filing_date: date
+
+    @model_validator(mode="after")
+    def _ages_on_the_filing_date(self) -> AcceptedFiling:
+        errors = _Errors()
+        _check_ages(errors, self, self.filing_date)
+        errors.raise_any()
+        return self
+
+
+def accept(
+    data: FilingInput,
+    *,
+    accepted_at: datetime,
+    branch_bank: str,
+    reference: ReferenceData | None = None,
+) -> AcceptedFiling:
+    """`data` as accepted at `accepted_at` by a branch of the bank `branch_bank`, dated that
+    instant's day in China.
+
+    Checks what depends on when and where a filing is accepted — everyone's age on the
+    filing date, the account bank against the branch's — and raises one ValidationError
+    naming each field at fault.
+    """
+    filing_date = accepted_at.astimezone(CHINA).date()
+    if reference is None:
+        reference = load_reference()
+    errors = _Errors()
+    _check_ages(errors, data, filing_date)
+    district = reference.districts.get(data.district_code)
+    if district is not None:
+        try:
+            check_account_bank(data.bank_code, branch_bank, district, reference)
+        except PydanticCustomError as error:
+            errors.add(("bank_code",), error, data.bank_code)
+    errors.raise_any()
+    # `data` is valid and the date the server's: nothing to validate again.
+    return AcceptedFiling.model_construct(
+        data.model_fields_set | {"filing_date"}, **dict(data), filing_date=filing_date
+    )
+
+
+def application_of(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored filing as its client sent it (normalised), without what the server stamped:
+    what an idempotent replay is compared with."""
+    return {key: value for key, value in stored.items() if key in FilingInput.model_fields}
+
+
+def check_account_bank(
+    code: str, branch_bank: str, district: District, reference: ReferenceData
+) -> str:
+    """`code` if a branch of `branch_bank` in `district` may open the basic account there:
+    at its own bank, or at one the district's policy opens to every branch."""
+    others = district.policy.account_banks_any_branch
+    if code == branch_bank or code in others:
+        return code
+    bank_zh, bank_en = _bank_names(code, reference)
+    branch_zh, branch_en = _bank_names(branch_bank, reference)
+    also = [_bank_names(other, reference) for other in others if other != branch_bank]
+    also_zh = also_en = ""
+    if also:
+        also_zh = f"（{district.name_zh}也可开在{'、'.join(zh for zh, _ in also)}）"
+        also_en = f" (in {district.name_en} also at {', '.join(en for _, en in also)})"
+    raise _fail(
+        "account_bank_not_branch",
+        bank_zh=bank_zh,
+        bank_en=bank_en,
+        branch_bank_zh=branch_zh,
+        branch_bank_en=branch_en,
+        also_zh=also_zh,
+        also_en=also_en,
+    )
+
+
+def _bank_names(code: str, reference: ReferenceData) -> tuple[str, str]:
+    bank = reference.banks.get(code)
+    return (bank.name_zh, bank.name_en) if bank is not None else (code, code)
+
+
+def supplemented(
+    stored: Mapping[str, Any],
+    material: Material,
+    data: Mapping[str, Any],
+    *,
+    reference: ReferenceData | None = None,
+) -> AcceptedFiling:
+    """The stored filing with the data a supplement of `material` carries, validated as at
+    intake. `data` may set only the fields the material carries (`carries` in the materials
+    catalogue); a ValidationError locates each error within `data`."""
+    errors = _Errors()
+    for key, value in data.items():
+        if key not in material.carries:
+            error = _fail(
+                "not_carried_by_material",
+                material_zh=material.name_zh,
+                material_en=material.name_en,
+                fields_zh="、".join(material.carries) or "无",
+                fields_en=", ".join(material.carries) or "nothing",
+            )
+            errors.add((key,), error, value)
+    errors.raise_any()
+    context = {"reference": reference} if reference is not None else None
+    return AcceptedFiling.model_validate({**stored, **data}, context=context)
 
 
 # Materials ------------------------------------------------------------------------------

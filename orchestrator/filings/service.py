@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar, cast
 
+from pydantic import ValidationError
 from sqlalchemy import Table, false, func, insert, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -28,8 +29,17 @@ from orchestrator.filings.models import (
     Step,
     StepStatus,
 )
-from orchestrator.filings.schemas import FieldError, FilingInput, assess_materials, field_errors
+from orchestrator.filings.schemas import (
+    FieldError,
+    FilingInput,
+    accept,
+    application_of,
+    assess_materials,
+    field_errors,
+    supplemented,
+)
 from orchestrator.filings.transitions import event_row, record
+from orchestrator.filings.views import masked
 from orchestrator.identity.models import Branch
 from orchestrator.identity.service import Scope
 from orchestrator.reference import load_reference
@@ -71,7 +81,7 @@ def file_filing(
     lease_until: datetime,
     calendar: WorkingCalendar,
 ) -> Filed:
-    """Accept a filing (or return the one already filed under this key)."""
+    """Accept a filing (or return the one already filed under this key), dated by `now`."""
     branch = _filing_branch(session, actor)
     idempotency_key = idempotency_key or None  # an empty key is no key (and not unique)
     if idempotency_key:
@@ -85,7 +95,17 @@ def file_filing(
             f"本网点只能代办 {branch.district_code} 的申请",
             f"this branch files for district {branch.district_code} only",
         )
-    district = load_reference().districts[data.district_code]
+    reference = load_reference()
+    district = reference.districts[data.district_code]
+    try:
+        payload = accept(
+            data,
+            accepted_at=now,
+            branch_bank=branch.bank_code,
+            reference=reference,
+        ).model_dump(mode="json")
+    except ValidationError as exc:
+        raise _invalid(exc) from None
     materials = _materials(data, now=now, calendar=calendar)
     sla = district.policy.sla_working_days
     deadline = committed_deadline(calendar, accepted_at=now, sla_working_days=sla)
@@ -103,7 +123,7 @@ def file_filing(
                 "idempotency_key": idempotency_key,
                 "company_name": data.company_name.full,
                 "status": FilingStatus.ACCEPTED,
-                "payload": data.model_dump(mode="json"),
+                "payload": payload,
                 "accepted_at": now,
                 "sla_working_days": sla,
                 "deadline_at": deadline,
@@ -225,6 +245,21 @@ def _invalid_field(field: str, code: str, zh: str, en: str) -> Invalid:
     return Invalid("填写有误，请按字段修改", "some fields are invalid", errors=[error.model_dump()])
 
 
+def _invalid(
+    exc: ValidationError,
+    message_zh: str = "填写有误，请按字段修改",
+    message_en: str = "some fields are invalid",
+    *,
+    within: str = "",
+) -> Invalid:
+    """The 422 naming each field of `exc`, under `within` (the request's part) if given."""
+    errors = [error.model_dump() for error in field_errors(exc)]
+    if within:
+        for error in errors:
+            error["field"] = f"{within}.{error['field']}" if error["field"] else within
+    return Invalid(message_zh, message_en, errors=errors)
+
+
 def find_by_idempotency_key(session: Session, branch_id: int, key: str) -> Filing | None:
     """The filing a branch already filed under `key`, if any."""
     return session.scalars(
@@ -234,9 +269,10 @@ def find_by_idempotency_key(session: Session, branch_id: int, key: str) -> Filin
 
 def filed_under_key(session: Session, branch_id: int, key: str, data: FilingInput) -> Filing | None:
     """The filing a branch already filed under `key` (a replay), if any; Conflict if that
-    filing is not `data`."""
+    filing is not `data`. The date the server stamped on it is no part of the comparison:
+    a retry after midnight is the same application."""
     existing = find_by_idempotency_key(session, branch_id, key)
-    if existing is not None and existing.payload != data.model_dump(mode="json"):
+    if existing is not None and application_of(existing.payload) != data.model_dump(mode="json"):
         raise Conflict(
             "该幂等键已用于另一份申请",
             "this Idempotency-Key was already used for a different filing",
@@ -340,11 +376,14 @@ def supplement_material(
     now: datetime,
     lease_until: datetime,
 ) -> Filing:
-    """Record a 容缺 material as supplied (with any data it carries); unblock its steps."""
+    """Record a 容缺 material as supplied, with the data it carries (only the fields the
+    catalogue says it carries, validated as at intake); unblock its steps. Its event says
+    what changed, with resident IDs and mobiles masked."""
     filing = get_filing(session, actor.scope, tracking_code, lock=True)
     _require_branch_staff(actor)
     material = next((m for m in filing.materials if m.code == material_code), None)
-    if material is None or material.status == MaterialStatus.PROVIDED:
+    entry = load_reference().materials.get(material_code)  # says what the material carries
+    if material is None or entry is None or material.status == MaterialStatus.PROVIDED:
         raise NotFound(
             "该申请没有待补正的此项材料",
             "this filing has no such material to supplement",
@@ -357,8 +396,20 @@ def supplement_material(
             "this material has already been supplemented",
             material=material_code,
         )
+    changed: dict[str, Any] = {}
     if data:
-        filing.payload = _patched_payload(filing.payload, data)
+        try:
+            patched = supplemented(filing.payload, entry, data).model_dump(mode="json")
+        except ValidationError as exc:
+            raise _invalid(
+                exc, "补正内容有误", "the supplement is invalid", within="data"
+            ) from None
+        changed = {
+            field: {"before": masked(filing.payload.get(field)), "after": masked(patched[field])}
+            for field in data
+            if filing.payload.get(field) != patched[field]
+        }
+        filing.payload = patched
     material.status = MaterialStatus.SUPPLEMENTED
     material.supplied_at = now
     record(
@@ -368,29 +419,10 @@ def supplement_material(
         at=now,
         actor=actor.name,
         material=material_code,
+        changed=changed,
     )
     _unblock(session, filing, now=now, lease_until=lease_until)
     return filing
-
-
-def _patched_payload(payload: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    from pydantic import ValidationError
-
-    allowed = {"finance_officer", "staff"}
-    unknown = sorted(set(patch) - allowed)
-    if unknown:
-        raise _invalid_field(
-            "data",
-            "not_supplementable",
-            f"补正时只能填写：{'、'.join(sorted(allowed))}",
-            f"a supplement may only carry: {', '.join(sorted(allowed))} (got {', '.join(unknown)})",
-        )
-    try:
-        merged = FilingInput.model_validate({**payload, **patch})
-    except ValidationError as exc:
-        errors = [e.model_dump() | {"field": f"data.{e.field}"} for e in field_errors(exc)]
-        raise Invalid("补正内容有误", "the supplement is invalid", errors=errors) from exc
-    return merged.model_dump(mode="json")
 
 
 def _unblock(session: Session, filing: Filing, *, now: datetime, lease_until: datetime) -> None:

@@ -107,6 +107,19 @@ def read_reference(directory: Path) -> ReferenceData:
     _raise_if(DISTRICTS, problems)
 
     material_index = _index(MATERIALS, "materials", [(m.code, m) for m in materials.materials])
+    # A supplement sets the fields its material carries: a field two materials carried could
+    # be overwritten by the supplement of either.
+    carrier: dict[str, str] = {}
+    problems = []
+    for i, material in enumerate(materials.materials):
+        for field in material.carries:
+            if field in carrier:
+                problems.append(
+                    f"entry materials[{i}] ({material.code}): carries: {field!r} is already "
+                    f"carried by {carrier[field]!r}"
+                )
+            carrier.setdefault(field, material.code)
+    _raise_if(MATERIALS, problems)
 
     prohibited: list[ProhibitedWord] = []
     problems = []

@@ -11,7 +11,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
 
-from integrations.codes import luhn_check_digit
+from integrations.codes import is_ascii_digits, luhn_check_digit
 from integrations.requests import SealKind
 
 Step = Literal[
@@ -38,8 +38,8 @@ ProhibitedCategory = Literal[
     "national_name", "party_state_military", "foreign_country", "public_order", "misleading"
 ]
 
-DivisionCodeStr = Annotated[str, Field(pattern=r"^\d{2}$")]
-RegionCodeStr = Annotated[str, Field(pattern=r"^\d{6}$")]
+DivisionCodeStr = Annotated[str, Field(pattern=r"^[0-9]{2}$")]
+RegionCodeStr = Annotated[str, Field(pattern=r"^[0-9]{6}$")]
 Text = Annotated[str, Field(min_length=1)]
 
 
@@ -98,10 +98,15 @@ class Prices(_Data):
 
 
 class DistrictPolicy(_Data):
-    """SLA target, partner banks, subsidies and prices of one district."""
+    """SLA target, partner banks, subsidies and prices of one district.
+
+    A branch opens the basic account at its own bank; `account_banks_any_branch` lists the
+    partner banks at which any branch of the district may open it as well.
+    """
 
     sla_working_days: float = Field(gt=0)
     partner_banks: tuple[str, ...] = Field(min_length=1)
+    account_banks_any_branch: tuple[str, ...] = ()
     subsidies: Subsidies = Subsidies()
     prices: Prices
 
@@ -109,6 +114,13 @@ class DistrictPolicy(_Data):
     def _banks_unique(self) -> DistrictPolicy:
         if len(set(self.partner_banks)) != len(self.partner_banks):
             raise ValueError("partner_banks lists a bank twice")
+        if len(set(self.account_banks_any_branch)) != len(self.account_banks_any_branch):
+            raise ValueError("account_banks_any_branch lists a bank twice")
+        strangers = [b for b in self.account_banks_any_branch if b not in self.partner_banks]
+        if strangers:
+            raise ValueError(
+                f"account_banks_any_branch names {', '.join(strangers)}, not a partner bank"
+            )
         return self
 
 
@@ -202,7 +214,11 @@ class IndustriesFile(_Data):
 
 
 class Material(_Data):
-    """One entry of the materials catalogue."""
+    """One entry of the materials catalogue.
+
+    `carries` names the filing's fields whose data the material holds (the finance officer
+    for the tax material, the staff for the roster): what a supplement of it may set.
+    """
 
     code: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     name_zh: Text
@@ -211,6 +227,7 @@ class Material(_Data):
     needed_by: tuple[Step, ...] = Field(min_length=1)
     supplement_deadline_working_days: PositiveInt | None = None
     generated: bool = False
+    carries: tuple[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], ...] = ()
 
     @model_validator(mode="after")
     def _deadline_iff_supplementable(self) -> Material:
@@ -220,6 +237,8 @@ class Material(_Data):
             raise ValueError("an essential material has no supplement deadline")
         if self.generated and self.kind != "essential":
             raise ValueError("only an essential material can be generated from the filing")
+        if self.carries and self.kind != "may_be_supplemented":
+            raise ValueError("only a may_be_supplemented material carries fields to supplement")
         return self
 
 
@@ -237,7 +256,7 @@ class AccountNumberFormat(_Data):
     """How a bank's basic-account numbers look: all digits, fixed length, optional Luhn digit."""
 
     length: int = Field(ge=8, le=32)
-    prefix: Annotated[str, Field(pattern=r"^\d*$")] = ""
+    prefix: Annotated[str, Field(pattern=r"^[0-9]*$")] = ""
     luhn: bool = False
 
     @model_validator(mode="after")
@@ -248,7 +267,7 @@ class AccountNumberFormat(_Data):
 
     def matches(self, account_number: str) -> bool:
         """Whether `account_number` follows this format."""
-        if len(account_number) != self.length or not account_number.isdigit():
+        if len(account_number) != self.length or not is_ascii_digits(account_number):
             return False
         if not account_number.startswith(self.prefix):
             return False
@@ -261,7 +280,7 @@ class Bank(_Data):
     code: Annotated[str, Field(pattern=r"^[A-Z]{2,10}$")]
     name_zh: Text
     name_en: Text
-    cnaps_code: Annotated[str, Field(pattern=r"^\d{3}$")]
+    cnaps_code: Annotated[str, Field(pattern=r"^[0-9]{3}$")]
     account_number: AccountNumberFormat
 
 
@@ -388,7 +407,7 @@ class ReferenceData(_Data):
 
     def industry_division(self, industry_code: str) -> IndustryDivision | None:
         """The division of a 2–4 digit GB/T 4754 code, or None if there is none."""
-        if not (2 <= len(industry_code) <= 4 and industry_code.isdigit()):
+        if not (2 <= len(industry_code) <= 4 and is_ascii_digits(industry_code)):
             return None
         return self.industry_divisions.get(industry_code[:2])
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, PlainSerializer
 from pydantic_core import PydanticCustomError
 
-_NUMBER = r"(\d+(?:\.\d+)?)"
+_NUMBER = r"([0-9]+(?:\.[0-9]+)?)"
 _DURATION = re.compile(
     rf"^(?:{_NUMBER}\s*h)?\s*(?:{_NUMBER}\s*m(?!s))?\s*(?:{_NUMBER}\s*s)?\s*(?:{_NUMBER}\s*ms)?$"
 )

@@ -6,9 +6,11 @@ transient errors, lost replies, outages), the filings and when they arrive, and 
 `yaml_lines`); cross-references (branch, clerk, district, usernames) are checked too.
 
 A filing's `data` is a `FilingInput`. What the branch implies may be left out: the district,
-bank and branch codes default to the filing branch's, and the filing date to the scenario
-day the filing arrives on. A generated load (`arrivals`) repeats one template, giving each
-company its own trade name (字号) so that the registration bureau takes them all.
+bank and branch codes default to the filing branch's. The filing date is no part of it:
+OneStop stamps the day the filing arrives on; what depends on that day (ages) and on the
+branch (the account bank) is checked here as OneStop will check it then. A generated load
+(`arrivals`) repeats one template, giving each company its own trade name (字号) so that
+the registration bureau takes them all.
 """
 
 from __future__ import annotations
@@ -41,11 +43,12 @@ from orchestrator.clock import CHINA
 from orchestrator.filings.schemas import (
     ERROR_MESSAGES,
     FilingInput,
+    accept,
     check_partner_bank,
     field_errors_from_dicts,
 )
 from orchestrator.reference import District, ReferenceData, load_reference
-from orchestrator.scenarios.durations import Duration, parse_duration
+from orchestrator.scenarios.durations import Duration
 from orchestrator.scenarios.yaml_lines import (
     Loc,
     LocatedYaml,
@@ -555,11 +558,11 @@ class Scenario(_Model):
 
     @model_validator(mode="before")
     @classmethod
-    def _filings_imply_codes_and_date(cls, data: Any) -> Any:
-        """Fill each listed filing's codes from its branch and its date from its arrival.
+    def _filings_imply_codes(cls, data: Any) -> Any:
+        """Fill each listed filing's codes from its branch.
 
-        Done on the raw data, before validation, so that one invalid branch or clock
-        does not turn into a "missing field" for every filing.
+        Done on the raw data, before validation, so that one invalid branch does not turn
+        into a "missing field" for every filing.
         """
         if not isinstance(data, Mapping) or not isinstance(data.get("filings"), list):
             return data
@@ -569,9 +572,7 @@ class Scenario(_Model):
             for branch in (raw_branches if isinstance(raw_branches, list) else ())
             if isinstance(branch, Mapping) and isinstance(branch.get("code"), str)
         }
-        clock = data.get("clock")
-        start = _raw_instant(clock.get("start")) if isinstance(clock, Mapping) else None
-        filings = [_with_implied(entry, branches, start) for entry in data["filings"]]
+        filings = [_with_implied(entry, branches) for entry in data["filings"]]
         return {**data, "filings": filings}
 
     @field_validator("branches")
@@ -629,16 +630,22 @@ class Scenario(_Model):
         try:
             filings = cast(tuple[FilingEntry, ...], handler(value))
         except ValidationError as exc:
-            # A code or date the branch or the arrival would imply but could not (an unknown
-            # branch, a bad offset) is not missing: the cause is reported where it is.
+            # A code the branch would imply but could not (an unknown branch) is not missing:
+            # the cause is reported where it is.
             unfilled: set[Loc] = {
                 (i, "data", key)
                 for i, entry in enumerate(value)
                 if isinstance(entry, Mapping) and isinstance(entry.get("data"), Mapping)
-                for key in _IMPLIED_BY_ARRIVAL
+                for key in _IMPLIED_BY_BRANCH
                 if key not in entry["data"]
             }
             _raise_with(errors, exc, skip_missing=unfilled)
+        clock: ScenarioClock | None = info.data.get("clock")
+        for i, entry in enumerate(filings):
+            branch = branches.get(entry.branch) if branches is not None else None
+            if branch is not None and clock is not None:
+                at = clock.at(entry.at)
+                _check_acceptance(errors, (i, "data"), entry.data, branch, at, _reference(info))
         _raise_if(errors)
         return filings
 
@@ -771,14 +778,12 @@ def _check_branch_and_clerk(
         errors.append(_error((*loc, "data", "district_code"), error, district))
 
 
-# What a filing's branch and arrival imply unless its data says otherwise.
-_IMPLIED_BY_ARRIVAL = ("district_code", "bank_code", "branch_code", "filing_date")
+# What a filing's branch implies unless its data says otherwise.
+_IMPLIED_BY_BRANCH = ("district_code", "bank_code", "branch_code")
 
 
-def _with_implied(
-    entry: Any, branches: Mapping[str, Mapping[str, Any]], start: datetime | None
-) -> Any:
-    """The raw filing entry with the codes of its branch and the date of its arrival."""
+def _with_implied(entry: Any, branches: Mapping[str, Mapping[str, Any]]) -> Any:
+    """The raw filing entry with the codes of its branch."""
     if not isinstance(entry, Mapping) or not isinstance(entry.get("data"), Mapping):
         return entry
     data = dict(entry["data"])
@@ -792,25 +797,7 @@ def _with_implied(
         ):
             if isinstance(branch.get(source), str):
                 data.setdefault(key, branch[source])
-    if "filing_date" not in data and start is not None:
-        at = entry.get("at", "0s")
-        try:
-            offset = at if isinstance(at, timedelta) else parse_duration(at)
-        except ValueError:
-            pass  # the offset's own error is reported
-        else:
-            data["filing_date"] = (start + offset).date()
     return {**entry, "data": data}
-
-
-def _raw_instant(value: Any) -> datetime | None:
-    """`clock.start` as written, if it reads as a date-time."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return _china_time(value) if isinstance(value, datetime) else None
 
 
 # Generated loads ------------------------------------------------------------------------
@@ -862,7 +849,7 @@ def _generate(
     """The load's filings; raises a ValidationError at the template for a bad one."""
     base: dict[str, Any] = {}
     if load.based_on is not None:
-        base = filings[load.based_on].data.model_dump(mode="json", exclude=set(_IMPLIED_BY_ARRIVAL))
+        base = filings[load.based_on].data.model_dump(mode="json", exclude=set(_IMPLIED_BY_BRANCH))
     template = _deep_merge(base, load.template)
     names = trade_names()
     generated: list[ScheduledFiling] = []
@@ -875,7 +862,6 @@ def _generate(
         data.setdefault("district_code", branch.district_code)
         data.setdefault("bank_code", branch.bank_code)
         data.setdefault("branch_code", branch.code)
-        data.setdefault("filing_date", clock.at(offset).date())
         name = data.get("company_name")
         if isinstance(name, dict) and isinstance(data["district_code"], str):
             district = reference.districts.get(data["district_code"])
@@ -892,8 +878,33 @@ def _generate(
         except ValidationError as exc:
             # Every generated filing shares the template: its first failure says it all.
             _raise_with([], exc, prefix=(index, "template"))
+        errors: list[InitErrorDetails] = []
+        at = clock.at(offset)
+        _check_acceptance(errors, (index, "template"), filing, branch, at, reference)
+        _raise_if(errors)
         generated.append(ScheduledFiling(offset.total_seconds(), branch.code, clerk, filing))
     return tuple(generated)
+
+
+def _check_acceptance(
+    errors: list[InitErrorDetails],
+    loc: Loc,
+    filing: FilingInput,
+    branch: Branch,
+    at: datetime,
+    reference: ReferenceData,
+) -> None:
+    """Errors OneStop would answer when `branch` files `filing` at `at`: the rules that
+    depend on the filing date (ages) and on the filing branch (the account bank)."""
+    try:
+        accept(
+            filing,
+            accepted_at=at,
+            branch_bank=branch.bank_code,
+            reference=reference,
+        )
+    except ValidationError as exc:
+        errors.extend(_as_init(error, loc) for error in exc.errors(include_url=False))
 
 
 def _unused_trade_name(

@@ -53,7 +53,7 @@ def post_filing(
     return api.post(FILINGS, json=new_filing() if body is None else body, headers=headers)
 
 
-def file_via_api(api: TestClient, staff: BranchStaff, **overrides: Any) -> str:
+def file_via_api(api: TestClient, staff: BranchStaff, /, **overrides: Any) -> str:
     """File a fresh filing as the clerk; its tracking code."""
     response = post_filing(api, staff.clerk_token, new_filing(**overrides))
     assert response.status_code == 201, response.text
@@ -61,7 +61,7 @@ def file_via_api(api: TestClient, staff: BranchStaff, **overrides: Any) -> str:
     return code
 
 
-def file_undispatched(rt: Runtime, staff: BranchStaff, **overrides: Any) -> str:
+def file_undispatched(rt: Runtime, staff: BranchStaff, /, **overrides: Any) -> str:
     """File through the service as if the process died before dispatching any work, and
     as if the sweeper had just looked: no worker touches the filing for a minute."""
     data = FilingInput.model_validate(new_filing(**overrides))

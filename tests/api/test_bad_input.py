@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from integrations.simulators.server import serve_in_thread
 from orchestrator.api.app import create_app
-from orchestrator.filings.schemas import FilingInput
+from orchestrator.clock import CHINA
+from orchestrator.filings.schemas import MAX_PEOPLE, FilingInput
 from orchestrator.runtime import Runtime
 from tests.api import (
     FILINGS,
@@ -37,6 +38,7 @@ from tests.api import (
 from tests.factories import (
     ALL_MATERIALS,
     ESSENTIAL_MATERIALS,
+    FULL_WIDTH,
     filing_input,
     filing_input_for,
     resident_id,
@@ -91,7 +93,6 @@ def in_chunks(raw: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
 
 # (field path as `filing_input` overrides spell it, a bad value, the field the error names)
 BAD_VALUES: list[tuple[str, Any, str]] = [
-    ("filing_date", "2025-02-30", "filing_date"),
     ("district_code", "999999", "district_code"),
     ("industry_code", "75A", "industry_code"),
     ("enterprise_type", "sole_trader", "enterprise_type"),
@@ -169,7 +170,7 @@ class TestEveryFieldIsChecked:
 
 class TestRefusedBodies:
     def test_malformed_json_is_400(self, api: TestClient, branch_staff: BranchStaff) -> None:
-        response = post_raw(api, branch_staff.clerk_token, b'{"filing_date": "2025-06-16",')
+        response = post_raw(api, branch_staff.clerk_token, b'{"district_code": "370783",')
         assert response.status_code == 400
         body = response.json()
         assert body["error"] == "malformed_json" and body["message_zh"] and body["message_en"]
@@ -315,6 +316,104 @@ class TestRefusedRequests:
         assert "370783" in errors[0]["message_en"]
 
 
+class TestInputIsNormalisedOnce:
+    """IDs, mobiles and codes are NFKC-normalised and take the digits 0-9 only; the filing
+    date is the server's; every number, string and list is bounded."""
+
+    def test_a_resident_id_in_another_scripts_digits_is_422_naming_it(
+        self, api: TestClient, branch_staff: BranchStaff
+    ) -> None:
+        arabic_indic = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
+        number = resident_id(date(1985, 3, 14)).translate(arabic_indic)
+        body = new_filing(legal_representative__id_number=number)
+        errors = field_errors(post_filing(api, branch_staff.clerk_token, body))
+        assert [(e["field"], e["code"]) for e in errors] == [
+            ("legal_representative.id_number", "digit_not_ascii")
+        ]
+
+    def test_a_mobile_in_another_scripts_digits_is_422_naming_it(
+        self, api: TestClient, branch_staff: BranchStaff
+    ) -> None:
+        body = new_filing(delivery__mobile="١٣٨٠٥٣٦١٢٣٤")
+        assert fields(post_filing(api, branch_staff.clerk_token, body)) == {"delivery.mobile"}
+
+    def test_the_same_person_in_ascii_and_full_width_digits_is_the_duplicate_person_422(
+        self, api: TestClient, branch_staff: BranchStaff
+    ) -> None:
+        body = new_filing()
+        first = body["shareholders"][0]["id_number"]
+        body["shareholders"][1]["id_number"] = first.translate(FULL_WIDTH)
+        errors = field_errors(post_filing(api, branch_staff.clerk_token, body))
+        assert [(e["field"], e["code"]) for e in errors] == [
+            ("shareholders.1.id_number", "duplicate_person")
+        ]
+
+    @pytest.mark.parametrize("on", ["2040-06-18", "9999-12-31", "2025-06-16"])
+    def test_a_client_set_filing_date_is_422(
+        self, api: TestClient, branch_staff: BranchStaff, on: str
+    ) -> None:
+        body = new_filing(filing_date=on)
+        errors = field_errors(post_filing(api, branch_staff.clerk_token, body))
+        assert [(e["field"], e["code"]) for e in errors] == [("filing_date", "extra_forbidden")]
+
+    @pytest.mark.parametrize("capital", [10**30, 10**15])
+    def test_a_capital_past_what_registration_takes_is_422(
+        self, api: TestClient, branch_staff: BranchStaff, capital: int
+    ) -> None:
+        body = new_filing(registered_capital_fen=capital)
+        errors = field_errors(post_filing(api, branch_staff.clerk_token, body))
+        assert [(e["field"], e["code"]) for e in errors] == [
+            ("registered_capital_fen", "capital_too_large")
+        ]
+
+    def test_too_many_staff_is_422(self, api: TestClient, branch_staff: BranchStaff) -> None:
+        staff = [
+            {"name": f"员工{i}", "id_number": resident_id(date(1990, 1, 1), sequence=i % 1000)}
+            for i in range(MAX_PEOPLE + 1)
+        ]
+        body = new_filing(staff=staff)
+        assert fields(post_filing(api, branch_staff.clerk_token, body)) == {"staff"}
+
+    @pytest.mark.parametrize("count", [51, MAX_PEOPLE + 1])
+    def test_too_many_shareholders_is_422(
+        self, api: TestClient, branch_staff: BranchStaff, count: int
+    ) -> None:
+        holders = [
+            {
+                "name": f"股东{i}",
+                "id_number": resident_id(date(1980, 1, 1), sequence=i % 1000),
+                "mobile": f"139{i:08d}",
+                "share_percent": 100 / count,
+            }
+            for i in range(count)
+        ]
+        body = new_filing(shareholders=holders)
+        assert fields(post_filing(api, branch_staff.clerk_token, body)) == {"shareholders"}
+
+    def test_an_account_bank_not_the_branchs_is_422_naming_bank_code(
+        self, api: TestClient, branch_staff: BranchStaff
+    ) -> None:
+        # The clerk's branch is an ABC branch; CCB partners Shouguang but not through it.
+        body = new_filing(bank_code="CCB")
+        errors = field_errors(post_filing(api, branch_staff.clerk_token, body))
+        assert [(e["field"], e["code"]) for e in errors] == [
+            ("bank_code", "account_bank_not_branch")
+        ]
+        assert "中国农业银行" in errors[0]["message_zh"]
+
+    def test_the_ages_are_taken_on_the_servers_date(
+        self, onestop: Runtime, api: TestClient, branch_staff: BranchStaff
+    ) -> None:
+        today = onestop.clock.now().astimezone(CHINA).date()
+        tomorrow = resident_id(today.replace(year=today.year - 18) + timedelta(days=1))
+        body = new_filing(legal_representative__id_number=tomorrow)
+        errors = field_errors(post_filing(api, branch_staff.clerk_token, body))
+        assert [(e["field"], e["code"]) for e in errors] == [
+            ("legal_representative.id_number", "minor")
+        ]
+        assert today.isoformat() in errors[0]["message_en"]
+
+
 # -- A refused request leaves nothing behind ------------------------------------------------
 
 
@@ -357,6 +456,34 @@ REFUSALS: dict[str, tuple[int, Refusal]] = {
         422,
         lambda api, s, _: post_filing(api, s.clerk_token, filing_input_for("370811")),
     ),
+    "client-set filing date": (
+        422,
+        lambda api, s, _: post_filing(api, s.clerk_token, new_filing(filing_date="2040-06-18")),
+    ),
+    "another script's digits": (
+        422,
+        lambda api, s, _: post_filing(
+            api, s.clerk_token, new_filing(legal_representative__mobile="١٣٨٠٥٣٦١٢٣٤")
+        ),
+    ),
+    "capital past the registration form": (
+        422,
+        lambda api, s, _: post_filing(
+            api, s.clerk_token, new_filing(registered_capital_fen=10**30)
+        ),
+    ),
+    "account bank not the branch's": (
+        422,
+        lambda api, s, _: post_filing(api, s.clerk_token, new_filing(bank_code="CCB")),
+    ),
+    "a minor on the server's date": (
+        422,
+        lambda api, s, _: post_filing(
+            api,
+            s.clerk_token,
+            new_filing(legal_representative__id_number=resident_id(date(2015, 1, 1))),
+        ),
+    ),
     "officer files": (403, lambda api, s, _: post_filing(api, s.officer_token)),
     "no token": (401, lambda api, s, _: api.post(FILINGS, json=new_filing())),
     "malformed json": (400, lambda api, s, _: post_raw(api, s.clerk_token, b"{")),
@@ -392,6 +519,14 @@ REFUSALS: dict[str, tuple[int, Refusal]] = {
         lambda api, s, f: api.post(
             f"{FILINGS}/{f.blocked}/materials/staff_roster",
             json={"data": {"registered_capital_fen": 1}},
+            headers=auth(s.clerk_token),
+        ),
+    ),
+    "another material's field": (
+        422,
+        lambda api, s, f: api.post(
+            f"{FILINGS}/{f.blocked}/materials/staff_roster",
+            json={"data": {"staff": [], "finance_officer": filing_input()["finance_officer"]}},
             headers=auth(s.clerk_token),
         ),
     ),

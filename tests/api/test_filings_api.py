@@ -3,9 +3,11 @@ list, cancel, supplement a 容缺 material, hand over at the branch."""
 
 from __future__ import annotations
 
+import copy
+import json
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,8 +15,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from orchestrator.clock import CHINA
 from orchestrator.filings import service
-from orchestrator.filings.models import Filing
+from orchestrator.filings.models import Event, Filing
+from orchestrator.filings.schemas import FilingInput
+from orchestrator.filings.views import mask_id_number
 from orchestrator.runtime import Runtime
 from orchestrator.workflow import STEPS
 from tests.api import (
@@ -29,7 +34,7 @@ from tests.api import (
     steps_of,
     wait_for,
 )
-from tests.factories import ALL_MATERIALS
+from tests.factories import ALL_MATERIALS, FULL_WIDTH, resident_id
 from tests.people import BranchStaff
 
 
@@ -73,6 +78,42 @@ class TestCreate:
         accepted_event = filing["events"][0]  # the worker may have started already
         assert accepted_event["kind"] == "accepted" and accepted_event["actor"] == "staff:wangfang"
 
+    def test_the_server_stamps_the_filing_date_on_its_clock_in_china(
+        self, onestop: Runtime, api: TestClient, branch_staff: BranchStaff
+    ) -> None:
+        response = post_filing(api, branch_staff.clerk_token)
+        assert response.status_code == 201, response.text
+        filing = response.json()
+        accepted = datetime.fromisoformat(filing["accepted_at"]).astimezone(CHINA)
+        assert filing["application"]["filing_date"] == accepted.date().isoformat()
+        assert accepted.date() == onestop.clock.now().astimezone(CHINA).date()
+
+    def test_full_width_digits_are_stored_as_ascii(
+        self, api: TestClient, branch_staff: BranchStaff
+    ) -> None:
+        body = new_filing()
+        typed = copy.deepcopy(body)
+        for person in (typed["legal_representative"], *typed["shareholders"], *typed["staff"]):
+            person["id_number"] = person["id_number"].translate(FULL_WIDTH)
+            if "mobile" in person:
+                person["mobile"] = person["mobile"].translate(FULL_WIDTH)
+        typed["district_code"] = typed["district_code"].translate(FULL_WIDTH)
+        response = post_filing(api, branch_staff.clerk_token, typed)
+        assert response.status_code == 201, response.text
+        application = response.json()["application"]
+        assert application["legal_representative"] == body["legal_representative"]
+        assert application["shareholders"] == body["shareholders"]
+        assert application["staff"] == body["staff"]
+        assert application["district_code"] == "370783"
+
+    def test_the_account_may_be_at_a_bank_the_district_opens_to_every_branch(
+        self, api: TestClient, branch_staff: BranchStaff
+    ) -> None:
+        # An ABC branch files for an account at Shouguang's rural commercial bank.
+        response = post_filing(api, branch_staff.clerk_token, new_filing(bank_code="SGRCB"))
+        assert response.status_code == 201, response.text
+        assert response.json()["application"]["bank_code"] == "SGRCB"
+
     def test_the_filing_then_completes(self, api: TestClient, branch_staff: BranchStaff) -> None:
         code = file_via_api(api, branch_staff)
         filing = wait_for(api, branch_staff.clerk_token, code, complete)
@@ -91,6 +132,45 @@ class TestIdempotencyKey:
         assert (first.status_code, again.status_code) == (201, 200)
         assert again.json()["tracking_code"] == first.json()["tracking_code"]
         assert filings_with_key(onestop, "retry-1") == 1
+
+    def test_a_retry_typed_in_full_width_digits_is_the_same_filing(
+        self, api: TestClient, branch_staff: BranchStaff
+    ) -> None:
+        body = new_filing()
+        typed = copy.deepcopy(body)
+        typed["legal_representative"]["mobile"] = body["legal_representative"]["mobile"].translate(
+            FULL_WIDTH
+        )
+        first = post_filing(api, branch_staff.clerk_token, body, key="retry-typed")
+        again = post_filing(api, branch_staff.clerk_token, typed, key="retry-typed")
+        assert (first.status_code, again.status_code) == (201, 200)
+        assert again.json()["tracking_code"] == first.json()["tracking_code"]
+
+    def test_a_retry_on_another_day_is_the_same_filing(
+        self, onestop: Runtime, api: TestClient, branch_staff: BranchStaff
+    ) -> None:
+        # Filed yesterday (dated yesterday by the server), retried today: the date the server
+        # stamped is no part of the application the retry is compared with.
+        body = new_filing()
+        yesterday = onestop.clock.now() - timedelta(days=1)
+        with onestop.database.transaction() as session:
+            filed = service.file_filing(
+                session,
+                actor=branch_staff.clerk,
+                staff_id=branch_staff.clerk_id,
+                data=FilingInput.model_validate(body),
+                idempotency_key="retry-next-day",
+                now=yesterday,
+                lease_until=yesterday,
+                calendar=onestop.calendar,
+            )
+            code = filed.filing.tracking_code
+            stamped = filed.filing.payload["filing_date"]
+        assert stamped == yesterday.astimezone(CHINA).date().isoformat()
+        again = post_filing(api, branch_staff.clerk_token, body, key="retry-next-day")
+        assert again.status_code == 200, again.text
+        assert again.json()["tracking_code"] == code
+        assert again.json()["application"]["filing_date"] == stamped
 
     def test_the_same_key_with_a_different_body_is_a_conflict(
         self, onestop: Runtime, api: TestClient, branch_staff: BranchStaff
@@ -315,10 +395,89 @@ class TestSupplement:
             headers=auth(token),
         )
         assert response.status_code == 422
-        assert [e["field"] for e in response.json()["errors"]] == ["data"]
+        errors = response.json()["errors"]
+        assert [(e["field"], e["code"]) for e in errors] == [
+            ("data.address", "not_carried_by_material")
+        ]
         unchanged = api.get(f"{FILINGS}/{code}", headers=auth(token)).json()
         material = {m["code"]: m for m in unchanged["materials"]}["staff_roster"]
         assert material["status"] == "missing"
+        api.post(f"{FILINGS}/{code}/cancel", headers=auth(token))
+
+    def test_a_supplement_may_not_write_another_materials_field(
+        self, onestop: Runtime, api: TestClient, branch_staff: BranchStaff
+    ) -> None:
+        provided = [m for m in ALL_MATERIALS if m not in ("staff_roster", "finance_tax_agents")]
+        code = file_undispatched(onestop, branch_staff, materials=provided)
+        token = branch_staff.clerk_token
+        before = api.get(f"{FILINGS}/{code}", headers=auth(token)).json()
+        officer = {
+            "name": "赵敏",
+            "id_number": resident_id(date(1991, 4, 2)),
+            "mobile": "13912345678",
+        }
+        response = api.post(
+            f"{FILINGS}/{code}/materials/staff_roster",
+            json={"data": {"staff": [], "finance_officer": officer}},
+            headers=auth(token),
+        )
+        assert response.status_code == 422, response.text
+        (error,) = response.json()["errors"]
+        assert (error["field"], error["code"]) == (
+            "data.finance_officer",
+            "not_carried_by_material",
+        )
+        assert "员工花名册" in error["message_zh"] and "staff" in error["message_en"]
+        after = api.get(f"{FILINGS}/{code}", headers=auth(token)).json()
+        assert after["application"] == before["application"]
+        assert after["materials"] == before["materials"]
+        api.post(f"{FILINGS}/{code}/cancel", headers=auth(token))
+
+    def test_a_supplement_records_what_it_changed_with_numbers_masked(
+        self, onestop: Runtime, api: TestClient, branch_staff: BranchStaff
+    ) -> None:
+        provided = [m for m in ALL_MATERIALS if m != "staff_roster"]
+        code = file_undispatched(onestop, branch_staff, materials=provided, staff=[])
+        token = branch_staff.clerk_token
+        number = resident_id(date(1996, 8, 8), sequence=555)
+        response = api.post(
+            f"{FILINGS}/{code}/materials/staff_roster",
+            json={"data": {"staff": [{"name": "周杰", "id_number": number.translate(FULL_WIDTH)}]}},
+            headers=auth(token),
+        )
+        assert response.status_code == 200, response.text
+        filing = response.json()
+        assert filing["application"]["staff"] == [{"name": "周杰", "id_number": number}]
+        (event,) = [e for e in filing["events"] if e["kind"] == "material_supplemented"]
+        assert event["detail"] == {
+            "material": "staff_roster",
+            "changed": {
+                "staff": {
+                    "before": [],
+                    "after": [{"name": "周杰", "id_number": mask_id_number(number)}],
+                }
+            },
+        }
+        with onestop.database.transaction() as session:
+            stored = session.scalars(
+                select(Event.detail)
+                .join(Filing)
+                .where(Filing.tracking_code == code, Event.kind == "material_supplemented")
+            ).one()
+        assert number not in json.dumps(stored)
+        api.post(f"{FILINGS}/{code}/cancel", headers=auth(token))
+
+    def test_a_supplement_without_data_changes_nothing(
+        self, onestop: Runtime, api: TestClient, branch_staff: BranchStaff
+    ) -> None:
+        provided = [m for m in ALL_MATERIALS if m != "housing_fund_authorisation"]
+        code = file_undispatched(onestop, branch_staff, materials=provided)
+        token = branch_staff.clerk_token
+        url = f"{FILINGS}/{code}/materials/housing_fund_authorisation"
+        response = api.post(url, headers=auth(token))
+        assert response.status_code == 200, response.text
+        (event,) = [e for e in response.json()["events"] if e["kind"] == "material_supplemented"]
+        assert event["detail"] == {"material": "housing_fund_authorisation", "changed": {}}
         api.post(f"{FILINGS}/{code}/cancel", headers=auth(token))
 
     def test_supplemented_data_is_validated_like_the_filing(

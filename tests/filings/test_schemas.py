@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections import defaultdict
-from datetime import date, timedelta
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -14,23 +16,34 @@ from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
 from integrations.codes import gb11643_check_char, gb32100_check_char
+from integrations.registration_form import MAX_REGISTERED_CAPITAL_FEN
+from orchestrator.clock import CHINA
 from orchestrator.filings.schemas import (
     ERROR_MESSAGES,
+    MAX_LISTED_CODES,
+    MAX_PEOPLE,
+    MAX_SCOPE_ITEMS,
+    AcceptedFiling,
     BranchPickup,
     CreditCode,
     FieldError,
     FilingInput,
+    Mobile,
     ResidentId,
+    accept,
+    application_of,
     assess_material_codes,
     assess_materials,
     field_errors,
     field_errors_from_dicts,
+    supplemented,
 )
 from orchestrator.reference import load_reference
 from tests.factories import (
     ALL_MATERIALS,
     ESSENTIAL_MATERIALS,
     FILING_DATE,
+    FULL_WIDTH,
     credit_code,
     filing_input,
     filing_input_for,
@@ -52,7 +65,35 @@ def errors_of(payload: dict[str, Any], **context: Any) -> list[FieldError]:
 
 def refused(payload: dict[str, Any], field: str, code: str, **context: Any) -> FieldError:
     """The error on `field` with `code`, after checking it speaks both languages."""
-    errors = errors_of(payload, **context)
+    return _one_of(errors_of(payload, **context), field, code)
+
+
+def accepted(
+    payload: dict[str, Any], *, on: date = FILING_DATE, branch_bank: str = "ABC"
+) -> AcceptedFiling:
+    """The filing as a branch of `branch_bank` accepts it on `on`, in office hours."""
+    return accept(valid(payload), accepted_at=in_office_hours(on), branch_bank=branch_bank)
+
+
+def in_office_hours(on: date) -> datetime:
+    return datetime.combine(on, time(10), tzinfo=CHINA)
+
+
+def refused_on_acceptance(
+    payload: dict[str, Any],
+    field: str,
+    code: str,
+    *,
+    on: date = FILING_DATE,
+    branch_bank: str = "ABC",
+) -> FieldError:
+    """The error on `field` with `code` when a valid filing is accepted on `on`."""
+    with pytest.raises(ValidationError) as raised:
+        accepted(payload, on=on, branch_bank=branch_bank)
+    return _one_of(field_errors(raised.value), field, code)
+
+
+def _one_of(errors: list[FieldError], field: str, code: str) -> FieldError:
     matching = [e for e in errors if e.field == field and e.code == code]
     assert matching, f"no {code} on {field}; got {[(e.field, e.code) for e in errors]}"
     error = matching[0]
@@ -386,9 +427,11 @@ class TestResidentIdCheckCharacter:
 
 
 class TestAge:
+    """Ages are taken on the filing date, which the server stamps when it accepts a filing."""
+
     def test_refuses_a_legal_representative_one_day_short_of_eighteen(self) -> None:
         number = resident_id(born_years_before(18, days=1))
-        error = refused(
+        error = refused_on_acceptance(
             filing_input(legal_representative__id_number=number),
             "legal_representative.id_number",
             "minor",
@@ -397,36 +440,31 @@ class TestAge:
 
     def test_accepts_a_legal_representative_on_the_eighteenth_birthday(self) -> None:
         number = resident_id(born_years_before(18))
-        assert valid(filing_input(legal_representative__id_number=number))
+        assert accepted(filing_input(legal_representative__id_number=number))
 
     def test_someone_born_on_29_february_comes_of_age_on_1_march(self) -> None:
-        number = resident_id(date(2004, 2, 29))
-        on_28th = filing_input(legal_representative__id_number=number, filing_date="2022-02-28")
-        refused(on_28th, "legal_representative.id_number", "minor")
-        on_1st = filing_input(legal_representative__id_number=number, filing_date="2022-03-01")
-        assert valid(on_1st)
+        payload = filing_input(legal_representative__id_number=resident_id(date(2004, 2, 29)))
+        on_28th = date(2022, 2, 28)
+        refused_on_acceptance(payload, "legal_representative.id_number", "minor", on=on_28th)
+        assert accepted(payload, on=date(2022, 3, 1))
 
     def test_age_is_taken_on_the_filing_date(self) -> None:
-        number = resident_id(date(2007, 9, 1))
-        refused(
-            filing_input(legal_representative__id_number=number),
-            "legal_representative.id_number",
-            "minor",
-        )
-        assert valid(filing_input(legal_representative__id_number=number, filing_date="2025-09-01"))
+        payload = filing_input(legal_representative__id_number=resident_id(date(2007, 9, 1)))
+        refused_on_acceptance(payload, "legal_representative.id_number", "minor")
+        assert accepted(payload, on=date(2025, 9, 1)).filing_date == date(2025, 9, 1)
 
     def test_refuses_a_minor_shareholder(self) -> None:
         payload = filing_input(shareholders__1__id_number=resident_id(date(2010, 5, 5)))
-        error = refused(payload, "shareholders.1.id_number", "minor")
+        error = refused_on_acceptance(payload, "shareholders.1.id_number", "minor")
         assert "股东" in error.message_zh and "shareholder" in error.message_en
 
     def test_refuses_a_minor_finance_officer(self) -> None:
         payload = filing_input(finance_officer__id_number=resident_id(date(2010, 5, 5)))
-        refused(payload, "finance_officer.id_number", "minor")
+        refused_on_acceptance(payload, "finance_officer.id_number", "minor")
 
     def test_refuses_a_birth_date_after_the_filing_date(self) -> None:
         number = resident_id(FILING_DATE + timedelta(days=1))
-        refused(
+        refused_on_acceptance(
             filing_input(legal_representative__id_number=number),
             "legal_representative.id_number",
             "birth_after_filing",
@@ -434,11 +472,32 @@ class TestAge:
 
     def test_refuses_staff_under_sixteen(self) -> None:
         payload = filing_input(staff__1__id_number=resident_id(born_years_before(16, days=1)))
-        refused(payload, "staff.1.id_number", "staff_underage")
+        refused_on_acceptance(payload, "staff.1.id_number", "staff_underage")
 
     def test_accepts_staff_of_sixteen(self) -> None:
         payload = filing_input(staff__1__id_number=resident_id(born_years_before(16)))
-        assert valid(payload)
+        assert accepted(payload)
+
+    def test_reports_every_person_under_age_together(self) -> None:
+        payload = filing_input(
+            shareholders__1__id_number=resident_id(date(2010, 5, 5)),
+            staff__0__id_number=resident_id(date(2012, 1, 9)),
+        )
+        with pytest.raises(ValidationError) as raised:
+            accepted(payload)
+        assert {(e.field, e.code) for e in field_errors(raised.value)} == {
+            ("shareholders.1.id_number", "minor"),
+            ("staff.0.id_number", "staff_underage"),
+        }
+
+    def test_a_stored_filing_is_held_to_its_own_filing_date(self) -> None:
+        stored = accepted(filing_input()).model_dump(mode="json")
+        stored["legal_representative"]["id_number"] = resident_id(date(2010, 1, 1))
+        with pytest.raises(ValidationError) as raised:
+            AcceptedFiling.model_validate(stored)
+        assert [(e.field, e.code) for e in field_errors(raised.value)] == [
+            ("legal_representative.id_number", "minor")
+        ]
 
 
 class TestMobile:
@@ -693,6 +752,359 @@ class TestCreditCode:
         assert [e.code for e in field_errors(raised.value)] == ["credit_code_format"]
 
 
+# Decimal digits of other scripts that NFKC leaves as they are (Arabic-Indic ٣, Devanagari ३).
+_FOREIGN_DIGITS = st.characters(categories=["Nd"]).filter(
+    lambda char: not unicodedata.normalize("NFKC", char).isascii()
+)
+
+
+def outcome(adapter: TypeAdapter[str], value: str) -> tuple[str, ...]:
+    """What validating `value` gives: ("ok", the value) or ("refused", error codes...)."""
+    try:
+        return ("ok", adapter.validate_python(value))
+    except ValidationError as exc:
+        return ("refused", *(e.code for e in field_errors(exc)))
+
+
+class TestNormalisation:
+    """Codes and numbers are NFKC-normalised and then take the digits 0-9 only; names and
+    free text are NFC only. Values are stored normalised."""
+
+    def test_a_resident_id_in_full_width_digits_is_stored_in_ascii(self) -> None:
+        number = resident_id(date(1985, 3, 14), sequence=131)
+        payload = filing_input(legal_representative__id_number=number.translate(FULL_WIDTH))
+        assert valid(payload).legal_representative.id_number == number
+
+    def test_a_full_width_lower_case_x_is_stored_as_x(self) -> None:
+        sequence = next(
+            s for s in range(1000) if resident_id(date(1985, 3, 14), sequence=s).endswith("X")
+        )
+        number = resident_id(date(1985, 3, 14), sequence=sequence)
+        typed = number.lower().translate(FULL_WIDTH)
+        assert typed.endswith("ｘ")
+        assert TypeAdapter(ResidentId).validate_python(typed) == number
+
+    @pytest.mark.parametrize(
+        "field", ["legal_representative.mobile", "shareholders.1.mobile", "delivery.mobile"]
+    )
+    def test_a_mobile_in_full_width_digits_is_stored_in_ascii(self, field: str) -> None:
+        payload = filing_input(**{field.replace(".", "__"): "１３８０５３６１２３４"})
+        stored = valid(payload).model_dump(mode="json")
+        *path, last = field.split(".")
+        for part in path:
+            stored = stored[int(part)] if isinstance(stored, list) else stored[part]
+        assert stored[last] == "13805361234"
+
+    @pytest.mark.parametrize(
+        ("override", "typed", "stored"),
+        [
+            ("district_code", "３７０７８３", "370783"),
+            ("industry_code", "７５１１", "7511"),
+            ("bank_code", "ＡＢＣ", "ABC"),
+            ("branch_code", "１０３４５８０００１２３", "103458000123"),
+        ],
+    )
+    def test_codes_in_full_width_are_stored_in_ascii(
+        self, override: str, typed: str, stored: str
+    ) -> None:
+        assert getattr(valid(filing_input(**{override: typed})), override) == stored
+
+    def test_material_codes_in_full_width_letters_are_stored_in_ascii(self) -> None:
+        typed = [code.upper().translate(str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ_",
+                                                      "ａｂｃｄｅｆｇｈｉｊｋｌｍｎｏｐｑｒｓｔｕｖｗｘｙｚ＿"))
+                 for code in ALL_MATERIALS]  # fmt: skip
+        assert valid(filing_input(materials=typed)).materials == ALL_MATERIALS
+
+    @pytest.mark.parametrize(
+        "field",
+        [
+            "legal_representative.id_number",
+            "shareholders.0.id_number",
+            "finance_officer.id_number",
+            "staff.1.id_number",
+        ],
+    )
+    @pytest.mark.parametrize("digits", ["٠١٢٣٤٥٦٧٨٩", "۰۱۲۳۴۵۶۷۸۹", "०१२३४५६७८९"])
+    def test_a_resident_id_in_another_scripts_digits_is_refused(
+        self, field: str, digits: str
+    ) -> None:
+        number = resident_id(date(1985, 3, 14)).translate(str.maketrans("0123456789", digits))
+        payload = filing_input(**{field.replace(".", "__"): number})
+        error = refused(payload, field, "digit_not_ascii")
+        assert "0" in error.message_zh and "9" in error.message_en
+
+    @pytest.mark.parametrize(
+        ("override", "typed", "field"),
+        [
+            ("legal_representative__mobile", "١٣٨٠٥٣٦١٢٣٤", "legal_representative.mobile"),
+            ("delivery__mobile", "13805361٢34", "delivery.mobile"),
+            ("district_code", "٣٧٠٧٨٣", "district_code"),
+            ("industry_code", "٧٥١١", "industry_code"),
+            ("branch_code", "103458000١٢٣", "branch_code"),
+        ],
+    )
+    def test_another_scripts_digits_are_refused_in_any_code(
+        self, override: str, typed: str, field: str
+    ) -> None:
+        refused(filing_input(**{override: typed}), field, "digit_not_ascii")
+
+    def test_the_same_shareholder_in_ascii_and_full_width_digits_is_one_person(self) -> None:
+        payload = filing_input()
+        first = payload["shareholders"][0]["id_number"]
+        payload["shareholders"][1]["id_number"] = first.translate(FULL_WIDTH)
+        error = refused(payload, "shareholders.1.id_number", "duplicate_person")
+        assert first in error.message_zh
+
+    def test_the_same_employee_in_ascii_and_full_width_digits_is_one_person(self) -> None:
+        payload = filing_input()
+        payload["staff"][0]["id_number"] = payload["staff"][1]["id_number"].translate(FULL_WIDTH)
+        refused(payload, "staff.1.id_number", "duplicate_person")
+
+    def test_free_text_keeps_its_full_width_punctuation(self) -> None:
+        scope = "道路货物运输（不含危险货物）"
+        address = "山东省寿光市圣城街道农圣东街１２９９号（东门）"
+        filing = valid(filing_input(business_scope=[scope], address=address))
+        assert filing.business_scope == (scope,) and filing.address == address
+
+    def test_names_are_composed_the_one_canonical_way(self) -> None:
+        decomposed = "Zoe\u0308"  # e and a combining diaeresis: NFC makes it one ë
+        payload = filing_input(staff__0__name=decomposed, legal_representative__name="王\uf9d1")
+        filing = valid(payload)
+        assert filing.staff[0].name == "Zoë"
+        assert filing.legal_representative.name == "王六"  # a compatibility ideograph's own
+
+    @given(digits=st.text(alphabet="0123456789", max_size=20))
+    def test_full_width_digits_normalise_to_their_ascii_form(self, digits: str) -> None:
+        assert unicodedata.normalize("NFKC", digits.translate(FULL_WIDTH)) == digits
+
+    @given(
+        number=st.one_of(
+            _ID_BODIES.map(lambda body: body + gb11643_check_char(body)),
+            st.text(alphabet="0123456789X", min_size=16, max_size=19),
+        )
+    )
+    def test_a_resident_id_in_full_width_validates_as_its_ascii_form(self, number: str) -> None:
+        adapter = TypeAdapter(ResidentId)
+        assert outcome(adapter, number.translate(FULL_WIDTH)) == outcome(adapter, number)
+
+    @given(
+        number=st.one_of(
+            st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True),
+            st.text(alphabet="0123456789", min_size=9, max_size=13),
+        )
+    )
+    def test_a_mobile_in_full_width_validates_as_its_ascii_form(self, number: str) -> None:
+        adapter = TypeAdapter(Mobile)
+        assert outcome(adapter, number.translate(FULL_WIDTH)) == outcome(adapter, number)
+
+    @given(
+        body=_ID_BODIES,
+        position=st.integers(min_value=0, max_value=16),
+        digit=_FOREIGN_DIGITS,
+    )
+    def test_one_digit_of_another_script_refuses_a_resident_id(
+        self, body: str, position: int, digit: str
+    ) -> None:
+        number = body + gb11643_check_char(body)
+        typed = number[:position] + digit + number[position + 1 :]
+        assert outcome(TypeAdapter(ResidentId), typed) == ("refused", "digit_not_ascii")
+
+
+def _unbounded(schema: dict[str, Any], defs: dict[str, Any], path: str) -> Iterator[str]:
+    """Paths in a JSON schema whose strings, lists or numbers have no upper bound."""
+    if "$ref" in schema:
+        yield from _unbounded(defs[schema["$ref"].rsplit("/", 1)[-1]], defs, path)
+        return
+    for key in ("anyOf", "oneOf", "allOf"):
+        for option in schema.get(key, ()):
+            yield from _unbounded(option, defs, path)
+    kind = schema.get("type")
+    if "enum" in schema or "const" in schema:
+        return
+    if kind == "string" and "maxLength" not in schema:
+        yield path
+    if kind == "array":
+        if "maxItems" not in schema:
+            yield path
+        yield from _unbounded(schema.get("items", {}), defs, f"{path}[]")
+    if kind in ("integer", "number") and not {"maximum", "exclusiveMaximum"} & set(schema):
+        yield path
+    for name, field in schema.get("properties", {}).items():
+        yield from _unbounded(field, defs, f"{path}.{name}" if path else name)
+
+
+class TestBounds:
+    def test_every_string_list_and_number_of_a_filing_has_an_upper_bound(self) -> None:
+        schema = FilingInput.model_json_schema()
+        assert list(_unbounded(schema, schema.get("$defs", {}), "")) == []
+
+    def test_the_capital_may_be_what_the_registration_form_holds(self) -> None:
+        payload = filing_input(registered_capital_fen=MAX_REGISTERED_CAPITAL_FEN)
+        assert valid(payload).registered_capital_fen == MAX_REGISTERED_CAPITAL_FEN
+
+    @pytest.mark.parametrize("capital", [MAX_REGISTERED_CAPITAL_FEN + 1, 10**30])
+    def test_refuses_a_capital_the_registration_form_cannot_hold(self, capital: int) -> None:
+        payload = filing_input(registered_capital_fen=capital)
+        error = refused(payload, "registered_capital_fen", "capital_too_large")
+        assert "9,999,999,999,999.99" in error.message_zh + error.message_en
+
+    def test_refuses_more_staff_than_a_filing_takes(self) -> None:
+        staff = [
+            {"name": f"员工{i}", "id_number": resident_id(date(1990, 1, 1), sequence=i % 1000)}
+            for i in range(MAX_PEOPLE + 1)
+        ]
+        error = refused(filing_input(staff=staff), "staff", "too_long")
+        assert str(MAX_PEOPLE) in error.message_zh
+
+    def test_refuses_more_shareholders_than_a_filing_takes(self) -> None:
+        holder = filing_input()["shareholders"][0]
+        refused(filing_input(shareholders=[holder] * (MAX_PEOPLE + 1)), "shareholders", "too_long")
+
+    def test_refuses_more_business_scope_items_than_a_filing_takes(self) -> None:
+        scope = [f"经营项目{i}" for i in range(MAX_SCOPE_ITEMS + 1)]
+        refused(filing_input(business_scope=scope), "business_scope", "too_long")
+
+    @pytest.mark.parametrize("field", ["seals", "materials"])
+    def test_refuses_a_list_of_codes_longer_than_a_form_can_mean(self, field: str) -> None:
+        items = filing_input()[field] * MAX_LISTED_CODES
+        refused(filing_input(**{field: items}), field, "too_long")
+
+    def test_refuses_a_code_longer_than_any_code(self) -> None:
+        refused(filing_input(bank_code="A" * 65), "bank_code", "string_too_long")
+
+
+class TestFilingDate:
+    def test_a_client_may_not_set_the_filing_date(self) -> None:
+        refused(filing_input(filing_date="2040-06-18"), "filing_date", "extra_forbidden")
+
+    def test_the_filing_date_is_the_day_of_acceptance_in_china(self) -> None:
+        evening_in_utc = datetime(2026, 12, 6, 17, 30, tzinfo=UTC)  # 01:30 on the 7th in China
+        filing = accept(valid(filing_input()), accepted_at=evening_in_utc, branch_bank="ABC")
+        assert filing.filing_date == date(2026, 12, 7)
+
+    def test_the_accepted_filing_carries_the_date_it_was_accepted_on(self) -> None:
+        filing = accepted(filing_input(), on=date(2026, 12, 7))
+        assert filing.filing_date == date(2026, 12, 7)
+        assert filing.model_dump(mode="json")["filing_date"] == "2026-12-07"
+        assert AcceptedFiling.model_validate_json(filing.model_dump_json()) == filing
+
+    def test_the_application_of_a_stored_filing_leaves_out_what_the_server_stamped(
+        self,
+    ) -> None:
+        sent = valid(filing_input())
+        at = in_office_hours(FILING_DATE)
+        stored = accept(sent, accepted_at=at, branch_bank="ABC").model_dump(mode="json")
+        assert application_of(stored) == sent.model_dump(mode="json")
+
+
+class TestAccountBank:
+    """The basic account is opened at the filing branch's bank, or at a bank the district's
+    policy opens to every branch."""
+
+    def test_the_branchs_own_bank(self) -> None:
+        assert accepted(filing_input(bank_code="CCB"), branch_bank="CCB").bank_code == "CCB"
+
+    def test_refuses_another_partner_bank_naming_the_branchs(self) -> None:
+        error = refused_on_acceptance(
+            filing_input(bank_code="CCB"), "bank_code", "account_bank_not_branch"
+        )
+        assert "中国农业银行" in error.message_zh and "中国建设银行" in error.message_zh
+        assert "Agricultural Bank of China" in error.message_en
+        assert "寿光农商银行" in error.message_zh  # what Shouguang allows besides
+
+    def test_a_bank_the_district_opens_to_every_branch(self) -> None:
+        assert "SGRCB" in load_reference().districts["370783"].policy.account_banks_any_branch
+        assert accepted(filing_input(bank_code="SGRCB"), branch_bank="ABC").bank_code == "SGRCB"
+
+    def test_a_district_without_such_banks_holds_to_the_branchs(self) -> None:
+        payload = filing_input_for("370811", bank_code="CCB")
+        error = refused_on_acceptance(
+            payload, "bank_code", "account_bank_not_branch", branch_bank="ABC"
+        )
+        assert "也可" not in error.message_zh and "also" not in error.message_en
+
+    def test_reports_the_bank_and_the_ages_together(self) -> None:
+        payload = filing_input(
+            bank_code="CCB", legal_representative__id_number=resident_id(date(2010, 1, 1))
+        )
+        with pytest.raises(ValidationError) as raised:
+            accepted(payload)
+        assert {e.field for e in field_errors(raised.value)} == {
+            "bank_code",
+            "legal_representative.id_number",
+        }
+
+
+def _stored(**overrides: Any) -> dict[str, Any]:
+    """A filing as stored, accepted on FILING_DATE, its roster and tax details to supplement."""
+    materials = [m for m in ALL_MATERIALS if m not in ("staff_roster", "finance_tax_agents")]
+    payload = filing_input(materials=materials, staff=[], finance_officer=None) | overrides
+    return accepted(payload).model_dump(mode="json")
+
+
+class TestSupplemented:
+    """A 容缺 supplement sets only the fields its material carries, validated as at intake."""
+
+    def roster(self) -> Any:
+        return load_reference().materials["staff_roster"]
+
+    def test_sets_the_fields_its_material_carries(self) -> None:
+        stored = _stored()
+        staff = filing_input()["staff"]
+        filing = supplemented(stored, self.roster(), {"staff": staff})
+        assert [member.name for member in filing.staff] == ["张伟", "陈静"]
+        after = filing.model_dump(mode="json")
+        assert {k: v for k, v in after.items() if k != "staff"} == {
+            k: v for k, v in stored.items() if k != "staff"
+        }
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("finance_officer", filing_input()["finance_officer"]),  # another material's
+            ("address", "山东省寿光市文圣街1号"),  # no material's
+            ("filing_date", "2040-06-18"),  # the server's
+        ],
+    )
+    def test_refuses_a_field_its_material_does_not_carry(self, field: str, value: Any) -> None:
+        with pytest.raises(ValidationError) as raised:
+            supplemented(_stored(), self.roster(), {"staff": [], field: value})
+        error = _one_of(field_errors(raised.value), field, "not_carried_by_material")
+        assert "员工花名册" in error.message_zh and "staff" in error.message_en
+
+    def test_a_material_that_carries_nothing_takes_no_data(self) -> None:
+        authorisation = load_reference().materials["housing_fund_authorisation"]
+        with pytest.raises(ValidationError) as raised:
+            supplemented(_stored(), authorisation, {"staff": []})
+        error = _one_of(field_errors(raised.value), "staff", "not_carried_by_material")
+        assert "nothing" in error.message_en
+
+    def test_checks_ages_on_the_filing_date(self) -> None:
+        young = resident_id(born_years_before(16, days=1))
+        with pytest.raises(ValidationError) as raised:
+            supplemented(
+                _stored(), self.roster(), {"staff": [{"name": "张伟", "id_number": young}]}
+            )
+        _one_of(field_errors(raised.value), "staff.0.id_number", "staff_underage")
+
+    def test_normalises_as_at_intake_and_sees_one_person_once(self) -> None:
+        number = filing_input()["staff"][0]["id_number"]
+        staff = [{"name": "张伟", "id_number": number.translate(FULL_WIDTH)}]
+        filing = supplemented(_stored(), self.roster(), {"staff": staff})
+        assert filing.staff[0].id_number == number
+        twice = [*staff, {"name": "张伟", "id_number": number}]
+        with pytest.raises(ValidationError) as raised:
+            supplemented(_stored(), self.roster(), {"staff": twice})
+        _one_of(field_errors(raised.value), "staff.1.id_number", "duplicate_person")
+
+    def test_every_field_a_material_carries_is_one_a_filing_may_leave_to_it(self) -> None:
+        fields = FilingInput.model_fields
+        carried = [f for m in load_reference().materials.values() for f in m.carries]
+        assert carried == ["finance_officer", "staff"]
+        for field in carried:
+            assert field in fields and not fields[field].is_required(), field
+
+
 class TestFieldErrors:
     def test_each_error_has_field_code_and_both_languages(self) -> None:
         payload = filing_input(shareholders__1__id_number="123")
@@ -720,8 +1132,8 @@ class TestFieldErrors:
 
     def test_translates_a_missing_field(self) -> None:
         payload = filing_input()
-        del payload["filing_date"]
-        error = refused(payload, "filing_date", "missing")
+        del payload["address"]
+        error = refused(payload, "address", "missing")
         assert (error.message_zh, error.message_en) == ("必填项", "This field is required")
 
     def test_translates_an_unexpected_field(self) -> None:
@@ -729,7 +1141,9 @@ class TestFieldErrors:
 
     def test_translates_a_wrong_type(self) -> None:
         refused(
-            filing_input(filing_date="next Monday"), "filing_date", "date_from_datetime_parsing"
+            filing_input(housing_fund_rate_percent="high"),
+            "housing_fund_rate_percent",
+            "float_parsing",
         )
         refused(filing_input(staff="张伟"), "staff", "tuple_type")
 

@@ -88,6 +88,9 @@ class TestWireFormat:
         [
             {"enterprise_name": None},
             {"region_code": "37078"},
+            {"region_code": "٣٧٠٧٨٣"},  # Arabic-Indic digits
+            {"registered_capital_yuan": "10000000000000.00"},  # past the form's 13 digits
+            {"registered_capital_yuan": "１００.00"},
             {"surprise": "field"},
             {"investors": []},
             {"legal_representative": {"name": "x"}},
@@ -328,8 +331,14 @@ class TestCodesAndNames:
 
 
 # What simulators share with the adapters, as they would share a published standard: the
-# national code standards, and the e-licence format with its signature algorithms.
-SHARED_WITH_ADAPTERS = {"integrations.codes", "integrations.e_licence", "integrations.signing"}
+# national code standards, the registration form's limits, and the e-licence format with its
+# signature algorithms.
+SHARED_WITH_ADAPTERS = {
+    "integrations.codes",
+    "integrations.e_licence",
+    "integrations.registration_form",
+    "integrations.signing",
+}
 
 
 class TestBoundaries:

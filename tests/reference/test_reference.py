@@ -92,6 +92,13 @@ class TestDistricts:
     ) -> None:
         assert "SGRCB" in ref.districts["370783"].policy.partner_banks
 
+    def test_shouguang_opens_its_rural_bank_to_accounts_filed_at_any_branch(
+        self, ref: ReferenceData
+    ) -> None:
+        assert ref.districts["370783"].policy.account_banks_any_branch == ("SGRCB",)
+        others = [d for code, d in ref.districts.items() if code != "370783"]
+        assert all(d.policy.account_banks_any_branch == () for d in others)
+
     def test_rencheng_promises_three_working_days(self, ref: ReferenceData) -> None:
         assert ref.districts["370811"].policy.sla_working_days == 3
 
@@ -171,7 +178,7 @@ class TestIndustries:
         assert found is not None
         assert (found.code, found.section_code) == (division, section)
 
-    @pytest.mark.parametrize("code", ["", "7", "98", "9911", "75111", "7a", "A75"])
+    @pytest.mark.parametrize("code", ["", "7", "98", "9911", "75111", "7a", "A75", "٧٥", "７５"])
     def test_an_unknown_or_malformed_code_resolves_to_nothing(
         self, ref: ReferenceData, code: str
     ) -> None:
@@ -215,6 +222,10 @@ class TestMaterials:
     def test_every_material_is_named_in_both_languages(self, ref: ReferenceData) -> None:
         assert all(m.name_zh and m.name_en for m in ref.materials.values())
 
+    def test_the_tax_details_and_the_roster_carry_their_fields(self, ref: ReferenceData) -> None:
+        carried = {m.code: m.carries for m in ref.materials.values() if m.carries}
+        assert carried == {"finance_tax_agents": ("finance_officer",), "staff_roster": ("staff",)}
+
 
 class TestBanks:
     def test_seeds_the_big_five_and_a_rural_commercial_bank(self, ref: ReferenceData) -> None:
@@ -229,6 +240,7 @@ class TestBanks:
             assert fmt.matches(number), bank.code
             assert not fmt.matches(number + "0")
             assert not fmt.matches("X" + number[1:])
+            assert not fmt.matches(number.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")))
 
     def test_a_luhn_format_refuses_a_wrong_check_digit(self, ref: ReferenceData) -> None:
         fmt = ref.banks["ICBC"].account_number
@@ -397,6 +409,24 @@ class TestLoaderRejectsBadFiles:
                 lambda d: d["materials"][1].update(needed_by=["notary"]),
                 ["entry materials[1] (articles_of_association)", "needed_by.0"],
                 id="unknown-step",
+            ),
+            pytest.param(
+                "materials.yaml",
+                lambda d: d["materials"][7].update(carries=["staff"]),
+                ["entry materials[7] (housing_fund_authorisation)", "'staff'", "staff_roster"],
+                id="field-carried-by-two-materials",
+            ),
+            pytest.param(
+                "materials.yaml",
+                lambda d: d["materials"][2].update(carries=["legal_representative"]),
+                ["entry materials[2] (identity_documents)", "may_be_supplemented"],
+                id="essential-material-carries-fields",
+            ),
+            pytest.param(
+                "districts.yaml",
+                lambda d: _district(d, 2)["policy"].update(account_banks_any_branch=["BOC"]),
+                ["entry districts[2] (370826)", "account_banks_any_branch", "BOC"],
+                id="account-bank-not-a-partner",
             ),
             pytest.param(
                 "banks.yaml",

@@ -30,6 +30,7 @@ from orchestrator.scenarios import (
     parse_duration,
     parse_yaml,
 )
+from tests.factories import resident_id
 
 DEMO_TEXT = DEMO_SCENARIO.read_text(encoding="utf-8")
 ABC, SGRCB, CCB = "103458700015", "402458700023", "105458700031"
@@ -87,7 +88,6 @@ class TestDemo:
         assert offsets[-1] <= 10 * 60
         for filing in scheduled:
             assert filing.clerk_username in demo.branch(filing.branch_code).usernames
-            assert filing.filing.filing_date == date(2026, 11, 23)
             assert filing.filing.branch_code == filing.branch_code
             assert filing.filing.bank_code == demo.branch(filing.branch_code).bank_code
 
@@ -169,6 +169,35 @@ class TestProblemsNameFileLineAndField:
         line = line_of(text, '"370811"')
         assert any(f":{line}: filings.3.data.district_code: " in p for p in found), found
         assert any("differs from 370783" in p for p in found)
+
+    def test_a_filing_that_sets_its_own_date(self, tmp_path: Path) -> None:
+        text = edited(
+            'industry_code: "0141"', 'filing_date: 2040-06-18\n      industry_code: "0141"'
+        )
+        (problem,) = problems(tmp_path, text)
+        assert f":{line_of(text, '2040-06-18')}: filings.0.data.filing_date: " in problem
+        assert "not allowed" in problem
+
+    def test_ages_are_taken_on_the_day_the_filing_arrives(self, tmp_path: Path) -> None:
+        adult_tomorrow = resident_id(date(2008, 11, 24))  # the demo starts on 2026-11-23
+        representative = 'legal_representative: {name: 王建华, id_number: "370783197804121735"'
+        text = edited(representative, representative.replace("370783197804121735", adult_tomorrow))
+        (problem,) = problems(tmp_path, text)
+        line = line_of(text, adult_tomorrow)
+        assert f":{line}: filings.0.data.legal_representative.id_number: " in problem
+        assert "aged 17 on 2026-11-23" in problem
+        next_day = edited("at: 0s", "at: 15h", text)
+        assert load_scenario(write(tmp_path, next_day))
+
+    def test_an_account_bank_not_the_filing_branchs(self, tmp_path: Path) -> None:
+        bank = 'bank_code: "CCB"'
+        text = edited('industry_code: "0141"', bank + '\n      industry_code: "0141"')
+        (problem,) = problems(tmp_path, text)
+        assert f":{line_of(text, bank)}: filings.0.data.bank_code: " in problem
+        assert "filing branch's bank" in problem
+        # Shouguang's rural commercial bank takes accounts filed at any partner branch.
+        allowed = edited('"CCB"', '"SGRCB"', text)
+        assert load_scenario(write(tmp_path, allowed))
 
     def test_a_yaml_syntax_error(self, tmp_path: Path) -> None:
         text = edited("  scale: 600 ", "  scale: [600 ")
@@ -280,12 +309,22 @@ class TestArrivals:
         assert {f.clerk_username for f in generated[1::2]} == {"sgrcb.liuyang"}
         assert {f.filing.bank_code for f in generated[1::2]} == {"SGRCB"}
 
-    def test_a_day_boundary_moves_the_filing_date(self, tmp_path: Path) -> None:
-        text = DEMO_TEXT + ARRIVALS.replace("at: 10m", "at: 14h").replace(
-            "count: 25", "count: 3"
-        ).replace("rate_per_hour: 60", "every: 1h")
-        generated = load_scenario(write(tmp_path, text)).arrivals[0].generated
-        assert [f.filing.filing_date.day for f in generated] == [23, 24, 24]
+    def test_a_generated_filing_is_checked_on_the_day_it_arrives(self, tmp_path: Path) -> None:
+        # Three arrivals an hour apart; the legal representative turns 18 on the second day.
+        adult_tomorrow = resident_id(date(2008, 11, 24))
+        arrivals = ARRIVALS.replace("count: 25", "count: 3").replace(
+            "rate_per_hour: 60", "every: 1h"
+        ) + (
+            f'      legal_representative: {{name: 王建华, id_number: "{adult_tomorrow}", '
+            'mobile: "13953612781"}\n'
+        )
+        late = DEMO_TEXT + arrivals.replace("at: 10m", "at: 15h")  # from 00:30 the next day
+        assert len(load_scenario(write(tmp_path, late)).arrivals[0].generated) == 3
+        early = DEMO_TEXT + arrivals.replace("at: 10m", "at: 14h")  # 23:30, then the next day
+        (problem,) = problems(tmp_path, early)
+        line = line_of(early, adult_tomorrow)
+        assert f":{line}: arrivals.0.template.legal_representative.id_number: " in problem
+        assert "2026-11-23" in problem
 
     def test_a_bad_template_is_reported_at_the_template(self, tmp_path: Path) -> None:
         text = DEMO_TEXT + ARRIVALS.replace("taxpayer_type: general", "taxpayer_type: huge")

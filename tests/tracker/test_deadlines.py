@@ -107,7 +107,6 @@ class Desk:
             filing_input_for(
                 district,
                 company_name__trade_name=next(TRADE_NAMES),
-                filing_date=at.date().isoformat(),
                 materials=materials,
             )
         )
