@@ -58,3 +58,10 @@ def test_text_form(text: str, canonical: str) -> None:
 def test_negative_parts_are_refused() -> None:
     with pytest.raises(ValueError, match="days"):
         WorkingDuration(days=Decimal(-1))
+
+
+@pytest.mark.parametrize("text", ["٣d", "３d", "1d²h"])
+def test_other_scripts_digits_are_not_a_duration(text: str) -> None:
+    # `\d` would take them, and Decimal() reads Arabic-Indic and full-width digits as numbers.
+    with pytest.raises(ValueError, match="invalid working duration"):
+        parse_duration(text)
