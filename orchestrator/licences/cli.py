@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from integrations.e_licence import Status, Verdict
 from orchestrator.licences.verification import unsafe_trust, verify
-from orchestrator.settings import get_settings
+from orchestrator.settings import env_name, get_settings
 
 EXIT_GENUINE = 0
 EXIT_NOT_GENUINE = 1  # tampered, untrusted, or not a licence at all
@@ -124,9 +124,11 @@ def verify_command(
     try:
         settings = get_settings()
     except ValidationError as exc:
+        first = exc.errors()[0]
+        variable = env_name(str(first["loc"][0])) if first["loc"] else "ONESTOP_*"
         raise _fail(
-            "信任密钥配置有误（ONESTOP_LICENCE_TRUSTED_KEYS）",
-            f"misconfigured settings: {exc.errors()[0]['msg']}",
+            f"配置有误（{variable}）",
+            f"misconfigured settings ({variable}): {first['msg']}",
             as_json=as_json,
             path=file,
             error="misconfigured",

@@ -380,6 +380,14 @@ class TestCommandLine:
             "ONESTOP_DEVELOPMENT" in refusal["message_en"] and "开发密钥" in refusal["message_zh"]
         )
 
+    def test_malformed_keys_are_named_and_exit_2(
+        self, runner: CliRunner, tmp_path: Path, environment: Callable[..., None]
+    ) -> None:
+        environment(licence_trusted_keys='["Ed25519:AAAA"]')
+        path = self.write(tmp_path, issue_licence(licence_data()))
+        result = runner.invoke(cli, ["licence", "verify", path])
+        assert result.exit_code == 2 and "ONESTOP_LICENCE_TRUSTED_KEYS" in result.output
+
     def test_a_development_deployment_may_trust_the_dev_key(
         self, runner: CliRunner, tmp_path: Path, environment: Callable[..., None]
     ) -> None:
