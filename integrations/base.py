@@ -61,6 +61,9 @@ class AgencyDocument:
     media_type: str
     content: bytes = field(repr=False)
     reference: str = ""  # the agency's number for it (e.g. the licence number)
+    # What the holder presents to have it checked (a licence's QR code carries it): an
+    # unguessable value, unlike the number, so that nobody can look documents up by counting.
+    verification_token: str = field(default="", repr=False)
 
     @property
     def sha256(self) -> str:

@@ -25,10 +25,19 @@ reports is exactly what the authority signed. Signing the rendered file rather t
 data alone is what makes edits to the *shown* data detectable: a data-only signature
 would still verify on a PDF whose visible text had been redrawn.
 
-The attached public key lets a verifier tell an intact file signed by some other key
-("untrusted": the signature is sound but the key is not a registration authority it
-trusts) from a file altered after signing ("tampered"). Which keys are trusted is the
-verifier's choice, never the document's.
+Anyone may upload a file to be judged, so a verifier reads nothing of it as a PDF before
+it knows who signed it (`verify_pdf`): the signature is checked over the raw bytes, first
+against each key the verifier trusts — comparing whole public keys, never a short key
+id — and only a file that a trusted key signed is parsed, with pypdf's decompression
+limits lowered to what a licence needs. A file no trusted key signed is never inflated.
+
+`licence.json` is stored unfiltered (no /Filter: its bytes in the file are the JSON), so
+the key it names can be read from the raw bytes too. That is what tells an intact file
+signed by some other key ("untrusted": the signature is sound, but the key is not a
+registration authority the verifier trusts) from a file altered after signing
+("tampered") without inflating anything. Which keys are trusted is the verifier's
+choice, never the document's; the data of an untrusted file is not shown, since a key
+nobody vouches for can sign anything.
 """
 
 from __future__ import annotations
@@ -41,12 +50,21 @@ import json
 import re
 from collections.abc import Iterable
 from datetime import date
+from itertools import islice, product
 from typing import Any, Literal
 
+import pypdf
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pypdf import PdfReader
 
-from integrations.signing import Signer, UnknownKey, Verifier, key_id, verifier_for
+from integrations.signing import (
+    Signer,
+    UnknownKey,
+    Verifier,
+    key_id,
+    public_key_text,
+    verifier_for,
+)
 
 FORMAT: Literal["onestop-e-licence/1"] = "onestop-e-licence/1"
 MEDIA_TYPE = "application/pdf"
@@ -56,6 +74,41 @@ SIGNATURE_CHARS = 512  # room for signatures up to 256 bytes (Ed25519: 64, SM2 D
 _MARKER = SIGNATURE_FIELD.encode() + b" ("
 _SIGNATURE_VALUE = re.compile(rb"[0-9a-f]*[ ]*")
 _BLANK = b" " * SIGNATURE_CHARS
+# A licence's verification token (what its QR code carries to the public check, in place of
+# the countable licence number): URL-safe base64 of random bytes.
+VERIFICATION_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{16,128}$"
+
+# The most a verifier inflates of any one stream, and only in a file a trusted key signed.
+# The one stream it reads is licence.json: a licence's dozen fields as JSON, a few kilobytes
+# even with a long business scope, and stored unfiltered, so its inflated size is its size
+# in the file. A mebibyte is hundreds of times what any licence needs, yet a stream that
+# claims more costs the verifier no more than that (pypdf's own default is 75 MB).
+MAX_INFLATED_BYTES = 1024 * 1024
+
+# pypdf's limits while it reads a licence, set per call through pypdf's context variable
+# (`pypdf.apply_configuration`), so that other threads and other PDFs keep pypdf's defaults.
+# Built at import, so that a renamed limit fails loudly here rather than in every verdict.
+_READING_LIMITS = pypdf.Configuration().with_overwrites(
+    zlib_maximum_output_length=MAX_INFLATED_BYTES,
+    lzw_maximum_output_length=MAX_INFLATED_BYTES,
+    run_length_maximum_output_length=MAX_INFLATED_BYTES,
+    brotli_maximum_output_length=MAX_INFLATED_BYTES,
+    jbig2_maximum_output_length=MAX_INFLATED_BYTES,
+    array_based_stream_maximum_output_length=MAX_INFLATED_BYTES,
+    image_maximum_buffer_size=MAX_INFLATED_BYTES,
+    stream_decoding_work_maximum_length=MAX_INFLATED_BYTES,
+    # A licence's streams are written whole: a broken one is damage, not worth pypdf's
+    # byte-by-byte recovery (a Python loop over up to 5 MB of input by default).
+    zlib_maximum_recovery_input_length=0,
+)
+
+# Where licence.json (unfiltered, canonical JSON: sorted keys, so the algorithm comes first
+# and the public key last) names its signing key, read from the raw bytes. Anyone can write
+# such text anywhere in a file; that is harmless, since a named key counts only if it made
+# the signature over the whole file. A few candidates of each bound the work.
+_NAMED_ALGORITHM = re.compile(rb'\{"algorithm":"([A-Za-z0-9_.-]{1,32})"')
+_NAMED_PUBLIC_KEY = re.compile(rb'"public_key":"([A-Za-z0-9+/]{1,1024}={0,2})"\}')
+_NAMED_CANDIDATES = 2
 
 
 class LicenceData(BaseModel):
@@ -122,7 +175,7 @@ _REASONS: dict[Status, tuple[str, str]] = {
 
 
 class Verdict(BaseModel):
-    """What a verifier says of a file; `licence` is the signed data when the file is intact."""
+    """What a verifier says of a file; `licence` is the signed data when the file is genuine."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -132,9 +185,14 @@ class Verdict(BaseModel):
     reason_zh: str
     reason_en: str
     detail: str = Field(default="", description="Which check failed, for the technically minded.")
-    key_id: str | None = None
+    key_id: str | None = Field(default=None, description="The signing key's short name.")
     algorithm: str | None = None
-    licence: LicenceData | None = None
+    public_key: str | None = Field(
+        default=None, description='The whole signing key, "<algorithm>:<base64>", when intact.'
+    )
+    licence: LicenceData | None = Field(
+        default=None, description="What the authority signed; only for a genuine licence."
+    )
 
     @property
     def genuine(self) -> bool:
@@ -186,9 +244,37 @@ def fill_signature(unsigned: bytes, signer: Signer) -> bytes:
 
 
 def verify_pdf(pdf: bytes, trusted: Iterable[Verifier]) -> Verdict:
-    """Judge a file: genuine, untrusted, tampered, not a licence, or not a PDF. Never raises."""
+    """Judge a file: genuine, untrusted, tampered, not a licence, or not a PDF. Never raises.
+
+    The signature is checked over the raw bytes before anything is parsed or inflated:
+    first against each trusted key, then against the key the file names. Only a file that
+    a trusted key signed is read as a PDF, under `MAX_INFLATED_BYTES`.
+    """
     if not pdf.startswith(b"%PDF-"):
         return _verdict(Status.NOT_A_PDF)
+    located = _split_signature(pdf)
+    if isinstance(located, Verdict):
+        return located
+    message, signature = located
+    signer = next((key for key in trusted if key.verify(message, signature)), None)
+    if signer is None:
+        named, problem = _named_signer(pdf, message, signature)
+        if named is None:
+            return _verdict(Status.TAMPERED, problem)
+        return _verdict(Status.UNTRUSTED, **_key_of(named))
+    found = _key_of(signer)
+    envelope, problem = _signed_licence(pdf)
+    if envelope is None:
+        return _verdict(Status.TAMPERED, problem, **found)
+    if not _names(envelope, signer):
+        return _verdict(
+            Status.TAMPERED, "the attached data names another key than the one that signed", **found
+        )
+    return _verdict(Status.GENUINE, **found, licence=envelope.licence)
+
+
+def _split_signature(pdf: bytes) -> tuple[bytes, bytes] | Verdict:
+    """What was signed (the file, its signature field blank) and the signature; or why not."""
     count = pdf.count(_MARKER)
     if count == 0:
         if not pdf.rstrip().endswith(b"%%EOF"):
@@ -205,31 +291,59 @@ def verify_pdf(pdf: bytes, trusted: Iterable[Verifier]) -> Verdict:
         signature = bytes.fromhex(value.decode().rstrip())
     except ValueError:
         return _verdict(Status.TAMPERED, "the signature field does not hold a signature")
-    envelope, problem = _signed_licence(pdf)
-    if envelope is None:
-        return _verdict(Status.TAMPERED, problem)
-    found: dict[str, Any] = {"key_id": envelope.key_id, "algorithm": envelope.algorithm}
+    return pdf[:start] + _BLANK + pdf[end:], signature
+
+
+def _named_signer(pdf: bytes, message: bytes, signature: bytes) -> tuple[Verifier | None, str]:
+    """The key the file names, if it made `signature`; else None and why not.
+
+    Read from the raw bytes: nothing is parsed or inflated.
+    """
+    algorithms = [m[1] for m in islice(_NAMED_ALGORITHM.finditer(pdf), _NAMED_CANDIDATES)]
+    keys = [m[1] for m in islice(_NAMED_PUBLIC_KEY.finditer(pdf), _NAMED_CANDIDATES)]
+    checked, unusable = False, ""
+    for algorithm, key in product(algorithms, keys):
+        try:
+            named = verifier_for(algorithm.decode(), base64.b64decode(key, validate=True))
+        except (binascii.Error, UnknownKey) as exc:
+            unusable = str(exc)
+            continue
+        if named.verify(message, signature):
+            return named, ""
+        checked = True
+    if checked:
+        return None, "signature check failed: neither a trusted key nor the key named made it"
+    if unusable:
+        return None, f"no trusted key made the signature; the key named is unusable: {unusable}"
+    return None, "signature check failed: no trusted key made it, and the file names no key"
+
+
+def _key_of(key: Verifier) -> dict[str, Any]:
+    """How a verdict names the key that signed: its algorithm, short id and whole key."""
+    return {
+        "algorithm": key.algorithm,
+        "key_id": key_id(key.algorithm, key.public_key),
+        "public_key": public_key_text(key),
+    }
+
+
+def _names(envelope: SignedLicence, key: Verifier) -> bool:
+    """Whether the attached data names exactly `key`: algorithm, whole public key and id."""
     try:
         public_key = base64.b64decode(envelope.public_key, validate=True)
-        verifier = verifier_for(envelope.algorithm, public_key)
-    except (binascii.Error, UnknownKey) as exc:
-        return _verdict(Status.TAMPERED, f"unusable signing key: {exc}", **found)
-    if key_id(envelope.algorithm, public_key) != envelope.key_id:
-        return _verdict(Status.TAMPERED, "the key id does not name the attached key", **found)
-    message = pdf[:start] + _BLANK + pdf[end:]
-    if not verifier.verify(message, signature):
-        return _verdict(Status.TAMPERED, "signature check failed", **found)
-    trusted_ids = {key_id(v.algorithm, v.public_key) for v in trusted}
-    status = Status.GENUINE if envelope.key_id in trusted_ids else Status.UNTRUSTED
-    return _verdict(status, **found, licence=envelope.licence)
+    except binascii.Error:
+        return False
+    named = (envelope.algorithm, public_key, envelope.key_id)
+    return named == (key.algorithm, key.public_key, key_id(key.algorithm, key.public_key))
 
 
 def _signed_licence(pdf: bytes) -> tuple[SignedLicence | None, str]:
-    try:
-        attachments = PdfReader(io.BytesIO(pdf)).attachments
-        contents = attachments.get(ATTACHMENT)
-    except Exception as exc:  # pypdf raises many kinds on damaged files; any means "damaged"
-        return None, f"the PDF cannot be read: {type(exc).__name__}"
+    """The attached licence.json, read with pypdf under the licence's limits; or why not."""
+    with pypdf.apply_configuration(_READING_LIMITS):
+        try:
+            contents = PdfReader(io.BytesIO(pdf)).attachments.get(ATTACHMENT)
+        except Exception as exc:  # pypdf raises many kinds on damaged files; any means "damaged"
+            return None, f"the PDF cannot be read: {type(exc).__name__}"
     if not contents or len(contents) != 1:
         return None, f"no single {ATTACHMENT} attachment"
     try:

@@ -1,7 +1,8 @@
 """The market-supervision bureau (市场监管): name check and establishment registration.
 
 Result: `credit_code` (unified social credit code), `licence_id` (e-business licence number)
-and `licence`, the signed licence PDF as an `AgencyDocument` (see `integrations.e_licence`).
+and `licence`, the signed licence PDF as an `AgencyDocument` (see `integrations.e_licence`)
+with the verification token its QR code carries.
 """
 
 from __future__ import annotations
@@ -9,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Base64Bytes, field_validator
+from pydantic import Base64Bytes, Field, field_validator
 
 from integrations.adapter import AgencyReply, MappedAdapter, person_payload, yuan_text
 from integrations.base import AgencyDocument
 from integrations.codes import is_valid_uscc
-from integrations.e_licence import MEDIA_TYPE
+from integrations.e_licence import MEDIA_TYPE, VERIFICATION_TOKEN_PATTERN
 from integrations.requests import RegistrationRequest
 
 
@@ -22,6 +23,9 @@ class _Registered(AgencyReply):
     uscc: str
     licence_no: str
     licence_pdf: Base64Bytes
+    # What the licence's QR code carries to its public check; a bureau whose QR codes lead
+    # elsewhere sends none.
+    licence_verification_token: str | None = Field(default=None, pattern=VERIFICATION_TOKEN_PATTERN)
 
     @field_validator("licence_pdf")
     @classmethod
@@ -68,5 +72,6 @@ class RegistrationAdapter(MappedAdapter[RegistrationRequest]):
             media_type=MEDIA_TYPE,
             content=reply.licence_pdf,
             reference=reply.licence_no,
+            verification_token=reply.licence_verification_token or "",
         )
         return {"credit_code": reply.uscc, "licence_id": reply.licence_no, "licence": licence}

@@ -34,6 +34,8 @@ app.add_typer(calendar_app, name="calendar", help="Working-day calendar: deadlin
 app.add_typer(licence_app, name="licence", help="E-business licences: verify a licence PDF.")
 app.add_typer(token_app, name="token")
 
+EXIT_REFUSED = 2  # a standalone process refuses settings that are unsafe in production
+
 Port = Annotated[int, typer.Option("--port", "-p", help="TCP port to listen on.", min=0, max=65535)]
 Host = Annotated[str, typer.Option("--host", help="Address to bind.")]
 
@@ -84,7 +86,7 @@ def serve(port: Port = 8000, host: Host = "127.0.0.1") -> None:
     with run_embedded(settings, simulators=simulated) as rt:
         typer.echo(f"OneStop at http://{host}:{port}  (agencies: {rt.agencies_url})")
         _warn_if_schedule_missing()
-        uvicorn.run(create_app(), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(rt.settings), host=host, port=port, log_level="warning")
 
 
 @app.command()
@@ -164,7 +166,12 @@ def run(
 
 @app.command()
 def api(port: Port = 8000, host: Host = "127.0.0.1") -> None:
-    """Run the JSON API alone (production: PostgreSQL + RabbitMQ)."""
+    """Run the JSON API alone (production: PostgreSQL + RabbitMQ).
+
+    Refuses to start while the simulators' development key is trusted, unless
+    ONESTOP_DEVELOPMENT=true says this is a development deployment.
+    """
+    _refuse_unsafe_trust()
     import uvicorn
 
     from orchestrator.api.app import create_app
@@ -189,7 +196,12 @@ def worker(
     ] = None,
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "warning",
 ) -> None:
-    """Run a Celery worker (threads pool) for step work."""
+    """Run a Celery worker (threads pool) for step work.
+
+    Refuses to start while the simulators' development key is trusted, unless
+    ONESTOP_DEVELOPMENT=true says this is a development deployment.
+    """
+    _refuse_unsafe_trust()
     from orchestrator.celery_app import app as celery
 
     threads = concurrency or get_settings().worker_concurrency
@@ -203,7 +215,12 @@ def worker(
 
 @app.command()
 def beat(loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "warning") -> None:
-    """Run Celery beat: the sweep that re-dispatches overdue steps, and deadline revision."""
+    """Run Celery beat: the sweep that re-dispatches overdue steps, and deadline revision.
+
+    Refuses to start while the simulators' development key is trusted, unless
+    ONESTOP_DEVELOPMENT=true says this is a development deployment.
+    """
+    _refuse_unsafe_trust()
     from orchestrator.celery_app import app as celery
 
     _warn_if_schedule_missing()
@@ -232,6 +249,15 @@ def _warn_if_schedule_missing() -> None:
 
     rt = current()
     warn_if_schedule_missing(rt.calendar, rt.clock.now())
+
+
+def _refuse_unsafe_trust() -> None:
+    """Exit before starting a standalone process with settings unsafe in production."""
+    from orchestrator.licences.verification import unsafe_trust
+
+    if reason := unsafe_trust(get_settings()):
+        typer.echo("\n".join(reason), err=True)
+        raise typer.Exit(EXIT_REFUSED)
 
 
 def _pace_garbage_collection() -> None:

@@ -14,6 +14,8 @@ from types import TracebackType
 
 import httpx
 
+from orchestrator.settings import environment_with_simulators
+
 _ME = [sys.executable, "-m", "orchestrator.cli"]
 
 
@@ -37,6 +39,9 @@ class Deployment:
         self.env = dict(os.environ if env is None else env)
         if simulators_port is not None:
             self.env.setdefault("ONESTOP_AGENCIES_URL", f"http://127.0.0.1:{simulators_port}")
+            # Its simulators sign licences with their development key: what it starts
+            # trusts that key, as the development deployment it is.
+            self.env = environment_with_simulators(self.env)
         if api_port is not None:  # where a simulated licence's QR code leads
             self.env.setdefault("ONESTOP_PUBLIC_URL", f"http://127.0.0.1:{api_port}")
         # Every process must read the same scaled clock.

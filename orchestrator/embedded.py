@@ -49,12 +49,19 @@ def run_embedded(
     beat: bool = True,
     **runtime_overrides: Any,
 ) -> Iterator[Runtime]:
-    """Migrate, start simulators, a worker thread and beat; yield the installed runtime."""
+    """Migrate, start simulators, a worker thread and beat; yield the installed runtime.
+
+    Unless `settings` name the agencies, the simulators run here, and the runtime's
+    settings trust their development key (`Settings.with_simulators`).
+    """
     migrate(settings.database_url)
     with ExitStack() as stack:
-        agencies_url = settings.agencies_url or stack.enter_context(
-            simulators_in_thread(simulators, time_model=time_model)
-        )
+        agencies_url = settings.agencies_url
+        if not agencies_url:
+            agencies_url = stack.enter_context(
+                simulators_in_thread(simulators, time_model=time_model)
+            )
+            settings = settings.with_simulators()
         rt = runtime.install(
             runtime.from_settings(settings, agencies_url=agencies_url, **runtime_overrides)
         )

@@ -26,10 +26,18 @@ class DomainError(Exception):
             **self.detail,
         }
 
+    def headers(self) -> dict[str, str]:
+        """Headers the error response carries besides its body (none by default)."""
+        return {}
+
 
 class Unauthorized(DomainError):
     status_code = 401
     code = "unauthorized"
+
+    def headers(self) -> dict[str, str]:
+        """How to authenticate (RFC 6750)."""
+        return {"WWW-Authenticate": "Bearer"}
 
 
 class Forbidden(DomainError):

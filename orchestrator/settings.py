@@ -2,26 +2,55 @@
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from datetime import time as clock_time
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
+import limits
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from integrations.signing import UnknownKey, parse_public_key
 
 VAR_DIR = Path("var")
-# The agency simulators' development key (integrations/simulators/licence.py): trusted by
-# default so that licences issued in the embedded mode verify; not for production.
+# The agency simulators' development key (integrations/simulators/licence.py). Its seed is
+# public, so anyone can sign a licence with it: only a development deployment, one that
+# runs its own simulators, may trust it (see `Settings.trusts_simulator_key`).
 SIMULATOR_LICENCE_KEY = "Ed25519:yN0dPPqK0B21l0ndeFraKJTu1ZAwfdcYJULrCbX8Jn4="
+
+# Where rate-limit counters may live: this process's memory, or a Redis that every API
+# process shares (`limits` storage schemes with the moving window).
+RATE_LIMIT_STORAGES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel")
 
 
 def licence_verify_url(public_url: str) -> str:
-    """What a licence's QR code leads to, under OneStop's public address."""
-    return public_url.rstrip("/") + "/api/v1/licences/{licence_no}"
+    """What a licence's QR code leads to, under OneStop's public address.
+
+    `{token}` is the licence's verification token, which the registration authority fills
+    in (an unguessable value, so that licences cannot be looked up by counting numbers).
+    """
+    return public_url.rstrip("/") + "/api/v1/licences/check/{token}"
+
+
+def is_simulator_key(text: str) -> bool:
+    """Whether `text` ("<algorithm>:<base64>") is the simulators' development key.
+
+    The whole key is compared, never a short key id.
+    """
+    key, simulators = parse_public_key(text), parse_public_key(SIMULATOR_LICENCE_KEY)
+    return (key.algorithm, key.public_key) == (simulators.algorithm, simulators.public_key)
+
+
+def with_simulator_key(keys: Sequence[str]) -> list[str]:
+    """`keys` and the simulators' development key, once."""
+    trusted = list(keys)
+    return trusted if any(map(is_simulator_key, trusted)) else [*trusted, SIMULATOR_LICENCE_KEY]
 
 
 class Settings(BaseSettings):
@@ -111,9 +140,37 @@ class Settings(BaseSettings):
     )
 
     licence_trusted_keys: list[str] = Field(
-        default=[SIMULATOR_LICENCE_KEY],
+        default=[],
         description="Registration authorities' public keys that make an e-business licence "
-        'genuine, as a JSON list of "<algorithm>:<base64>"; default: the simulators\' dev key.',
+        'genuine, as a JSON list of "<algorithm>:<base64>". Empty by default: commands that '
+        "run their own simulators add the simulators' development key for what they start.",
+    )
+    development: bool = Field(
+        default=False,
+        description="This is a development deployment: `api`, `worker` and `beat` may start "
+        "while the simulators' development key is trusted (they refuse to otherwise).",
+    )
+
+    # Rate limits per client address on the public endpoints (orchestrator/api/rate_limits.py),
+    # in the `limits` notation: "<count>/<period>", several joined by ";".
+    rate_limit_storage_url: str = Field(
+        default="memory://",
+        description="Where the counters live: memory:// holds for this process only; "
+        "redis://… makes the limits hold across every API process that shares it.",
+    )
+    rate_limit_key_prefix: str = Field(
+        default="onestop",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="Names this deployment's counters in a shared store.",
+    )
+    rate_limit_licence_checks: str = Field(
+        default="30/minute;300/hour",
+        description="Licence checks (an uploaded PDF, or a QR code's token) per client address.",
+    )
+    rate_limit_licence_lookups_by_number: str = Field(
+        default="5/minute;30/hour",
+        description="Lookups by bare licence number per client address: stricter, since "
+        "numbers can be counted through.",
     )
 
     @field_validator("licence_trusted_keys")
@@ -126,10 +183,57 @@ class Settings(BaseSettings):
                 raise ValueError(str(exc)) from exc
         return keys
 
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _known_storage(cls, url: str) -> str:
+        if urlsplit(url).scheme not in RATE_LIMIT_STORAGES:
+            raise ValueError(f"a rate-limit storage is one of {', '.join(RATE_LIMIT_STORAGES)}")
+        return url
+
+    @field_validator("rate_limit_licence_checks", "rate_limit_licence_lookups_by_number")
+    @classmethod
+    def _parsable_limits(cls, text: str) -> str:
+        limits.parse_many(text)  # ValueError, which names the text, if it cannot be read
+        return text
+
+    def trusts_simulator_key(self) -> bool:
+        """Whether the simulators' development key is among the trusted keys (whole keys)."""
+        return any(map(is_simulator_key, self.licence_trusted_keys))
+
+    def with_simulators(self) -> Settings:
+        """These settings for a deployment that runs its own simulators.
+
+        Their development key is trusted, so that the licences they issue verify, and the
+        deployment is marked a development one: nothing of it may face the public.
+        """
+        trusted = with_simulator_key(self.licence_trusted_keys)
+        return self.model_copy(update={"licence_trusted_keys": trusted, "development": True})
+
     @property
     def token_max_lifetime(self) -> timedelta:
         """The longest an API token is live (`token_max_days`)."""
         return timedelta(days=self.token_max_days)
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets `field` (e.g. ONESTOP_DATABASE_URL)."""
+    if field not in Settings.model_fields:
+        raise KeyError(field)
+    return f"{Settings.model_config['env_prefix']}{field}".upper()
+
+
+def environment_with_simulators(env: Mapping[str, str]) -> dict[str, str]:
+    """`env` for the processes of a deployment that runs its own simulators.
+
+    The environment counterpart of `Settings.with_simulators`: the development key joins
+    the trusted keys that `env` names, and the deployment is marked a development one.
+    """
+    name = env_name("licence_trusted_keys")
+    keys: Any = json.loads(env.get(name) or "[]")
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise ValueError(f'{name} must be a JSON list of "<algorithm>:<base64>" keys')
+    trusted = json.dumps(with_simulator_key(keys))
+    return {**env, name: trusted, env_name("development"): "true"}
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,4 @@
-"""Shared fixtures: the embedded runtime on SQLite, and the real PostgreSQL and RabbitMQ."""
+"""Shared fixtures: the embedded runtime on SQLite, and the real PostgreSQL, RabbitMQ, Redis."""
 
 from __future__ import annotations
 
@@ -51,6 +51,13 @@ def rabbitmq_url() -> str:
     """The local RabbitMQ broker (started if down)."""
     _require(("RabbitMQ",))
     return services.AMQP_URL
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The local Redis (started if down); give each test keys of its own (a unique prefix)."""
+    _require(("Redis",))
+    return services.REDIS_URL
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The real services the integration tests use: PostgreSQL and RabbitMQ.
+"""The real services the integration tests use: PostgreSQL, RabbitMQ and Redis.
 
 `python -m tests.services ensure` starts whichever is down (as root, with the commands
 the machines document) and waits for it. In CI (CI=true) a service that stays down is a
@@ -20,6 +20,7 @@ PG_ADMIN_URL = os.environ.get(
     "ONESTOP_TEST_PG_ADMIN", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 AMQP_URL = os.environ.get("ONESTOP_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672//")
+REDIS_URL = os.environ.get("ONESTOP_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ def _pg_start() -> tuple[str, ...]:
 SERVICES = (
     Service("PostgreSQL", 5432, _pg_start()),
     Service("RabbitMQ", 5672, ("rabbitmq-server", "-detached")),
+    Service("Redis", 6379, ("redis-server", "--daemonize", "yes", "--bind", "127.0.0.1",
+                            "--port", "6379", "--save", "", "--appendonly", "no")),
 )  # fmt: skip
 
 

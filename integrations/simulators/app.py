@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any, Literal, get_args
 
 from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from integrations.simulators.bank_account import BankAccountRules
 from integrations.simulators.courier import CourierRules
@@ -34,7 +34,7 @@ from integrations.simulators.engine import (
     wall_clock,
 )
 from integrations.simulators.housing_fund import HousingFundRules
-from integrations.simulators.licence import DEFAULT_VERIFY_URL
+from integrations.simulators.licence import DEFAULT_VERIFY_URL, check_verify_url_template
 from integrations.simulators.medical_insurance import MedicalInsuranceRules
 from integrations.simulators.registration import RegistrationRules
 from integrations.simulators.rest import agency_routes
@@ -79,8 +79,14 @@ class SimulatorConfig(BaseModel):
     behaviours: dict[AgencyName, Behaviour] = Field(default_factory=dict)
     licence_verify_url: str = Field(
         default=DEFAULT_VERIFY_URL,
-        description="Where the QR code of an e-business licence leads ({licence_no} filled in).",
+        description="Where the QR code of an e-business licence leads ({token}, the licence's "
+        "verification token, and {licence_no} filled in).",
     )
+
+    @field_validator("licence_verify_url")
+    @classmethod
+    def _fillable(cls, template: str) -> str:
+        return check_verify_url_template(template)
 
 
 class EffectsReport(BaseModel):

@@ -3,18 +3,21 @@
 The PDF uses reportlab's built-in CJK font (STSong-Light, a standard Adobe CID font that
 viewers supply, so nothing is embedded or installed) and `invariant=1`, so the same data
 always gives the same bytes. The QR code (zxing-cpp, full-size QR only: Micro QR is not read
-by phones) encodes the licence's public verification URL. Signing follows
+by phones) encodes the licence's public verification URL, which carries a random
+verification token rather than the countable licence number. Signing follows
 `integrations.e_licence`, with the key below.
 
 THE KEY BELOW IS A DEVELOPMENT KEY OF THE SIMULATOR, NOT A SECRET: its seed is printed in
-this file. OneStop trusts it by default (`ONESTOP_LICENCE_TRUSTED_KEYS`) so that the
-embedded mode works out of the box; a real deployment trusts the authorities' real keys.
+this file. OneStop trusts it only where it runs these simulators itself (a development
+deployment); a real deployment trusts the authorities' real keys.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import secrets
+import string
 from datetime import date
 from functools import lru_cache
 from typing import Any, cast
@@ -40,12 +43,43 @@ from integrations.signing import Ed25519Signer, Signer
 
 FONT = "STSong-Light"
 DEV_KEY_LABEL = b"OneStop simulated registration authority: development key, not a secret"
-DEFAULT_VERIFY_URL = "http://127.0.0.1:8000/api/v1/licences/{licence_no}"
+# Where a QR code leads unless OneStop says otherwise: `{token}` (and `{licence_no}`, if a
+# template names it) filled in per licence.
+DEFAULT_VERIFY_URL = "http://127.0.0.1:8000/api/v1/licences/check/{token}"
+VERIFY_URL_FIELDS = frozenset({"token", "licence_no"})
+VERIFICATION_TOKEN_BYTES = 16  # 128 random bits: not to be guessed, nor counted through
 
 _PAGE_W, _PAGE_H = landscape(A4)
 _MARGIN = 60.0
 _LABEL_W = 110.0
 _QR_SIZE = 120.0
+
+
+def verification_token() -> str:
+    """A fresh token for a licence's QR code.
+
+    From the operating system's randomness, never from a simulator's seeded dice: a
+    scenario's seed is no secret, so tokens drawn from it could be computed.
+    """
+    return secrets.token_urlsafe(VERIFICATION_TOKEN_BYTES)
+
+
+def verify_url(template: str, *, token: str, licence_no: str) -> str:
+    """`template` with the licence's token and number filled in."""
+    return template.format(token=token, licence_no=licence_no)
+
+
+def check_verify_url_template(template: str) -> str:
+    """`template` if it names no field but `{token}` and `{licence_no}`; else ValueError."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        raise ValueError(f"malformed verify URL template {template!r}: {exc}") from exc
+    if unknown := fields - VERIFY_URL_FIELDS:
+        raise ValueError(
+            f"a verify URL template may name {{token}} and {{licence_no}} only, not {unknown}"
+        )
+    return template
 
 
 @lru_cache(maxsize=1)

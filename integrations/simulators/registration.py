@@ -3,7 +3,8 @@
 It keeps a register of company names per district (seeded from `data/registration.yaml`),
 refuses prohibited words and a trade name (字号) already registered in the same district,
 and issues a unified social credit code (GB 32100) and an e-business licence: its number,
-and the signed PDF itself (base64 in `licence_pdf`, see `integrations.simulators.licence`).
+the signed PDF itself (base64 in `licence_pdf`, see `integrations.simulators.licence`) and
+the verification token its QR code carries (`licence_verification_token`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,12 @@ from integrations.simulators.checks import (
     load_yaml,
 )
 from integrations.simulators.engine import AgencyRules, Completed, Decision, Refused, parse
-from integrations.simulators.licence import DEFAULT_VERIFY_URL, issue_licence
+from integrations.simulators.licence import (
+    DEFAULT_VERIFY_URL,
+    issue_licence,
+    verification_token,
+    verify_url,
+)
 
 _GB11714_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
 
@@ -170,7 +176,8 @@ class RegistrationRules(AgencyRules):
         uscc = body17 + gb32100_check_char(body17)
         licence_no = f"{app.region_code}{app.application_date:%Y}{self._licences.take():08d}"
         district[trade] = name
-        licence = self._licence(app, uscc, licence_no)
+        token = verification_token()
+        licence = self._licence(app, uscc, licence_no, token)
         return Completed(
             result={
                 "uscc": uscc,
@@ -178,11 +185,12 @@ class RegistrationRules(AgencyRules):
                 "enterprise_name": name,
                 "established_on": app.application_date.isoformat(),
                 "licence_pdf": base64.b64encode(issue_licence(licence)).decode(),
+                "licence_verification_token": token,
             },
             subject=f"{app.region_code}:{trade}",
         )
 
-    def _licence(self, app: RegistrationIn, uscc: str, licence_no: str) -> LicenceData:
+    def _licence(self, app: RegistrationIn, uscc: str, licence_no: str, token: str) -> LicenceData:
         authority = self._names.authorities.get(app.region_code, f"{app.region_code}市场监督管理局")
         return LicenceData(
             licence_no=licence_no,
@@ -198,5 +206,5 @@ class RegistrationRules(AgencyRules):
             business_scope="；".join(app.business_scope),
             authority=authority,
             issued_on=app.application_date,
-            verify_url=self._verify_url.format(licence_no=licence_no),
+            verify_url=verify_url(self._verify_url, token=token, licence_no=licence_no),
         )

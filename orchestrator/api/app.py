@@ -11,12 +11,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator import runtime
 from orchestrator.api.limits import BodySizeLimit, BodyTooLarge
+from orchestrator.api.rate_limits import RateLimiter
 from orchestrator.calendar import missing_schedule_notice
 from orchestrator.errors import DomainError
 from orchestrator.filings.api import router as filings_router
 from orchestrator.filings.schemas import field_errors_from_dicts
 from orchestrator.licences.api import router as licences_router
-from orchestrator.settings import get_settings
+from orchestrator.settings import Settings, get_settings
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
@@ -25,8 +26,7 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-    return _json(exc.status_code, exc.body(), headers)
+    return _json(exc.status_code, exc.body(), exc.headers() or None)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -70,15 +70,21 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return _json(exc.status_code, body, dict(exc.headers or {}))
 
 
-def create_app() -> FastAPI:
-    """The API application; the runtime comes from `orchestrator.runtime`."""
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API application; the runtime comes from `orchestrator.runtime`.
+
+    `settings` (default: the process's) set its body limit and its rate limits.
+    """
+    settings = settings or get_settings()
     app = FastAPI(
         title="OneStop API",
         version="1",
         summary="一件事开办企业 · Open a company in one visit",
         openapi_url="/openapi.json",
     )
-    app.add_middleware(BodySizeLimit, max_bytes=get_settings().api_max_body_bytes)
+    app.state.settings = settings
+    app.state.rate_limiter = RateLimiter(settings)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -8,6 +8,7 @@ result): `set_aside` puts a reference in their place and `store` keeps them in t
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
@@ -25,7 +26,8 @@ def set_aside(result: Mapping[str, Any]) -> tuple[dict[str, Any], list[AgencyDoc
     """Split the documents off `result`: the result with references in their place, and them.
 
     A reference says which document it was and how to tell it is the same one:
-    `{"document": kind, "reference": ..., "media_type": ..., "sha256": ..., "size": bytes}`.
+    `{"document": kind, "reference": ..., "media_type": ..., "sha256": ..., "size": bytes}`;
+    a document's verification token stays out of the result (it goes to `document` only).
     """
     kept: dict[str, Any] = {}
     issued: list[AgencyDocument] = []
@@ -65,6 +67,9 @@ def store(
                     "media_type": doc.media_type,
                     "content": doc.content,
                     "sha256": doc.sha256,
+                    "verification_token_sha256": token_digest(doc.verification_token)
+                    if doc.verification_token
+                    else None,
                     "created_at": now,
                 }
                 for doc in issued
@@ -80,6 +85,16 @@ def latest_of_filing(session: Session, filing_id: int, kind: str) -> Document | 
 def latest_by_reference(session: Session, kind: str, reference: str) -> Document | None:
     """The newest document of `kind` under the agency's number `reference` (e.g. a licence no.)."""
     return _latest(session, kind, Document.reference == reference)
+
+
+def by_verification_token(session: Session, kind: str, token: str) -> Document | None:
+    """The document of `kind` whose holder's verification token is `token`, if any."""
+    return _latest(session, kind, Document.verification_token_sha256 == token_digest(token))
+
+
+def token_digest(token: str) -> str:
+    """How a verification token is stored: hex SHA-256 of its UTF-8 bytes."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _latest(session: Session, kind: str, condition: ColumnElement[bool]) -> Document | None:

@@ -168,6 +168,7 @@ class Document(Base):
     __table_args__ = (
         Index("ix_document_filing_kind", "filing_id", "kind"),
         Index("ix_document_kind_reference", "kind", "reference"),
+        Index("ix_document_verification_token", "verification_token_sha256"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -178,4 +179,7 @@ class Document(Base):
     media_type: Mapped[str] = mapped_column(String(100))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(64))
+    # SHA-256 of the token the holder presents (`AgencyDocument.verification_token`), looked
+    # up by digest so that how long a lookup takes says nothing about the tokens stored.
+    verification_token_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]

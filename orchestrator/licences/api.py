@@ -1,24 +1,39 @@
 """Public licence checks (/api/v1/licences): no token, since anyone may check a licence.
 
-POST /api/v1/licences/verify        the PDF as the body → the verdict and the signed data
-GET  /api/v1/licences/{licence_no}  what the licence's QR code leads to: OneStop's copy
-                                    of that licence, verified
+POST /api/v1/licences/verify         the PDF as the body → the verdict and the signed data
+GET  /api/v1/licences/check/{token}  where a licence's QR code leads: OneStop's copy of the
+                                     licence that carries this verification token, verified
+GET  /api/v1/licences/{licence_no}   the same by bare licence number, which anyone can count
+                                     through: rate-limited more strictly
+
+Every route is rate-limited per client address (`orchestrator.api.rate_limits`).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 
-from integrations.e_licence import Status, Verdict
+from integrations.e_licence import VERIFICATION_TOKEN_PATTERN, Status, Verdict
 from orchestrator.api.deps import RuntimeDep
+from orchestrator.api.rate_limits import RateLimited
 from orchestrator.errors import DomainError, NotFound
 from orchestrator.filings import documents
 from orchestrator.licences.verification import verify
 
-router = APIRouter(prefix="/licences", tags=["licences"])
+_RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Too many requests from this address (see Retry-After)"},
+    503: {"description": "The rate-limit store cannot be reached (see Retry-After)"},
+}
+
+router = APIRouter(prefix="/licences", tags=["licences"], responses=_RATE_LIMITED)
+
+_checks = RateLimited("licence_checks", lambda s: s.rate_limit_licence_checks)
+_lookups_by_number = RateLimited(
+    "licence_lookups_by_number", lambda s: s.rate_limit_licence_lookups_by_number
+)
 
 
 class EmptyBody(DomainError):
@@ -48,6 +63,7 @@ _PDF_BODY = {
     response_model=Verdict,
     summary="Verify an e-business licence (电子营业执照核验)",
     openapi_extra={"requestBody": _PDF_BODY},
+    dependencies=[Depends(_checks)],
     responses={
         400: {"description": "Empty body, or not a PDF"},
         413: {"description": "Larger than the API's body limit"},
@@ -58,12 +74,13 @@ async def verify_upload(request: Request, rt: RuntimeDep) -> Verdict:
     """`valid`: intact and soundly signed; `trusted`: by a registration authority we trust.
 
     A tampered or damaged licence, or one signed by an unknown key, is a 200 whose verdict
-    says so (with `reason_zh`/`reason_en`); only an intact, trusted one is genuine.
+    says so (with `reason_zh`/`reason_en`); only an intact, trusted one is genuine, and only
+    a genuine one shows the data it was signed with.
     """
     body = await request.body()  # the API's body-size limit answers 413 beyond it
     if not body:
         raise EmptyBody("请求体为空：请上传执照 PDF", "empty body: send the licence PDF")
-    verdict = await run_in_threadpool(verify, body, rt.settings)  # parsing a PDF is CPU work
+    verdict = await run_in_threadpool(verify, body, rt.settings)  # signatures are CPU work
     if verdict.status is Status.NOT_A_PDF:
         raise NotAPdf(verdict.reason_zh, verdict.reason_en)
     if verdict.status is Status.NOT_A_LICENCE:
@@ -72,9 +89,30 @@ async def verify_upload(request: Request, rt: RuntimeDep) -> Verdict:
 
 
 @router.get(
+    "/check/{token}",
+    response_model=Verdict,
+    summary="Check a licence by the token its QR code carries (扫码核验)",
+    dependencies=[Depends(_checks)],
+    responses={404: {"description": "No licence carries this token"}},
+)
+def check_by_token(
+    token: Annotated[str, Path(pattern=VERIFICATION_TOKEN_PATTERN)], rt: RuntimeDep
+) -> Verdict:
+    """The licence OneStop received from the authority with this verification token, verified."""
+    with rt.database.reading() as session:
+        document = documents.by_verification_token(session, documents.LICENCE, token)
+        content = document.content if document else None
+    if content is None:
+        raise NotFound("未找到该二维码对应的营业执照", "no licence carries this token")
+    return verify(content, rt.settings)
+
+
+@router.get(
     "/{licence_no}",
     response_model=Verdict,
-    summary="Check a licence by its number (where its QR code leads)",
+    summary="Check a licence by its bare number (rate-limited: prefer the QR code's link)",
+    dependencies=[Depends(_lookups_by_number)],
+    responses={404: {"description": "No licence under this number"}},
 )
 def check_by_number(
     licence_no: Annotated[str, Path(min_length=1, max_length=60)], rt: RuntimeDep

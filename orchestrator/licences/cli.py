@@ -11,19 +11,20 @@ import typer
 from pydantic import ValidationError
 
 from integrations.e_licence import Status, Verdict
-from orchestrator.licences.verification import verify
-from orchestrator.settings import get_settings
+from orchestrator.licences.verification import unsafe_trust, verify
+from orchestrator.settings import env_name, get_settings
 
 EXIT_GENUINE = 0
 EXIT_NOT_GENUINE = 1  # tampered, untrusted, or not a licence at all
-EXIT_UNREADABLE = 2  # the file could not be read (or the trusted keys are misconfigured)
+EXIT_UNREADABLE = 2  # the file could not be read, or the trusted keys are misconfigured
 MAX_FILE_BYTES = 32 * 1024 * 1024  # far beyond any licence; refuse rather than load anything
 
 app = typer.Typer(
     help="电子营业执照 / E-business licences: verify the registration authority's signature.",
     epilog=(
         "Trusted authority keys: ONESTOP_LICENCE_TRUSTED_KEYS (a JSON list of"
-        ' "<algorithm>:<base64>"); by default the simulators\' development key.'
+        ' "<algorithm>:<base64>"); none by default. The simulators\' development key may be'
+        " among them only with ONESTOP_DEVELOPMENT=true."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -38,11 +39,13 @@ _HEADLINES = {
 }
 
 
-def _fail(message_zh: str, message_en: str, *, as_json: bool, path: Path) -> typer.Exit:
+def _fail(
+    message_zh: str, message_en: str, *, as_json: bool, path: Path, error: str = "unreadable"
+) -> typer.Exit:
     if as_json:
         typer.echo(
             json.dumps(
-                {"file": str(path), "error": "unreadable", "message_zh": message_zh,
+                {"file": str(path), "error": error, "message_zh": message_zh,
                  "message_en": message_en},
                 ensure_ascii=False,
             )
@@ -93,8 +96,8 @@ def _print(verdict: Verdict) -> None:
             ("执照编号", shown.licence_no),
         ):
             typer.echo(f"  {label}：{value}")
-    if verdict.key_id:
-        typer.echo(f"签名密钥 / signing key: {verdict.algorithm} {verdict.key_id}")
+    if verdict.public_key:
+        typer.echo(f"签名密钥 / signing key: {verdict.public_key}  (id {verdict.key_id})")
 
 
 @app.command(
@@ -107,7 +110,7 @@ def _print(verdict: Verdict) -> None:
     ),
     epilog=(
         "Exit codes: 0 = genuine; 1 = tampered, damaged, signed by an untrusted key, or not a"
-        " licence; 2 = the file cannot be read."
+        " licence; 2 = the file cannot be read, or the trusted keys are misconfigured."
     ),
 )
 def verify_command(
@@ -121,12 +124,17 @@ def verify_command(
     try:
         settings = get_settings()
     except ValidationError as exc:
+        first = exc.errors()[0]
+        variable = env_name(str(first["loc"][0])) if first["loc"] else "ONESTOP_*"
         raise _fail(
-            "信任密钥配置有误（ONESTOP_LICENCE_TRUSTED_KEYS）",
-            f"misconfigured settings: {exc.errors()[0]['msg']}",
+            f"配置有误（{variable}）",
+            f"misconfigured settings ({variable}): {first['msg']}",
             as_json=as_json,
             path=file,
+            error="misconfigured",
         ) from exc
+    if reason := unsafe_trust(settings):  # the same rule as the API's: no dev key in production
+        raise _fail(*reason, as_json=as_json, path=file, error="misconfigured")
     verdict = verify(_read(file, as_json=as_json), settings)
     if as_json:
         typer.echo(

@@ -716,7 +716,7 @@ def replaying(plan: ReplayPlan, database: Path) -> Iterator[Replay]:
             )
             zero = time.time()
             clock = Clock(origin=scenario.clock.start, scale=scenario.clock.scale, real_start=zero)
-            settings = settings.model_copy(update={"clock_real_start": zero})
+            settings = rt.settings.model_copy(update={"clock_real_start": zero})
             rt = runtime.install(replace(rt, settings=settings, clock=clock))
             yield Replay(
                 plan=plan,

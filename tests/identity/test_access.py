@@ -192,6 +192,7 @@ class TestAuthentication:
 # Anyone may check an e-business licence (电子营业执照): these alone need no token.
 PUBLIC_OPERATIONS = {
     ("POST", "/api/v1/licences/verify"),
+    ("GET", "/api/v1/licences/check/{token}"),
     ("GET", "/api/v1/licences/{licence_no}"),
 }
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
+import time
+import tracemalloc
 from datetime import date
 from typing import Any
 
@@ -14,16 +16,19 @@ from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey, Ed4
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pypdf import PdfReader, PdfWriter
+from pypdf import PdfReader, PdfWriter, get_configuration
 
-from integrations import signing
+from integrations import e_licence, signing
 from integrations.base import AgencyDocument, Done
 from integrations.e_licence import (
     ATTACHMENT,
+    MAX_INFLATED_BYTES,
     LicenceData,
     SignedLicence,
     Status,
     canonical_json,
+    fill_signature,
+    signed_envelope,
     verify_pdf,
 )
 from integrations.registry import build_adapters, close_adapters
@@ -35,10 +40,16 @@ from integrations.signing import (
     public_key_text,
 )
 from integrations.simulators.app import SimulatorConfig, create_app
-from integrations.simulators.licence import issue_licence, render_licence, simulator_signer
+from integrations.simulators.licence import (
+    _render,
+    issue_licence,
+    render_licence,
+    simulator_signer,
+)
 from integrations.simulators.server import serve_in_thread
 from tests.integrations.agency_factories import Adapters, new_key, person, registration_request
 from tests.integrations.conftest import SimControl
+from tests.integrations.hostile_pdfs import BOMB_INFLATED_BYTES, bomb_pdf, inflated_size
 
 TRUSTED = [simulator_signer()]
 SIMULATOR_KEY = "Ed25519:yN0dPPqK0B21l0ndeFraKJTu1ZAwfdcYJULrCbX8Jn4="
@@ -109,13 +120,34 @@ class TestIssuedOverHttp:
         for shown in (request.company_name, "王芳", "寿光市市场监督管理局", "2025年03月03日"):
             assert shown in text
 
-    def test_the_qr_code_leads_to_this_licence_check(
+    def test_the_qr_code_leads_to_this_licence_check_by_its_token(
         self, issued: tuple[Any, AgencyDocument]
     ) -> None:
         _, licence = issued
         assert qr_codes_on(licence.content) == [
-            f"http://127.0.0.1:8000/api/v1/licences/{licence.reference}"
+            f"http://127.0.0.1:8000/api/v1/licences/check/{licence.verification_token}"
         ]
+
+    def test_the_token_is_unguessable_and_not_the_number(
+        self, adapters: Adapters, sim: SimControl
+    ) -> None:
+        tokens = []
+        for _ in range(2):
+            outcome = adapters["registration"].submit(
+                registration_request(), idempotency_key=new_key()
+            )
+            assert isinstance(outcome, Done)
+            licence = outcome.result["licence"]
+            assert isinstance(licence, AgencyDocument)
+            assert licence.reference not in licence.verification_token
+            tokens.append(licence.verification_token)
+        assert tokens[0] != tokens[1]
+        # 16 random bytes in URL-safe base64: 128 bits that nobody can count through.
+        assert all(len(base64.urlsafe_b64decode(t + "==")) == 16 for t in tokens)
+
+    def test_the_token_stays_out_of_repr(self, issued: tuple[Any, AgencyDocument]) -> None:
+        _, licence = issued
+        assert licence.verification_token not in repr(licence)
 
     def test_a_repeated_submit_returns_the_same_licence(
         self, adapters: Adapters, sim: SimControl
@@ -126,7 +158,8 @@ class TestIssuedOverHttp:
         assert isinstance(first, Done) and first == again
 
     def test_the_verify_url_is_configurable(self) -> None:
-        config = SimulatorConfig(seed=7, licence_verify_url="https://verify.test/l/{licence_no}")
+        template = "https://verify.test/l/{licence_no}?t={token}"
+        config = SimulatorConfig(seed=7, licence_verify_url=template)
         server = serve_in_thread(create_app(config))
         try:
             built = build_adapters(server.base_url, timeout=5)
@@ -135,9 +168,17 @@ class TestIssuedOverHttp:
         finally:
             server.stop()
         assert isinstance(outcome, Done)
-        verdict = verify_pdf(outcome.result["licence"].content, TRUSTED)
+        licence = outcome.result["licence"]
+        verdict = verify_pdf(licence.content, TRUSTED)
         assert verdict.licence is not None
-        assert verdict.licence.verify_url == f"https://verify.test/l/{outcome.result['licence_id']}"
+        assert verdict.licence.verify_url == (
+            f"https://verify.test/l/{licence.reference}?t={licence.verification_token}"
+        )
+
+    @pytest.mark.parametrize("template", ["https://v.test/{id}", "https://v.test/{}", "{token"])
+    def test_a_verify_url_that_cannot_be_filled_in_is_refused(self, template: str) -> None:
+        with pytest.raises(ValueError, match="verify URL template"):
+            SimulatorConfig(licence_verify_url=template)
 
 
 class TestRendering:
@@ -156,6 +197,12 @@ class TestRendering:
         assert envelope.licence == licence_data()
         assert envelope.key_id == key_id("Ed25519", simulator_signer().public_key)
 
+    def test_the_attachment_is_stored_unfiltered_so_its_key_reads_without_inflating(
+        self, pdf: bytes
+    ) -> None:
+        attached = PdfReader(io.BytesIO(pdf)).attachments[ATTACHMENT][0]
+        assert pdf.count(attached) == 1  # the JSON's bytes are the stream's bytes
+
 
 def _replace_once(data: bytes, old: bytes, new: bytes) -> bytes:
     assert data.count(old) == 1 and len(old) == len(new)
@@ -166,7 +213,26 @@ class TestVerification:
     def test_a_licence_is_genuine_only_for_a_verifier_that_trusts_its_key(self, pdf: bytes) -> None:
         verdict = verify_pdf(pdf, [])
         assert (verdict.status, verdict.valid, verdict.trusted) == (Status.UNTRUSTED, True, False)
-        assert verdict.licence == licence_data()  # intact: the signed data is shown
+        # A key nobody vouches for can sign anything: its data is not shown, its key is.
+        assert verdict.licence is None
+        assert verdict.public_key == SIMULATOR_KEY and verdict.algorithm == "Ed25519"
+        genuine = verify_pdf(pdf, TRUSTED)
+        assert genuine.status is Status.GENUINE and genuine.licence == licence_data()
+        assert genuine.public_key == SIMULATOR_KEY
+
+    def test_trust_is_the_whole_key_not_its_short_id(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        # A key id is 64 bits of a hash: a forger may find a key whose id is a trusted key's.
+        # Play that collision: every key gets the trusted key's id, in the file as well.
+        trusted_id = key_id("Ed25519", simulator_signer().public_key)
+        monkeypatch.setattr(e_licence, "key_id", lambda algorithm, public_key: trusted_id)
+        forged = issue_licence(licence_data(), Ed25519Signer.generate())
+        assert (
+            SignedLicence.model_validate_json(
+                PdfReader(io.BytesIO(forged)).attachments[ATTACHMENT][0]
+            ).key_id
+            == trusted_id
+        )
+        assert verify_pdf(forged, TRUSTED).status is Status.UNTRUSTED
 
     def test_a_flipped_byte_in_the_page_is_tampering(self, pdf: bytes) -> None:
         flipped = bytearray(pdf)
@@ -238,6 +304,85 @@ class TestVerification:
         flipped[position % len(pdf)] ^= 1 << bit
         verdict = verify_pdf(bytes(flipped), TRUSTED)
         assert not verdict.genuine
+
+
+@pytest.fixture(scope="module")
+def bomb() -> bytes:
+    """A decompression bomb shaped like a licence, signed by nobody."""
+    return bomb_pdf()
+
+
+def _signed_without_attachment(signer: signing.Signer) -> bytes:
+    """A licence whose catalog lists no attachment, signed as it is by `signer`."""
+    unsigned = _render(licence_data(), attachment=signed_envelope(licence_data(), signer))
+    hidden = unsigned.replace(b"/EmbeddedFiles", b"/EmbeddedFilez")
+    return fill_signature(hidden, signer)
+
+
+def _measured(check: Any) -> tuple[Any, float, int]:
+    """What `check()` returns, the seconds it took, and the peak of memory it allocated."""
+    started = time.perf_counter()
+    result = check()
+    elapsed = time.perf_counter() - started
+    tracemalloc.start()
+    try:
+        check()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return result, elapsed, peak
+
+
+class TestTrustBeforeParsing:
+    """Nothing of an uploaded file is parsed or inflated before its signature is known."""
+
+    def test_the_bomb_is_real(self, bomb: bytes) -> None:
+        stream = bomb[bomb.index(b"stream\n") + 7 : bomb.index(b"\nendstream")]
+        assert len(bomb) < 80 * 1024
+        assert inflated_size(stream) == BOMB_INFLATED_BYTES > 50 * 1024 * 1024
+
+    def test_refuses_a_decompression_bomb_without_inflating_it(self, bomb: bytes) -> None:
+        verdict, seconds, peak = _measured(lambda: verify_pdf(bomb, TRUSTED))
+        assert verdict.status is Status.TAMPERED and not verdict.valid
+        assert seconds < 0.050
+        assert peak < 4 * len(bomb)  # the file and its blanked copy; nothing inflated
+
+    def test_a_bomb_signed_by_an_unknown_key_is_untrusted_without_inflating_it(self) -> None:
+        bomb = bomb_pdf(signer=Ed25519Signer.generate(), named=True)
+        verdict, seconds, peak = _measured(lambda: verify_pdf(bomb, TRUSTED))
+        assert (verdict.status, verdict.valid, verdict.licence) == (Status.UNTRUSTED, True, None)
+        assert seconds < 0.050
+        assert peak < 4 * len(bomb)
+
+    def test_a_bomb_a_trusted_key_signed_inflates_no_more_than_a_licence_needs(self) -> None:
+        # A development deployment trusts a key whose seed is public: anyone can sign this.
+        bomb = bomb_pdf(signer=simulator_signer())
+        verdict, _, peak = _measured(lambda: verify_pdf(bomb, TRUSTED))
+        assert verdict.status is Status.TAMPERED and "LimitReachedError" in verdict.detail
+        assert peak < 4 * MAX_INFLATED_BYTES < BOMB_INFLATED_BYTES // 10
+
+    def test_the_lowered_limit_is_for_this_call_only(self) -> None:
+        verify_pdf(bomb_pdf(signer=simulator_signer(), inflated=2 * MAX_INFLATED_BYTES), TRUSTED)
+        assert get_configuration().zlib_maximum_output_length == 75_000_000
+
+    def test_an_untrusted_file_is_judged_without_being_read_as_a_pdf(self) -> None:
+        other = Ed25519Signer.generate()
+        unreadable = _signed_without_attachment(other)
+        verdict = verify_pdf(unreadable, TRUSTED)
+        assert (verdict.status, verdict.valid) == (Status.UNTRUSTED, True)
+        assert verdict.public_key == public_key_text(other)
+        # The same file from a trusted key is read, and found to carry no licence data.
+        trusted = verify_pdf(unreadable, [other])
+        assert trusted.status is Status.TAMPERED and ATTACHMENT in trusted.detail
+
+    def test_a_forged_signature_naming_a_key_is_tampering(self, pdf: bytes) -> None:
+        # The file names the simulators' key; a signature of another key's is no signature.
+        other = Ed25519Signer.generate()
+        start = pdf.index(b"/OneStopSignature (") + len(b"/OneStopSignature (")
+        blank = pdf[:start] + b" " * 512 + pdf[start + 512 :]
+        forged = other.sign(blank).hex().encode().ljust(512)
+        verdict = verify_pdf(pdf[:start] + forged + pdf[start + 512 :], [])
+        assert verdict.status is Status.TAMPERED and "signature check failed" in verdict.detail
 
 
 class _Ed448Signer:

@@ -3,28 +3,43 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-from collections.abc import Iterator
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
+from pypdf import PdfReader
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from integrations.signing import Ed25519Signer, public_key_text
 from integrations.simulators.licence import issue_licence, render_licence, simulator_signer
+from orchestrator import runtime
+from orchestrator.api.app import create_app
 from orchestrator.cli import app as cli
 from orchestrator.filings.models import Document, Filing, Step
 from orchestrator.runtime import Runtime
-from orchestrator.settings import SIMULATOR_LICENCE_KEY, Settings
+from orchestrator.settings import (
+    SIMULATOR_LICENCE_KEY,
+    Settings,
+    get_settings,
+    licence_verify_url,
+)
 from tests.api import FILINGS, api_client, auth, file_via_api, wait_for
 from tests.api.test_filings_api import set_behaviour
+from tests.integrations.hostile_pdfs import bomb_pdf
 from tests.integrations.test_e_licence import licence_data
 from tests.people import BranchStaff
 
 VERIFY = "/api/v1/licences/verify"
+AUTHORITY = Ed25519Signer.generate()  # a registration authority's key, as production trusts
 
 
 @pytest.fixture
@@ -169,23 +184,132 @@ class TestPublicVerification:
         response = api.post(VERIFY, content=too_big)
         assert response.status_code == 413 and response.json()["error"] == "payload_too_large"
 
-    def test_the_qr_target_verifies_the_licence_on_record(
+    def test_the_qr_code_leads_to_the_licence_on_record_by_an_unguessable_token(
         self, api: TestClient, licence: bytes
     ) -> None:
         signed = api.post(VERIFY, content=licence).json()["licence"]
-        number = signed["licence_no"]
-        assert signed["verify_url"].endswith(f"/api/v1/licences/{number}")
-        body = api.get(f"/api/v1/licences/{number}").json()
+        path = urlsplit(signed["verify_url"]).path
+        token = path.rsplit("/", 1)[1]
+        assert path == f"/api/v1/licences/check/{token}"
+        assert signed["licence_no"] not in token and len(token) >= 22
+        body = api.get(path).json()
         assert body["status"] == "genuine" and body["licence"] == signed
 
-    def test_an_unknown_licence_number_is_404(self, api: TestClient) -> None:
-        response = api.get("/api/v1/licences/000000000000000000")
-        assert response.status_code == 404 and response.json()["message_zh"]
+    def test_the_token_is_kept_as_a_digest_apart_from_the_step_result(
+        self, onestop: Runtime, api: TestClient, licence: bytes, filed: str
+    ) -> None:
+        signed = api.post(VERIFY, content=licence).json()["licence"]
+        token = signed["verify_url"].rsplit("/", 1)[1]
+        with onestop.database.reading() as session:
+            filing = session.scalars(select(Filing).where(Filing.tracking_code == filed)).one()
+            document = session.scalars(
+                select(Document).where(Document.filing_id == filing.id)
+            ).one()
+            step = session.scalars(
+                select(Step).where(Step.filing_id == filing.id, Step.name == "registration")
+            ).one()
+            assert document.verification_token_sha256 == hashlib.sha256(token.encode()).hexdigest()
+            assert token not in json.dumps(step.result)
+
+    def test_the_bare_number_still_finds_the_licence(self, api: TestClient, licence: bytes) -> None:
+        signed = api.post(VERIFY, content=licence).json()["licence"]
+        body = api.get(f"/api/v1/licences/{signed['licence_no']}").json()
+        assert body["status"] == "genuine" and body["licence"] == signed
+
+    def test_an_unknown_licence_number_or_token_is_404(self, api: TestClient) -> None:
+        for path in ("/api/v1/licences/000000000000000000", "/api/v1/licences/check/" + "A" * 22):
+            response = api.get(path)
+            assert response.status_code == 404 and response.json()["message_zh"]
+
+    def test_a_malformed_token_is_422(self, api: TestClient) -> None:
+        response = api.get("/api/v1/licences/check/short")
+        assert response.status_code == 422 and response.json()["error"] == "invalid"
 
     def test_the_endpoints_are_documented(self, api: TestClient) -> None:
         paths = api.get("/openapi.json").json()["paths"]
-        assert "/api/v1/licences/verify" in paths and "/api/v1/licences/{licence_no}" in paths
-        assert "/api/v1/filings/{tracking_code}/licence" in paths
+        assert {
+            "/api/v1/licences/verify",
+            "/api/v1/licences/check/{token}",
+            "/api/v1/licences/{licence_no}",
+            "/api/v1/filings/{tracking_code}/licence",
+        } <= set(paths)
+        assert "429" in paths["/api/v1/licences/verify"]["post"]["responses"]
+
+    def test_the_qr_template_names_this_route(self) -> None:
+        template = licence_verify_url("https://onestop.example.cn/")
+        path = create_app().url_path_for("check_by_token", token="TOKEN")
+        assert template.format(token="TOKEN") == f"https://onestop.example.cn{path}"
+
+
+class TestProductionTrust:
+    """A OneStop that runs no simulators trusts the authorities' keys, never the dev key."""
+
+    @pytest.fixture
+    def production(self, onestop: Runtime) -> Iterator[TestClient]:
+        settings = onestop.settings.model_copy(
+            update={"licence_trusted_keys": [public_key_text(AUTHORITY)], "development": False}
+        )
+        runtime.install(replace(onestop, settings=settings))
+        try:
+            with TestClient(create_app(settings)) as client:
+                yield client
+        finally:
+            runtime.install(onestop)
+
+    def test_a_licence_signed_with_the_dev_key_is_untrusted(self, production: TestClient) -> None:
+        body = production.post(VERIFY, content=issue_licence(licence_data())).json()
+        assert (body["status"], body["valid"], body["trusted"]) == ("untrusted", True, False)
+        assert body["licence"] is None
+        assert "development key" in body["detail"]
+
+    def test_the_simulated_licence_on_record_is_untrusted(
+        self, production: TestClient, licence: bytes
+    ) -> None:
+        body = production.get(urlsplit(qr_target(licence)).path).json()
+        assert (body["status"], body["trusted"]) == ("untrusted", False)
+
+    def test_a_licence_of_a_trusted_authority_is_genuine(self, production: TestClient) -> None:
+        body = production.post(VERIFY, content=issue_licence(licence_data(), AUTHORITY)).json()
+        assert body["status"] == "genuine" and body["licence"]["name"] == licence_data().name
+
+    def test_a_tampered_licence_is_tampered(self, production: TestClient) -> None:
+        edited = issue_licence(licence_data(), AUTHORITY).replace("瑞泽".encode(), "瑞丰".encode())
+        assert production.post(VERIFY, content=edited).json()["status"] == "tampered"
+
+    def test_a_decompression_bomb_is_refused_without_growing_the_api(
+        self, production: TestClient
+    ) -> None:
+        bomb = bomb_pdf()
+        production.post(VERIFY, content=b"%PDF-1.7 warm-up\n%%EOF")
+        tracemalloc.start()
+        try:
+            started = time.perf_counter()
+            response = production.post(VERIFY, content=bomb)
+            seconds = time.perf_counter() - started
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert response.status_code == 200 and response.json()["status"] == "tampered"
+        assert peak < 5 * 1024 * 1024 and seconds < 1.0  # not the 70 MiB it would inflate to
+
+
+def qr_target(pdf: bytes) -> str:
+    """Where a licence's QR code leads, as its signed data says (read for the test only)."""
+    attached = PdfReader(io.BytesIO(pdf)).attachments["licence.json"][0]
+    return str(json.loads(attached)["licence"]["verify_url"])
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Set ONESTOP_* variables for the command line (its settings are read once, so anew)."""
+
+    def set_environment(**variables: str) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(f"ONESTOP_{name.upper()}", value)
+        get_settings.cache_clear()
+
+    yield set_environment
+    get_settings.cache_clear()
 
 
 class TestCommandLine:
@@ -193,39 +317,83 @@ class TestCommandLine:
     def runner(self) -> CliRunner:
         return CliRunner()
 
+    @pytest.fixture
+    def production(self, environment: Callable[..., None]) -> None:
+        environment(licence_trusted_keys=json.dumps([public_key_text(AUTHORITY)]))
+
     def write(self, tmp_path: Path, content: bytes) -> str:
         path = tmp_path / "licence.pdf"
         path.write_bytes(content)
         return str(path)
 
     def test_a_genuine_licence_exits_0_and_shows_the_signed_data(
-        self, runner: CliRunner, tmp_path: Path
+        self, runner: CliRunner, tmp_path: Path, production: None
     ) -> None:
-        result = runner.invoke(cli, ["licence", "verify", self.write(tmp_path, issue_licence(
-            licence_data()))])  # fmt: skip
+        pdf = issue_licence(licence_data(), AUTHORITY)
+        result = runner.invoke(cli, ["licence", "verify", self.write(tmp_path, pdf)])
         assert result.exit_code == 0, result.output
         assert "真实有效" in result.output and "GENUINE" in result.output
         assert "寿光市瑞泽农业科技有限公司" in result.output
+        assert public_key_text(AUTHORITY) in result.output
 
     @pytest.mark.parametrize(
         ("make", "status"),
         [
             (lambda pdf: pdf[:-300], "tampered"),
             (lambda pdf: pdf.replace("瑞泽".encode(), "瑞丰".encode()), "tampered"),
+            (lambda pdf: issue_licence(licence_data()), "untrusted"),  # the dev key
             (lambda pdf: issue_licence(licence_data(), Ed25519Signer.generate()), "untrusted"),
             (lambda pdf: b"just some text", "not_a_pdf"),
         ],
-        ids=["truncated", "edited", "other key", "not a pdf"],
+        ids=["truncated", "edited", "dev key", "other key", "not a pdf"],
     )
     def test_anything_else_exits_1_with_its_verdict(
-        self, runner: CliRunner, tmp_path: Path, make: object, status: str
+        self, runner: CliRunner, tmp_path: Path, production: None, make: object, status: str
     ) -> None:
         assert callable(make)
-        path = self.write(tmp_path, make(issue_licence(licence_data())))
+        path = self.write(tmp_path, make(issue_licence(licence_data(), AUTHORITY)))
         result = runner.invoke(cli, ["licence", "verify", path, "--json"])
         assert result.exit_code == 1, result.output
         verdict = json.loads(result.output.strip().splitlines()[-1])
         assert verdict["status"] == status and verdict["reason_zh"] and verdict["reason_en"]
+        assert verdict["licence"] is None
+
+    def test_by_default_not_even_the_dev_key_is_trusted(
+        self, runner: CliRunner, tmp_path: Path, environment: Callable[..., None]
+    ) -> None:
+        environment()
+        path = self.write(tmp_path, issue_licence(licence_data()))
+        result = runner.invoke(cli, ["licence", "verify", path])
+        assert result.exit_code == 1 and "NOT TRUSTED" in result.output
+        assert "development key" in result.output
+
+    def test_the_dev_key_trusted_outside_development_is_refused(
+        self, runner: CliRunner, tmp_path: Path, environment: Callable[..., None]
+    ) -> None:
+        environment(licence_trusted_keys=json.dumps([SIMULATOR_LICENCE_KEY]))
+        path = self.write(tmp_path, issue_licence(licence_data()))
+        result = runner.invoke(cli, ["licence", "verify", path, "--json"])
+        assert result.exit_code == 2, result.output
+        refusal = json.loads(result.output.strip().splitlines()[-1])
+        assert refusal["error"] == "misconfigured"
+        assert (
+            "ONESTOP_DEVELOPMENT" in refusal["message_en"] and "开发密钥" in refusal["message_zh"]
+        )
+
+    def test_malformed_keys_are_named_and_exit_2(
+        self, runner: CliRunner, tmp_path: Path, environment: Callable[..., None]
+    ) -> None:
+        environment(licence_trusted_keys='["Ed25519:AAAA"]')
+        path = self.write(tmp_path, issue_licence(licence_data()))
+        result = runner.invoke(cli, ["licence", "verify", path])
+        assert result.exit_code == 2 and "ONESTOP_LICENCE_TRUSTED_KEYS" in result.output
+
+    def test_a_development_deployment_may_trust_the_dev_key(
+        self, runner: CliRunner, tmp_path: Path, environment: Callable[..., None]
+    ) -> None:
+        environment(licence_trusted_keys=json.dumps([SIMULATOR_LICENCE_KEY]), development="true")
+        path = self.write(tmp_path, issue_licence(licence_data()))
+        assert runner.invoke(cli, ["licence", "verify", path]).exit_code == 0
 
     def test_an_unreadable_file_exits_2(self, runner: CliRunner, tmp_path: Path) -> None:
         result = runner.invoke(cli, ["licence", "verify", str(tmp_path / "missing.pdf")])
@@ -240,9 +408,26 @@ class TestCommandLine:
 
 
 class TestTrustedKeys:
-    def test_the_default_trusts_the_simulators_dev_key(self) -> None:
+    def test_the_default_trusts_no_key(self) -> None:
         assert public_key_text(simulator_signer()) == SIMULATOR_LICENCE_KEY
-        assert Settings().licence_trusted_keys == [SIMULATOR_LICENCE_KEY]
+        settings = Settings()
+        assert settings.licence_trusted_keys == [] and not settings.development
+
+    def test_a_deployment_with_its_own_simulators_trusts_their_key(self) -> None:
+        own = Settings(licence_trusted_keys=[public_key_text(AUTHORITY)]).with_simulators()
+        assert own.licence_trusted_keys == [public_key_text(AUTHORITY), SIMULATOR_LICENCE_KEY]
+        assert own.development and own.trusts_simulator_key()
+        assert own.with_simulators().licence_trusted_keys == own.licence_trusted_keys
+
+    def test_the_embedded_runtime_trusts_its_simulators(self, onestop: Runtime) -> None:
+        assert onestop.settings.trusts_simulator_key() and onestop.settings.development
+
+    def test_the_dev_key_is_recognised_whole_however_it_is_written(self) -> None:
+        algorithm, _, encoded = SIMULATOR_LICENCE_KEY.partition(":")
+        assert Settings(licence_trusted_keys=[f" {algorithm}:{encoded}"]).trusts_simulator_key()
+        assert not Settings(
+            licence_trusted_keys=[public_key_text(AUTHORITY)]
+        ).trusts_simulator_key()
 
     def test_a_malformed_key_is_refused_when_settings_load(self) -> None:
         with pytest.raises(ValidationError, match="public key"):

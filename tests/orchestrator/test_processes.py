@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from integrations.simulators.licence import DEFAULT_VERIFY_URL
 from orchestrator.cli import app
 from orchestrator.deployment import Deployment, DeploymentError
 from orchestrator.settings import Settings, licence_verify_url
@@ -87,7 +88,10 @@ class TestPublicAddress:
 
     def test_the_verify_address_is_under_the_public_url(self) -> None:
         url = licence_verify_url("https://onestop.example.cn/")
-        assert url == "https://onestop.example.cn/api/v1/licences/{licence_no}"
+        assert url == "https://onestop.example.cn/api/v1/licences/check/{token}"
+
+    def test_the_simulators_default_is_the_local_apis_address(self) -> None:
+        assert licence_verify_url("http://127.0.0.1:8000") == DEFAULT_VERIFY_URL
 
     def test_a_public_url_that_is_no_http_address_is_refused(self) -> None:
         with pytest.raises(ValidationError, match="public_url"):
