@@ -111,6 +111,10 @@ class Settings(BaseSettings):
         default=90.0, gt=0, description="A step with no sign of a live task for this long is swept."
     )
     sweep_interval_seconds: float = Field(default=15.0, gt=0)
+    beat_heartbeat_file: Path = Field(
+        default=VAR_DIR / "beat.heartbeat",
+        description="Touched by beat on every tick; `onestop health beat` reads its age.",
+    )
 
     api_max_body_bytes: int = 1024 * 1024
 

@@ -1,6 +1,7 @@
-"""Crash safety end to end: workers SIGKILLed in the middle of steps, again and again, and a
-broker that goes away mid-run lose no filing and duplicate no agency effect; every filing
-completes (promises 1 and 3, on real PostgreSQL and RabbitMQ, processes as in production).
+"""Crash safety end to end: workers SIGKILLed in the middle of steps, again and again, a
+broker that goes away mid-run, and a database that does, lose no filing and duplicate no
+agency effect; every filing completes (promises 1, 3 and 9, on real PostgreSQL and RabbitMQ,
+processes as in production).
 
 Sizes: ONESTOP_SOAK_FILINGS sets the number of filings of each soak (see `soak_size`);
 ONESTOP_SOAK_SEED replays a run's dice.
@@ -10,18 +11,22 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
 from orchestrator.celery_app import STEPS_QUEUE, SWEEP_QUEUE
+from orchestrator.settings import Settings
 from tests.faults.soak import (
-    BrokerProxy,
     Kill,
     Soak,
+    TcpProxy,
+    assert_no_server_error,
     assert_nothing_lost_or_duplicated,
     consumers,
     fresh_database,
@@ -51,6 +56,7 @@ FILINGS_PER_SECOND = 12.0
 COMPLETION_TIMEOUT = 60 + FILINGS / 4
 TIMEOUT = 180 + FILINGS * 0.6
 OUTAGE_SECONDS = 4
+DATABASE_OUTAGE_SECONDS = 10
 
 
 @pytest.fixture
@@ -68,9 +74,17 @@ def broker_vhost(rabbitmq_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def broker_proxy(broker_vhost: str) -> Iterator[BrokerProxy]:
+def broker_proxy(broker_vhost: str) -> Iterator[TcpProxy]:
     """A proxy in front of the soak's vhost, to make the broker go away and come back."""
-    proxy = BrokerProxy(broker_vhost).start()
+    proxy = TcpProxy(broker_vhost).start()
+    yield proxy
+    proxy.close()
+
+
+@pytest.fixture
+def database_proxy(soak_database: str) -> Iterator[TcpProxy]:
+    """A proxy in front of the soak's PostgreSQL, to make the database go away and come back."""
+    proxy = TcpProxy(soak_database).start()
     yield proxy
     proxy.close()
 
@@ -138,6 +152,7 @@ class TestWorkerCrashes:
             "last kill"
         )
         assert_nothing_lost_or_duplicated(soak, audit, count)
+        assert_no_server_error(soak)
         # Not vacuous: the kills landed in the middle of steps, which other workers finished.
         assert len(kills) >= 3
         assert sum(1 for steps in cut_off if steps) >= len(kills) / 2, cut_off
@@ -146,7 +161,7 @@ class TestWorkerCrashes:
 class TestBrokerOutage:
     @pytest.mark.timeout(TIMEOUT)
     def test_cut_broker_connections_lose_no_filing_and_duplicate_no_effect(
-        self, soak_database: str, broker_vhost: str, broker_proxy: BrokerProxy, tmp_path: Path
+        self, soak_database: str, broker_vhost: str, broker_proxy: TcpProxy, tmp_path: Path
     ) -> None:
         count = FILINGS
         workers = 3
@@ -182,9 +197,107 @@ class TestBrokerOutage:
             f"all complete {waited:.1f} s after the last filing"
         )
         assert_nothing_lost_or_duplicated(soak, audit, count)
+        assert_no_server_error(soak)
         # Not vacuous: every outage cut the workers' connections, they all came back, and
         # messages lost with them (the API's publishes, for one) were found by the sweeper.
         assert all(n >= workers for n in dropped), dropped
         assert back == workers
         assert sweepers == workers  # sweeps have their own queue, never behind the steps
         assert audit.redispatched_steps > 0
+
+
+class TestDatabaseOutage:
+    @pytest.mark.timeout(TIMEOUT + 2 * DATABASE_OUTAGE_SECONDS)
+    def test_cut_database_connections_lose_no_filing_and_duplicate_no_effect(
+        self, soak_database: str, broker_vhost: str, database_proxy: TcpProxy, tmp_path: Path
+    ) -> None:
+        count = FILINGS
+        seed = soak_seed()
+        rng = random.Random(seed)
+        workers = 3
+        soak = Soak(
+            database_url=soak_database,
+            broker_url=broker_vhost,
+            workers=workers,
+            log_dir=tmp_path / "logs",
+            # Every process of the deployment reaches PostgreSQL through the proxy only.
+            env={**FAST_RECOVERY, "ONESTOP_DATABASE_URL": database_proxy.url(soak_database)},
+        )
+        kills: list[Kill | None] = []
+        with running(soak), ThreadPoolExecutor(1) as background:
+            started = time.monotonic()
+            filing_time = count / FILINGS_PER_SECOND
+            filing = background.submit(soak.file, count, per_second=FILINGS_PER_SECOND)
+            _sleep_until(started + 0.15 * filing_time)
+            kills.append(_kill_a_busy_worker(soak, rng))
+            _sleep_until(started + 0.3 * filing_time)
+            under_load = soak.database_sessions()
+            dropped = database_proxy.cut()
+            cut_at = time.monotonic()
+            # Every session of the deployment ends with its connection: none lingers.
+            _wait_until(lambda: not soak.database_sessions(), timeout=10, what="sessions end")
+            kills.append(_kill_a_busy_worker(soak, rng))  # a worker dies while it is away
+            _sleep_until(cut_at + DATABASE_OUTAGE_SECONDS)
+            database_proxy.resume()
+            _sleep_until(time.monotonic() + 2)
+            kills.append(_kill_a_busy_worker(soak, rng))
+            filing.result()
+            waited = soak.wait_until_complete(count, timeout=COMPLETION_TIMEOUT)
+            wait_until_drained(broker_vhost, STEPS_QUEUE, timeout=30)
+            audit = soak.audit()
+            # Back to a steady level: at rest, no session left inside a transaction, and no
+            # more sessions than the processes' pools keep (the deployment runs the default).
+            capacity = (1 + workers) * Settings.model_fields["db_pool_size"].default
+            at_rest = _wait_until(
+                lambda: _at_rest(soak.database_sessions(), capacity),
+                timeout=15,
+                what=f"at most {capacity} sessions, none inside a transaction",
+            )
+        landed = [kill for kill in kills if kill is not None]
+        print(
+            f"seed {seed}: {count} filings; the database away for {DATABASE_OUTAGE_SECONDS} s "
+            f"({dropped} connections cut, {sum(under_load.values())} sessions before, "
+            f"{sum(at_rest.values())} at rest after); {len(landed)} workers killed mid-step; "
+            f"answers {dict(soak.answers.by_status)}; {audit.redispatched_steps} steps "
+            f"redispatched, {audit.resumed_steps} resumed; all complete {waited:.1f} s after "
+            "the last filing"
+        )
+        assert_nothing_lost_or_duplicated(soak, audit, count)
+        assert_no_server_error(soak)
+        # Not vacuous: the cut hit a deployment at work, filings arrived while the database
+        # was away (and were told to come back), and workers died around it.
+        assert dropped > 0 and sum(under_load.values()) > 0
+        assert soak.answers.by_status[503] > 0, soak.answers.by_status
+        assert len(landed) >= 2, kills
+
+
+def _sleep_until(moment: float) -> None:
+    time.sleep(max(0.0, moment - time.monotonic()))
+
+
+T = TypeVar("T")
+
+
+def _wait_until(check: Callable[[], T], *, timeout: float, what: str) -> T:
+    """The first truthy result of `check`, polled; fails naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout:.0f} s: {what}")
+        time.sleep(0.2)
+    return result
+
+
+def _at_rest(sessions: Counter[str], capacity: int) -> Counter[str] | None:
+    """`sessions` if none is inside a transaction and there are at most `capacity`."""
+    in_transaction = sum(n for state, n in sessions.items() if "transaction" in state)
+    return sessions if not in_transaction and sum(sessions.values()) <= capacity else None
+
+
+def _kill_a_busy_worker(soak: Soak, rng: random.Random, within: float = 5) -> Kill | None:
+    """SIGKILL a worker in the middle of steps (restarting it), as soon as one is; None if none
+    was within `within` seconds."""
+    deadline = time.monotonic() + within
+    while (kill := soak.kill_mid_step(rng)) is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return kill

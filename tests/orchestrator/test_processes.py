@@ -116,7 +116,7 @@ class TestFailedStart:
             ):
                 deployment.start()
         message = str(failure.value)
-        assert "process exited: simulators" in message
+        assert message.startswith("simulators exited with code 3 after")
         assert "simulators| " in message and "address already in use" in message.lower()
         assert [process.poll() is not None for process in started] == [True, True]
         assert deployment.processes == {}
