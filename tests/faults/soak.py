@@ -17,13 +17,13 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx
@@ -248,6 +248,19 @@ def _shut(sock: socket.socket) -> None:
 
 
 # -- the deployment and its load -----------------------------------------------------------
+
+# Short leases and sweeps: a step whose message was lost is found again within seconds.
+FAST_RECOVERY = {
+    "ONESTOP_STEP_LEASE_SECONDS": "5",
+    "ONESTOP_SWEEP_INTERVAL_SECONDS": "1",
+    "ONESTOP_RETRY_BASE_SECONDS": "0.2",
+    "ONESTOP_RETRY_MAX_COUNTDOWN_SECONDS": "5",
+    "ONESTOP_AGENCY_TIMEOUT_SECONDS": "5",
+}
+# 50–150 ms per agency call, answered within the call: steps are in flight when hit.
+AGENCY_LATENCY = {"latency_ms": 50, "latency_jitter_ms": 100}
+
+K = TypeVar("K", str, int)
 
 SOAK_APPLICATION = "onestop-soak"  # the application_name of the soak's own sessions
 
@@ -475,13 +488,7 @@ class Soak:
 
         None if no worker is running a step right now.
         """
-        running = self.in_flight()
-        busy: dict[str, frozenset[tuple[int, str]]] = {}
-        for name in self.workers:
-            node = self.worker_node(name)
-            steps = frozenset().union(*(s for by, s in running.items() if by.startswith(node)))
-            if steps:
-                busy[name] = steps
+        busy = self.busy({name: self.worker_node(name) for name in self.workers})
         if not busy:
             return None
         victim = rng.choice(sorted(busy))
@@ -489,6 +496,17 @@ class Soak:
         self.deployment.kill(victim)  # SIGKILL: no goodbye; its unacknowledged messages return
         self.deployment.start(victim)
         return kill
+
+    def busy(self, nodes: Mapping[K, str]) -> dict[K, frozenset[tuple[int, str]]]:
+        """Of the workers whose node names begin as in `nodes`, those in the middle of steps,
+        with those steps."""
+        running = self.in_flight()
+        busy: dict[K, frozenset[tuple[int, str]]] = {}
+        for key, node in nodes.items():
+            steps = frozenset().union(*(s for by, s in running.items() if by.startswith(node)))
+            if steps:
+                busy[key] = steps
+        return busy
 
     def complete(self) -> int:
         """How many filings are complete."""

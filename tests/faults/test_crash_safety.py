@@ -23,14 +23,14 @@ import pytest
 from orchestrator.celery_app import STEPS_QUEUE, SWEEP_QUEUE
 from orchestrator.settings import Settings
 from tests.faults.soak import (
+    AGENCY_LATENCY,
+    FAST_RECOVERY,
     Kill,
     Soak,
     TcpProxy,
     assert_no_server_error,
     assert_nothing_lost_or_duplicated,
     consumers,
-    fresh_database,
-    rabbitmq_vhost,
     soak_seed,
     soak_size,
     wait_for_consumers,
@@ -39,16 +39,6 @@ from tests.faults.soak import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-# Short leases and sweeps: a step whose message was lost is found again within seconds.
-FAST_RECOVERY = {
-    "ONESTOP_STEP_LEASE_SECONDS": "5",
-    "ONESTOP_SWEEP_INTERVAL_SECONDS": "1",
-    "ONESTOP_RETRY_BASE_SECONDS": "0.2",
-    "ONESTOP_RETRY_MAX_COUNTDOWN_SECONDS": "5",
-    "ONESTOP_AGENCY_TIMEOUT_SECONDS": "5",
-}
-# 50–150 ms per agency call, answered within the call: steps are in flight when hit.
-AGENCY_LATENCY = {"latency_ms": 50, "latency_jitter_ms": 100}
 FILINGS = soak_size(200)
 FILINGS_PER_SECOND = 12.0
 # Bounds that grow with the soak: the filings still at work after the last one is filed,
@@ -57,20 +47,6 @@ COMPLETION_TIMEOUT = 60 + FILINGS / 4
 TIMEOUT = 180 + FILINGS * 0.6
 OUTAGE_SECONDS = 4
 DATABASE_OUTAGE_SECONDS = 10
-
-
-@pytest.fixture
-def soak_database(postgres_url: str) -> Iterator[str]:
-    """A PostgreSQL database of the soak's own."""
-    with fresh_database(postgres_url) as url:
-        yield url
-
-
-@pytest.fixture
-def broker_vhost(rabbitmq_url: str) -> Iterator[str]:
-    """A RabbitMQ vhost of the soak's own: no other test's messages, none left behind."""
-    with rabbitmq_vhost(rabbitmq_url) as url:
-        yield url
 
 
 @pytest.fixture
