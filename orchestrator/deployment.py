@@ -186,12 +186,10 @@ class Deployment:
                 time.sleep(0.1)
 
     def check_alive(self) -> None:
-        """Raise if any started process has exited."""
-        dead = [n for n, p in self.processes.items() if p.poll() is not None]
-        if dead:
-            raise DeploymentError(
-                f"process exited: {', '.join(dead)}{''.join(map(self._last_words, dead))}"
-            )
+        """Raise if a started process has exited (saying how, and its last words)."""
+        for name, process in self.processes.items():
+            if (code := process.poll()) is not None:
+                raise DeploymentError(f"{self._ended(name, code)}{self._last_words(name)}")
 
     def supervise(self, *, poll_seconds: float = 0.2) -> None:
         """Keep every process running until `request_stop`: one that exits is started again
@@ -220,7 +218,7 @@ class Deployment:
         del self.processes[name]
         life = self._lives[name]
         uptime = now - life.started_at
-        how = f"{name} {_exit_status(code)} after {uptime:.1f} s"
+        how = self._ended(name, code, now)
         policy = self.restart
         if policy is None:
             raise DeploymentError(f"{how}{self._last_words(name)}")
@@ -236,6 +234,11 @@ class Deployment:
         delay = policy.delay(life.exits_in_a_row)
         life.restart_at = now + delay
         log.warning("%s; restarting it in %.1f s", how, delay)
+
+    def _ended(self, name: str, code: int, now: float | None = None) -> str:
+        """`worker-2 was killed by SIGKILL after 42.0 s`."""
+        uptime = (time.monotonic() if now is None else now) - self._lives[name].started_at
+        return f"{name} {_exit_status(code)} after {uptime:.1f} s"
 
     def _last_words(self, name: str, lines: int = 3) -> str:
         """The end of a process's log, which usually says why it exited."""
