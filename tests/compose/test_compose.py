@@ -111,7 +111,7 @@ class TestSchema:
 
     @pytest.mark.skipif(
         shutil.which("docker") is None
-        or subprocess.run(["docker", "compose", "version"], capture_output=True).returncode,
+        or subprocess.run(["docker", "compose", "version"], capture_output=True).returncode != 0,
         reason="no `docker compose` here (it checks a file without a Docker engine)",
     )
     def test_docker_compose_config_accepts_it(self, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -26,7 +26,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
+import amqp.exceptions
 import httpx
+import kombu
 import pytest
 import sqlalchemy as sa
 
@@ -41,6 +43,8 @@ from orchestrator.scenarios.models import trade_names
 from orchestrator.workflow import STEPS
 from tests import services
 from tests.factories import filing_input
+
+T = TypeVar("T")
 
 
 def soak_size(default: int = 200) -> int:
@@ -118,8 +122,17 @@ def queue_state(amqp_url: str, queue: str) -> tuple[int, int, int]:
 
 
 def consumers(amqp_url: str, queue: str) -> int:
-    """How many consumers the broker counts on `queue` of the URL's vhost (0 if no such queue)."""
-    return queue_state(amqp_url, queue)[0]
+    """How many consumers the broker counts on `queue` of the URL's vhost (0 if no such queue).
+
+    Asked with a passive declaration of the queue: milliseconds, where rabbitmqctl takes
+    seconds on a busy machine, too slow to time a worker's restart with.
+    """
+    with kombu.Connection(amqp_url, connect_timeout=10) as connection:
+        try:
+            declared = connection.default_channel.queue_declare(queue=queue, passive=True)
+        except amqp.exceptions.NotFound:
+            return 0
+    return int(declared.consumer_count)
 
 
 def wait_until_drained(amqp_url: str, queue: str, *, timeout: float) -> None:
@@ -141,6 +154,16 @@ def wait_for_consumers(amqp_url: str, queue: str, count: int, *, timeout: float)
         if time.monotonic() > deadline:
             pytest.fail(f"{queue} has {now} consumers after {timeout:.0f} s, not {count}")
         time.sleep(0.25)
+
+
+def wait_until(check: Callable[[], T], *, timeout: float, what: str) -> T:
+    """The first truthy result of `check`, polled; fails naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout:.0f} s: {what}")
+        time.sleep(0.1)
+    return result
 
 
 def with_port(url: str, port: int) -> str:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple
 
 import pytest
 
@@ -34,6 +34,7 @@ from tests.faults.soak import (
     soak_seed,
     soak_size,
     wait_for_consumers,
+    wait_until,
     wait_until_drained,
 )
 
@@ -207,11 +208,11 @@ class TestDatabaseOutage:
             _sleep_until(started + 0.15 * filing_time)
             kills.append(_kill_a_busy_worker(soak, rng))
             _sleep_until(started + 0.3 * filing_time)
-            under_load = soak.database_sessions()
+            under_load = Sessions.of(soak.database_sessions())
             dropped = database_proxy.cut()
             cut_at = time.monotonic()
             # Every session of the deployment ends with its connection: none lingers.
-            _wait_until(lambda: not soak.database_sessions(), timeout=10, what="sessions end")
+            wait_until(lambda: not soak.database_sessions(), timeout=10, what="sessions end")
             kills.append(_kill_a_busy_worker(soak, rng))  # a worker dies while it is away
             _sleep_until(cut_at + DATABASE_OUTAGE_SECONDS)
             database_proxy.resume()
@@ -224,16 +225,16 @@ class TestDatabaseOutage:
             # Back to a steady level: at rest, no session left inside a transaction, and no
             # more sessions than the processes' pools keep (the deployment runs the default).
             capacity = (1 + workers) * Settings.model_fields["db_pool_size"].default
-            at_rest = _wait_until(
-                lambda: _at_rest(soak.database_sessions(), capacity),
+            at_rest = wait_until(
+                lambda: _at_rest(Sessions.of(soak.database_sessions()), capacity),
                 timeout=15,
                 what=f"at most {capacity} sessions, none inside a transaction",
             )
         landed = [kill for kill in kills if kill is not None]
         print(
             f"seed {seed}: {count} filings; the database away for {DATABASE_OUTAGE_SECONDS} s "
-            f"({dropped} connections cut, {sum(under_load.values())} sessions before, "
-            f"{sum(at_rest.values())} at rest after); {len(landed)} workers killed mid-step; "
+            f"({dropped} connections cut, {under_load.total} sessions before, "
+            f"{at_rest.total} at rest after); {len(landed)} workers killed mid-step; "
             f"answers {dict(soak.answers.by_status)}; {audit.redispatched_steps} steps "
             f"redispatched, {audit.resumed_steps} resumed; all complete {waited:.1f} s after "
             "the last filing"
@@ -242,7 +243,7 @@ class TestDatabaseOutage:
         assert_no_server_error(soak)
         # Not vacuous: the cut hit a deployment at work, filings arrived while the database
         # was away (and were told to come back), and workers died around it.
-        assert dropped > 0 and sum(under_load.values()) > 0
+        assert dropped > 0 and under_load.total > 0
         assert soak.answers.by_status[503] > 0, soak.answers.by_status
         assert len(landed) >= 2, kills
 
@@ -251,23 +252,21 @@ def _sleep_until(moment: float) -> None:
     time.sleep(max(0.0, moment - time.monotonic()))
 
 
-T = TypeVar("T")
+class Sessions(NamedTuple):
+    """How many sessions, and how many of them inside a transaction."""
+
+    total: int
+    in_transaction: int
+
+    @classmethod
+    def of(cls, by_state: Counter[str]) -> Sessions:
+        inside = sum(n for state, n in by_state.items() if "transaction" in state)
+        return cls(sum(by_state.values()), inside)
 
 
-def _wait_until(check: Callable[[], T], *, timeout: float, what: str) -> T:
-    """The first truthy result of `check`, polled; fails naming `what` after `timeout` s."""
-    deadline = time.monotonic() + timeout
-    while not (result := check()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"not within {timeout:.0f} s: {what}")
-        time.sleep(0.2)
-    return result
-
-
-def _at_rest(sessions: Counter[str], capacity: int) -> Counter[str] | None:
+def _at_rest(sessions: Sessions, capacity: int) -> Sessions | None:
     """`sessions` if none is inside a transaction and there are at most `capacity`."""
-    in_transaction = sum(n for state, n in sessions.items() if "transaction" in state)
-    return sessions if not in_transaction and sum(sessions.values()) <= capacity else None
+    return sessions if not sessions.in_transaction and sessions.total <= capacity else None
 
 
 def _kill_a_busy_worker(soak: Soak, rng: random.Random, within: float = 5) -> Kill | None:
