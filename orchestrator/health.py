@@ -6,9 +6,9 @@ merely at whether the process exists.
 - worker: it answers a ping over the broker. Remote control is served by the same loop that
   takes messages from the queues (not by the pool's threads, which may all be waiting on
   agencies), so a worker whose consumer hangs, or that lost the broker, does not answer.
-- beat: its scheduling loop touched the heartbeat file lately. The loop wakes at least once
-  per sweep interval (the sweep is its only entry), so a file older than a few intervals
-  means a beat that no longer sends sweeps.
+- beat: its scheduling loop touched the heartbeat file lately. The sweep is one of its
+  entries, so the loop wakes at least once per sweep interval: a file older than a few
+  intervals means a beat that no longer sends sweeps.
 
 Each check returns None when alive, else why not, in one line.
 """
