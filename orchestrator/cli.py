@@ -283,7 +283,7 @@ def up(
         with deployment:
             if not deployment.stop_requested:
                 typer.echo(
-                    f"started {', '.join(deployment.processes)}; API on {deployment.api_url} "
+                    f"started {', '.join(deployment.commands)}; API on {deployment.api_url} "
                     "— Ctrl-C stops all",
                     err=True,
                 )
