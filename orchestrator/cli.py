@@ -33,6 +33,12 @@ app = typer.Typer(
 app.add_typer(calendar_app, name="calendar", help="Working-day calendar: deadlines and workdays.")
 app.add_typer(licence_app, name="licence", help="E-business licences: verify a licence PDF.")
 app.add_typer(token_app, name="token")
+health_app = typer.Typer(
+    help="Whether a process on this machine is alive (exit 0) or not (exit 1, saying why): "
+    "compose's healthchecks, or any supervisor's.",
+    no_args_is_help=True,
+)
+app.add_typer(health_app, name="health")
 
 EXIT_REFUSED = 2  # a standalone process refuses settings that are unsafe in production
 
@@ -226,7 +232,9 @@ def beat(loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "war
     _warn_if_schedule_missing()
     # Two short-interval entries (the sweep, the deadlines): nothing worth a schedule file,
     # which every beat started from one directory would share (and a crashed one leave).
-    celery.start(["beat", f"--loglevel={loglevel}", "--scheduler=celery.beat:Scheduler"])
+    # The in-memory scheduler touches a heartbeat file as it ticks (`onestop health beat`).
+    scheduler = "orchestrator.health:HeartbeatScheduler"
+    celery.start(["beat", f"--loglevel={loglevel}", f"--scheduler={scheduler}"])
 
 
 @app.command()
@@ -288,22 +296,60 @@ def up(
     simulators_port: Annotated[int, typer.Option(help="Port of the simulators.")] = 8100,
     logs: Annotated[Path | None, typer.Option(help="Write each process's log here.")] = None,
 ) -> None:
-    """Start api, N workers, beat and simulators as separate processes (compose, no Docker)."""
-    from orchestrator.deployment import Deployment, DeploymentError, wait_for_signal
+    """Start api, N workers, beat and simulators as separate processes and keep them running.
 
+    What compose does, without Docker: the database is migrated first; a process that exits
+    is started again after a delay that doubles with each exit in a row, up to a cap, and
+    each exit and restart is logged. Ctrl-C or SIGTERM stops every process (exit 0), and so
+    does a process in a crash loop at start (exit 1, saying which and why).
+    """
+    import signal
+    import subprocess
+
+    from orchestrator.deployment import Deployment, DeploymentError, RestartPolicy
+
+    _log_to_terminal("orchestrator.deployment", prefix="onestop up")
     deployment = Deployment(
-        workers=workers, api_port=port, simulators_port=simulators_port, log_dir=logs
+        workers=workers,
+        api_port=port,
+        simulators_port=simulators_port,
+        log_dir=logs,
+        restart=RestartPolicy(),
     )
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: deployment.request_stop())
     try:
         with deployment:
-            typer.echo(
-                f"started {', '.join(deployment.processes)}; API on {deployment.api_url} "
-                "— Ctrl-C stops all"
-            )
-            wait_for_signal(deployment)
-    except DeploymentError as error:  # at start or later: the others are stopped by now
-        typer.echo(f"{error}\nthe other processes were stopped", err=True)
+            if not deployment.stop_requested:
+                typer.echo(
+                    f"started {', '.join(deployment.commands)}; API on {deployment.api_url} "
+                    "— Ctrl-C stops all",
+                    err=True,
+                )
+                deployment.supervise()
+    except DeploymentError as error:  # the others are stopped by now
+        typer.echo(f"{error}\nevery process was stopped", err=True)
         raise typer.Exit(1) from error
+    except subprocess.CalledProcessError as error:
+        typer.echo(
+            f"onestop migrate failed (exit {error.returncode}), so nothing was started: "
+            "is ONESTOP_DATABASE_URL right and the database up?",
+            err=True,
+        )
+        raise typer.Exit(1) from error
+    typer.echo("every process was stopped", err=True)
+
+
+def _log_to_terminal(logger: str, *, prefix: str) -> None:
+    """Show what `logger` says at INFO and above on stderr, with the time and `prefix`."""
+    import logging
+    import sys
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"%(asctime)s {prefix}: %(message)s", "%H:%M:%S"))
+    target = logging.getLogger(logger)
+    target.addHandler(handler)
+    target.setLevel(logging.INFO)
 
 
 @app.command()
@@ -377,6 +423,68 @@ def bench(
         Console().print(table(report))
     if not report.ok:
         raise typer.Exit(1)
+
+
+HealthTimeout = Annotated[
+    float, typer.Option("--timeout", help="Seconds to wait for an answer.", min=0.1)
+]
+
+
+def _healthy(problem: str | None) -> None:
+    """Exit 0 if there is no problem, else print it and exit 1."""
+    if problem is not None:
+        typer.echo(problem, err=True)
+        raise typer.Exit(1)
+    typer.echo("alive")
+
+
+@health_app.command("api")
+def health_api(port: Port = 8000, host: Host = "127.0.0.1", timeout: HealthTimeout = 5) -> None:
+    """Whether the API answers on its /healthz."""
+    from orchestrator.health import http_problem
+
+    _healthy(http_problem(f"http://{host}:{port}/healthz", timeout=timeout))
+
+
+@health_app.command("simulators")
+def health_simulators(
+    port: Port = 8100, host: Host = "127.0.0.1", timeout: HealthTimeout = 5
+) -> None:
+    """Whether the agency simulators answer on their /healthz."""
+    from orchestrator.health import http_problem
+
+    _healthy(http_problem(f"http://{host}:{port}/healthz", timeout=timeout))
+
+
+@health_app.command("worker")
+def health_worker(timeout: HealthTimeout = 3) -> None:
+    """Whether a worker on this machine answers a ping over the broker (ONESTOP_BROKER_URL).
+
+    The ping is answered by the loop that takes the work from the broker: a worker that hangs
+    there, or has lost the broker, does not answer.
+    """
+    from orchestrator.celery_app import app as celery
+    from orchestrator.health import worker_problem
+
+    _healthy(worker_problem(celery, timeout=timeout))
+
+
+@health_app.command("beat")
+def health_beat(
+    max_age: Annotated[
+        float | None,
+        typer.Option(
+            help="Seconds since beat's last tick beyond which it is hung "
+            "(default: three sweep intervals).",
+            min=0.1,
+        ),
+    ] = None,
+) -> None:
+    """Whether beat ticked lately: it touches ONESTOP_BEAT_HEARTBEAT_FILE on every tick."""
+    from orchestrator.health import beat_max_age, beat_problem
+
+    heartbeat = get_settings().beat_heartbeat_file
+    _healthy(beat_problem(heartbeat, max_age=max_age or beat_max_age()))
 
 
 def _safe_url(url: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 import logging
 import select
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -29,7 +29,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from orchestrator.clock import CHINA
-from orchestrator.settings import get_settings
+from orchestrator.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +74,13 @@ def str_enum(cls: type[enum.StrEnum]) -> Enum:
     return Enum(cls, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
 
 
-def make_engine(url: str) -> Engine:
-    """An engine tuned for the URL's dialect (SQLite: WAL, busy timeout, one file per path)."""
+def make_engine(url: str, *, settings: Settings | None = None, migrating: bool = False) -> Engine:
+    """An engine tuned for the URL's dialect (SQLite: WAL, busy timeout, one file per path;
+    PostgreSQL: a pool, and the session timeouts of `_session_timeouts`).
+
+    `settings`: where the pool and timeouts come from (default: the process's settings).
+    `migrating`: no statement timeout, for a migration may rebuild a large index.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -90,17 +95,56 @@ def make_engine(url: str) -> Engine:
     # pool smaller than that use forks a PostgreSQL backend per transaction, each starting
     # with cold caches (8 kept connections made 800 sessions in a 2,000-filing bench and
     # cost PostgreSQL 22 ms of CPU per filing; 16 made 40 sessions and 14 ms).
-    settings = get_settings()
+    settings = settings or get_settings()
     psycopg = parsed.get_driver_name() == "psycopg"
+    libpq = parsed.get_backend_name() == "postgresql" and psycopg
     engine = create_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=not psycopg,  # another driver: a SELECT 1 per checkout, as is usual
+        connect_args=_libpq_arguments(parsed.query, settings, migrating) if libpq else {},
     )
     if psycopg:
         event.listen(engine, "checkout", _drop_if_closed_by_server)
     return engine
+
+
+def _session_timeouts(settings: Settings, *, migrating: bool = False) -> dict[str, str]:
+    """The PostgreSQL settings every OneStop session starts with ("0": no limit).
+
+    A client that hangs or vanishes inside a transaction would otherwise keep its row locks
+    for as long as its socket seems open (hours, when a host drops off the network): the
+    server ends that session after the idle timeout, and the sweeper, which skips locked
+    steps, finds them free again.
+    """
+    statement = 0.0 if migrating else settings.db_statement_timeout_seconds
+    return {
+        "statement_timeout": _milliseconds(statement),
+        "idle_in_transaction_session_timeout": _milliseconds(
+            settings.db_idle_in_transaction_timeout_seconds
+        ),
+    }
+
+
+def _milliseconds(seconds: float) -> str:
+    return str(round(seconds * 1000))
+
+
+def _libpq_arguments(
+    query: Mapping[str, str | tuple[str, ...]], settings: Settings, migrating: bool
+) -> dict[str, Any]:
+    """Connection arguments: our session timeouts, then any `options` the URL gives (the
+    later setting wins, so a URL can override ours), and a connect timeout unless given."""
+    timeouts = _session_timeouts(settings, migrating=migrating)
+    ours = [f"-c {name}={value}" for name, value in timeouts.items()]
+    given = query.get("options", ())
+    arguments: dict[str, Any] = {
+        "options": " ".join([*ours, *([given] if isinstance(given, str) else given)])
+    }
+    if "connect_timeout" not in query and settings.db_connect_timeout_seconds:
+        arguments["connect_timeout"] = settings.db_connect_timeout_seconds
+    return arguments
 
 
 def _drop_if_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
@@ -147,9 +191,9 @@ def _sqlite_begin(connection: Any) -> None:
 class Database:
     """An engine and its session factory; one per process and URL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, settings: Settings | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, settings=settings)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         reading: dict[str, Any] = {_READ_ONLY: True}
         if self.engine.dialect.name == "postgresql":

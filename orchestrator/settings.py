@@ -117,6 +117,28 @@ class Settings(BaseSettings):
         description="Connections a process may open beyond its pool at peaks; each is closed "
         "again after its transaction.",
     )
+    # The database may go away, and so may a client of it. Applied by PostgreSQL to every
+    # session a OneStop process opens (orchestrator/db.py); 0 turns one off.
+    db_connect_timeout_seconds: int = Field(
+        default=5,
+        ge=0,
+        description="Give up connecting to the database after this long (an unreachable host "
+        "would otherwise hold a request for the operating system's TCP timeout).",
+    )
+    db_statement_timeout_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="PostgreSQL cancels a statement that runs longer (waiting for a lock "
+        "included): OneStop's statements take milliseconds. Migrations run without it.",
+    )
+    db_idle_in_transaction_timeout_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="PostgreSQL ends a session left idle inside a transaction this long, "
+        "releasing its row locks: a process that hangs or vanishes mid-transaction does not "
+        "keep its steps from the sweeper. OneStop never waits on anything but the database "
+        "inside a transaction.",
+    )
 
     # Workflow robustness.
     agency_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -128,6 +150,10 @@ class Settings(BaseSettings):
         default=90.0, gt=0, description="A step with no sign of a live task for this long is swept."
     )
     sweep_interval_seconds: float = Field(default=15.0, gt=0)
+    beat_heartbeat_file: Path = Field(
+        default=VAR_DIR / "beat.heartbeat",
+        description="Touched by beat on every tick; `onestop health beat` reads its age.",
+    )
 
     api_max_body_bytes: int = 1024 * 1024
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator import runtime
@@ -18,6 +21,11 @@ from orchestrator.filings.api import router as filings_router
 from orchestrator.filings.schemas import field_errors_from_dicts
 from orchestrator.licences.api import router as licences_router
 from orchestrator.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+# How long a client is asked to wait before it tries again while the database is away.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
@@ -70,6 +78,18 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return _json(exc.status_code, body, dict(exc.headers or {}))
 
 
+async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    """The database cannot be reached (or gave up on the statement): nothing was done, and a
+    client may safely try again later — a filing with the same Idempotency-Key."""
+    log.warning("database unavailable, answered 503: %s", type(exc).__name__)
+    body = {
+        "error": "database_unavailable",
+        "message_zh": "数据库暂时无法访问，请稍后重试",
+        "message_en": "the database is unavailable for the moment; please try again shortly",
+    }
+    return _json(503, body, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API application; the runtime comes from `orchestrator.runtime`.
 
@@ -88,6 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(PoolTimeout, _database_unavailable)  # every connection in use
     app.include_router(filings_router, prefix="/api/v1")
     app.include_router(licences_router, prefix="/api/v1")
 

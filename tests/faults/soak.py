@@ -2,8 +2,8 @@
 PostgreSQL and RabbitMQ) to break on purpose, and the audit that says whether it held.
 
 Every soak gets its own PostgreSQL database and its own RabbitMQ vhost, so it sees no
-other test's rows or messages; `BrokerProxy` stands between the processes and the broker
-when a test wants to cut every broker connection at once.
+other test's rows or messages; a `TcpProxy` stands between the processes and the broker, or
+the database, when a test wants to cut every connection to it at once.
 """
 
 from __future__ import annotations
@@ -17,16 +17,18 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
+import amqp.exceptions
 import httpx
+import kombu
 import pytest
 import sqlalchemy as sa
 
@@ -41,6 +43,8 @@ from orchestrator.scenarios.models import trade_names
 from orchestrator.workflow import STEPS
 from tests import services
 from tests.factories import filing_input
+
+T = TypeVar("T")
 
 
 def soak_size(default: int = 200) -> int:
@@ -118,8 +122,17 @@ def queue_state(amqp_url: str, queue: str) -> tuple[int, int, int]:
 
 
 def consumers(amqp_url: str, queue: str) -> int:
-    """How many consumers the broker counts on `queue` of the URL's vhost (0 if no such queue)."""
-    return queue_state(amqp_url, queue)[0]
+    """How many consumers the broker counts on `queue` of the URL's vhost (0 if no such queue).
+
+    Asked with a passive declaration of the queue: milliseconds, where rabbitmqctl takes
+    seconds on a busy machine, too slow to time a worker's restart with.
+    """
+    with kombu.Connection(amqp_url, connect_timeout=10) as connection:
+        try:
+            declared = connection.default_channel.queue_declare(queue=queue, passive=True)
+        except amqp.exceptions.NotFound:
+            return 0
+    return int(declared.consumer_count)
 
 
 def wait_until_drained(amqp_url: str, queue: str, *, timeout: float) -> None:
@@ -143,6 +156,16 @@ def wait_for_consumers(amqp_url: str, queue: str, count: int, *, timeout: float)
         time.sleep(0.25)
 
 
+def wait_until(check: Callable[[], T], *, timeout: float, what: str) -> T:
+    """The first truthy result of `check`, polled; fails naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {timeout:.0f} s: {what}")
+        time.sleep(0.1)
+    return result
+
+
 def with_port(url: str, port: int) -> str:
     """`url` pointing at 127.0.0.1:`port` instead (credentials and vhost kept)."""
     parts = urlsplit(url)
@@ -150,17 +173,23 @@ def with_port(url: str, port: int) -> str:
     return parts._replace(netloc=f"{credentials}@127.0.0.1:{port}").geturl()
 
 
-class BrokerProxy:
-    """A TCP proxy in front of the broker that can make the broker go away and come back.
+# Where a service listens when its URL names no port.
+_DEFAULT_PORTS = {"amqp": 5672, "pyamqp": 5672, "postgresql": 5432}
+
+
+class TcpProxy:
+    """A TCP proxy in front of a service (the broker, the database) that can make the service
+    go away and come back.
 
     `cut()` drops every proxied connection and refuses new ones (the listening socket is
-    closed, so a connect fails at once, as with a stopped broker); `resume()` listens again
+    closed, so a connect fails at once, as with a stopped server); `resume()` listens again
     on the same port.
     """
 
     def __init__(self, upstream_url: str) -> None:
         parts = urlsplit(upstream_url)
-        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 5672)
+        scheme = parts.scheme.split("+")[0]  # postgresql+psycopg
+        self.upstream = (parts.hostname or "127.0.0.1", parts.port or _DEFAULT_PORTS[scheme])
         self.port = free_port()
         self._lock = threading.Lock()
         self._links: set[socket.socket] = set()  # both ends of every proxied connection
@@ -170,7 +199,7 @@ class BrokerProxy:
         """`upstream_url` rerouted through the proxy."""
         return with_port(upstream_url, self.port)
 
-    def start(self) -> BrokerProxy:
+    def start(self) -> TcpProxy:
         """Listen and proxy (again)."""
         listener = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
         listener.settimeout(0.1)
@@ -243,6 +272,47 @@ def _shut(sock: socket.socket) -> None:
 
 # -- the deployment and its load -----------------------------------------------------------
 
+# Short leases and sweeps: a step whose message was lost is found again within seconds.
+FAST_RECOVERY = {
+    "ONESTOP_STEP_LEASE_SECONDS": "5",
+    "ONESTOP_SWEEP_INTERVAL_SECONDS": "1",
+    "ONESTOP_RETRY_BASE_SECONDS": "0.2",
+    "ONESTOP_RETRY_MAX_COUNTDOWN_SECONDS": "5",
+    "ONESTOP_AGENCY_TIMEOUT_SECONDS": "5",
+}
+# 50–150 ms per agency call, answered within the call: steps are in flight when hit.
+AGENCY_LATENCY = {"latency_ms": 50, "latency_jitter_ms": 100}
+
+K = TypeVar("K", str, int)
+
+SOAK_APPLICATION = "onestop-soak"  # the application_name of the soak's own sessions
+
+
+class Answers:
+    """What the API answered the soak's clerks, request by request (threads record at once)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.by_status: Counter[int | str] = Counter()  # HTTP status, or a transport error
+        self.unavailable_without_retry_after = 0  # 503s that did not say when to come back
+
+    def record(self, status: int | str, retry_after: str | None = None) -> None:
+        """Count one answer (`status`: an HTTP status or the name of a transport error)."""
+        with self._lock:
+            self.by_status[status] += 1
+            if status == 503 and not (retry_after or "").isdigit():
+                self.unavailable_without_retry_after += 1
+
+    def server_errors(self) -> Counter[int | str]:
+        """The 5xx answers other than 503 (which tells a client to come back)."""
+        return Counter(
+            {
+                s: n
+                for s, n in self.by_status.items()
+                if isinstance(s, int) and s >= 500 and s != 503
+            }
+        )
+
 
 @dataclass(frozen=True)
 class Audit:
@@ -289,7 +359,13 @@ class Soak:
         log_dir: Path,
         env: dict[str, str],
     ) -> None:
-        self.database = Database(database_url)
+        # The soak's own look at the database, named so that it can tell its sessions from
+        # the deployment's; it goes straight to the server, never through a proxy in `env`.
+        self.database = Database(
+            sa.engine.make_url(database_url)
+            .update_query_dict({"application_name": SOAK_APPLICATION})
+            .render_as_string(hide_password=False)
+        )
         self.deployment = Deployment(
             workers=workers,
             api_port=free_port(),
@@ -306,6 +382,7 @@ class Soak:
         self.log_dir = log_dir
         self.token = ""
         self.filed: list[str] = []
+        self.answers = Answers()
         self._names = trade_names()
         self._names_lock = threading.Lock()
 
@@ -316,6 +393,11 @@ class Soak:
 
     def start(self) -> None:
         """Migrate, create a clerk with a token, start every process."""
+        self.prepare()
+        self.deployment.start()
+
+    def prepare(self) -> None:
+        """Migrate and create a clerk with a token (the processes are left to the caller)."""
         self.deployment.migrate()
         with self.database.transaction() as session:
             branch = ensure_branch(
@@ -327,7 +409,6 @@ class Soak:
                 district_code="370783", branch=branch,
             )  # fmt: skip
             self.token = issue_token(session, clerk, now=datetime.now(CHINA), label="soak")
-        self.deployment.start()
 
     def stop(self) -> None:
         """Stop every process and close the database."""
@@ -346,7 +427,8 @@ class Soak:
         """File `count` filings over the API at about `per_second`; their tracking codes.
 
         Each POST carries an Idempotency-Key (`soak-<n>`, n counted from `first`), so one cut
-        off mid-request is simply sent again and never yields a second filing.
+        off mid-request, or answered 503, is simply sent again and never yields a second
+        filing. Every answer is counted in `answers`.
         """
         started = time.monotonic()
         assert self.deployment.api_url
@@ -372,21 +454,37 @@ class Soak:
         self.filed.extend(codes)
         return codes
 
-    def _post(self, client: httpx.Client, payload: dict[str, Any], *, key: str) -> str:
-        for _ in range(5):
+    def _post(
+        self, client: httpx.Client, payload: dict[str, Any], *, key: str, patience: float = 120
+    ) -> str:
+        """POST one filing until the API accepts it, as a careful client would: again after a
+        transport error or a 5xx, after the Retry-After the API asks for if any."""
+        deadline = time.monotonic() + patience
+        while time.monotonic() < deadline:
             try:
                 reply = client.post(
                     "/api/v1/filings", json=payload, headers={"Idempotency-Key": key}
                 )
-            except httpx.TransportError:
+            except httpx.TransportError as error:
+                self.answers.record(type(error).__name__)
                 time.sleep(0.5)
                 continue
+            self.answers.record(reply.status_code, reply.headers.get("Retry-After"))
             if reply.status_code >= 500:
-                time.sleep(0.5)
+                time.sleep(float(reply.headers.get("Retry-After", 0.5)))
                 continue
             assert reply.status_code in (200, 201), reply.text
             return str(reply.json()["tracking_code"])
-        raise AssertionError(f"the API did not accept filing {key} after 5 tries")
+        raise AssertionError(f"the API did not accept filing {key} within {patience:.0f} s")
+
+    def database_sessions(self) -> Counter[str]:
+        """The deployment's PostgreSQL sessions on the soak's database, by state."""
+        query = sa.text(
+            "SELECT coalesce(state, '') FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name <> :soak"
+        )
+        with self.database.connection() as conn:
+            return Counter(conn.execute(query, {"soak": SOAK_APPLICATION}).scalars())
 
     def in_flight(self) -> dict[str, set[tuple[int, str]]]:
         """Running steps by the worker node whose claim they are under: (filing id, step name)."""
@@ -413,13 +511,7 @@ class Soak:
 
         None if no worker is running a step right now.
         """
-        running = self.in_flight()
-        busy: dict[str, frozenset[tuple[int, str]]] = {}
-        for name in self.workers:
-            node = self.worker_node(name)
-            steps = frozenset().union(*(s for by, s in running.items() if by.startswith(node)))
-            if steps:
-                busy[name] = steps
+        busy = self.busy({name: self.worker_node(name) for name in self.workers})
         if not busy:
             return None
         victim = rng.choice(sorted(busy))
@@ -427,6 +519,17 @@ class Soak:
         self.deployment.kill(victim)  # SIGKILL: no goodbye; its unacknowledged messages return
         self.deployment.start(victim)
         return kill
+
+    def busy(self, nodes: Mapping[K, str]) -> dict[K, frozenset[tuple[int, str]]]:
+        """Of the workers whose node names begin as in `nodes`, those in the middle of steps,
+        with those steps."""
+        running = self.in_flight()
+        busy: dict[K, frozenset[tuple[int, str]]] = {}
+        for key, node in nodes.items():
+            steps = frozenset().union(*(s for by, s in running.items() if by.startswith(node)))
+            if steps:
+                busy[key] = steps
+        return busy
 
     def complete(self) -> int:
         """How many filings are complete."""
@@ -513,3 +616,9 @@ def assert_nothing_lost_or_duplicated(soak: Soak, audit: Audit, filed: int) -> N
     assert audit.duplicates == 0
     assert audit.subject_duplicates == 0
     assert audit.effects == {spec.agency: filed for spec in STEPS}, audit.effects
+
+
+def assert_no_server_error(soak: Soak) -> None:
+    """The API never answered a server error: a 503 (come back later) said when to come back."""
+    assert not soak.answers.server_errors(), soak.answers.by_status
+    assert soak.answers.unavailable_without_retry_after == 0, soak.answers.by_status

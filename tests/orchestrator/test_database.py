@@ -1,5 +1,6 @@
 """The database plumbing: on SQLite writers take the lock up front and readers never wait for
-it; on PostgreSQL a pooled connection the server ended is replaced, not used."""
+it; on PostgreSQL a pooled connection the server ended is replaced, not used, and every
+session starts with the timeouts that keep a hung client or statement from holding locks."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from orchestrator.db import Database
+from orchestrator.db import Database, make_engine
+from orchestrator.settings import Settings
 
 
 @pytest.fixture
@@ -75,6 +77,65 @@ class TestConnectionsTheServerEnded:
         finally:
             db.dispose()
             admin.dispose()
+
+
+class TestSessionTimeouts:
+    def test_every_session_starts_with_the_configured_timeouts(self, postgres_url: str) -> None:
+        settings = Settings(
+            db_statement_timeout_seconds=12, db_idle_in_transaction_timeout_seconds=34
+        )
+        db = Database(postgres_url, settings=settings)
+        try:
+            assert _shown(db.engine) == {
+                "statement_timeout": "12s",
+                "idle_in_transaction_session_timeout": "34s",
+            }
+        finally:
+            db.dispose()
+
+    def test_a_statement_that_runs_too_long_is_cancelled(self, postgres_url: str) -> None:
+        db = Database(postgres_url, settings=Settings(db_statement_timeout_seconds=0.5))
+        started = time.monotonic()
+        try:
+            with (
+                pytest.raises(sa.exc.OperationalError, match="statement timeout"),
+                db.connection() as conn,
+            ):
+                conn.execute(sa.text("SELECT pg_sleep(30)"))
+        finally:
+            db.dispose()
+        assert time.monotonic() - started < 10
+
+    def test_migrations_run_without_a_statement_timeout(self, postgres_url: str) -> None:
+        settings = Settings(
+            db_statement_timeout_seconds=12, db_idle_in_transaction_timeout_seconds=34
+        )
+        engine = make_engine(postgres_url, settings=settings, migrating=True)
+        try:
+            assert _shown(engine) == {
+                "statement_timeout": "0",
+                "idle_in_transaction_session_timeout": "34s",
+            }
+        finally:
+            engine.dispose()
+
+    def test_options_given_in_the_url_win(self, postgres_url: str) -> None:
+        url = sa.engine.make_url(postgres_url).update_query_dict(
+            {"options": "-c statement_timeout=1min"}
+        )
+        engine = make_engine(url.render_as_string(hide_password=False))
+        try:
+            assert _shown(engine)["statement_timeout"] == "1min"
+        finally:
+            engine.dispose()
+
+
+def _shown(engine: sa.Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        return {
+            name: conn.execute(sa.text(f"SHOW {name}")).scalar_one()
+            for name in ("statement_timeout", "idle_in_transaction_session_timeout")
+        }
 
 
 def _wait_until_gone(conn: sa.Connection, pid: int) -> None:
