@@ -1,4 +1,5 @@
-"""Shared fixtures: the embedded runtime on SQLite, and the real PostgreSQL and RabbitMQ."""
+"""Shared fixtures: the embedded runtime (on SQLite, and on PostgreSQL for the tests marked
+`databases`), and the real PostgreSQL and RabbitMQ."""
 
 from __future__ import annotations
 
@@ -53,12 +54,43 @@ def rabbitmq_url() -> str:
     return services.AMQP_URL
 
 
-@pytest.fixture(scope="session")
-def embedded_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Embedded-mode settings on a fresh SQLite file, with short leases and retries."""
-    directory = tmp_path_factory.mktemp("embedded")
+DATABASES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test of the embedded runtime on SQLite, and also on PostgreSQL if it is marked
+    `databases("sqlite", "postgresql")`.
+
+    One runtime per database for the whole session: pytest groups the tests by it, so each
+    starts once. The PostgreSQL runs count as integration tests.
+    """
+    if "_embedded" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("databases")
+    kinds = marker.args if marker else ("sqlite",)
+    unknown = set(kinds) - set(DATABASES)
+    if unknown:
+        raise pytest.UsageError(f"databases: unknown {sorted(unknown)}, not {DATABASES}")
+    params = [
+        pytest.param(kind, marks=[pytest.mark.integration] if kind == "postgresql" else [])
+        for kind in kinds
+    ]
+    metafunc.parametrize("_embedded", params, indirect=True, scope="session")
+
+
+def embedded_database_url(request: pytest.FixtureRequest, kind: str) -> str:
+    """A fresh database of `kind` for an embedded runtime."""
+    if kind == "postgresql":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    directory = request.getfixturevalue("tmp_path_factory").mktemp("embedded")
+    return f"sqlite:///{directory / 'onestop.db'}"
+
+
+def embedded_settings(database_url: str) -> Settings:
+    """Embedded-mode settings on `database_url`, with short leases and retries."""
     return Settings(
-        database_url=f"sqlite:///{directory / 'onestop.db'}",
+        database_url=database_url,
         broker_url="memory://localhost/",
         step_lease_seconds=3,
         sweep_interval_seconds=0.5,
@@ -69,10 +101,12 @@ def embedded_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def _embedded(embedded_settings: Settings) -> Iterator[Runtime]:
-    # One embedded OneStop for the whole session: starting and stopping a worker costs
-    # seconds. Tests stay independent through distinct names and fresh simulators.
-    with run_embedded(embedded_settings) as rt:
+def _embedded(request: pytest.FixtureRequest) -> Iterator[Runtime]:
+    # One embedded OneStop per database for the whole session: starting and stopping a
+    # worker costs seconds. Tests stay independent through distinct names and fresh
+    # simulators. The database comes from `pytest_generate_tests`.
+    kind: str = request.param
+    with run_embedded(embedded_settings(embedded_database_url(request, kind))) as rt:
         yield rt
 
 

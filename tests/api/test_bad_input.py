@@ -43,6 +43,8 @@ from tests.factories import (
 )
 from tests.people import BranchStaff
 
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
+
 MiB = 1024 * 1024
 
 
