@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from integrations.signing import UnknownKey, parse_public_key
+from orchestrator.logs import LogLevel
 
 VAR_DIR = Path("var")
 # The agency simulators' development key (integrations/simulators/licence.py): trusted by
@@ -91,6 +92,12 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(default=15.0, gt=0)
 
     api_max_body_bytes: int = 1024 * 1024
+
+    log_level: LogLevel = Field(
+        default="warning",
+        description="How much the api, worker and beat processes log (their --log-level "
+        "options override it); at any level, resident IDs and mobile numbers are masked.",
+    )
 
     licence_trusted_keys: list[str] = Field(
         default=[SIMULATOR_LICENCE_KEY],
