@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as db_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator.api.limits import BodySizeLimit, BodyTooLarge
+from orchestrator.api.middleware import RequestContext
+from orchestrator.api.request_target import plain_request_target
+from orchestrator.api.responses import error_responses
 from orchestrator.errors import DomainError
 from orchestrator.filings.api import router as filings_router
 from orchestrator.filings.schemas import field_errors_from_dicts
 from orchestrator.licences.api import router as licences_router
 from orchestrator.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+# How soon a client should try again while the database is away: long enough not to pile
+# retries onto a database coming back, short enough to be back soon after it is.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> JSONResponse:
@@ -68,6 +79,25 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return _json(exc.status_code, body, dict(exc.headers or {}))
 
 
+async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    """The database did not answer (refused, cut, out of connections): come back later."""
+    cause = getattr(exc, "orig", None) or exc
+    # One line, no traceback: an outage would otherwise write one per request. The
+    # driver's message names the server, never a statement's parameters.
+    log.warning(
+        "database unavailable: %s: %s", type(cause).__name__, (str(cause).splitlines() or [""])[0]
+    )
+    return _json(
+        503,
+        {
+            "error": "unavailable",
+            "message_zh": "服务暂时不可用，请稍后重试",
+            "message_en": "the service is unavailable for a moment; please retry",
+        },
+        {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
 def create_app() -> FastAPI:
     """The API application; the runtime comes from `orchestrator.runtime`."""
     app = FastAPI(
@@ -75,11 +105,17 @@ def create_app() -> FastAPI:
         version="1",
         summary="一件事开办企业 · Open a company in one visit",
         openapi_url="/openapi.json",
+        dependencies=[Depends(plain_request_target)],
+        responses=error_responses(422, 500, 503),
     )
     app.add_middleware(BodySizeLimit, max_bytes=get_settings().api_max_body_bytes)
+    app.add_middleware(RequestContext)  # outermost: its headers and 500 cover the others
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    # Connection refused or cut, and a pool with no connection free in time.
+    app.add_exception_handler(db_errors.OperationalError, _database_unavailable)
+    app.add_exception_handler(db_errors.TimeoutError, _database_unavailable)
     app.include_router(filings_router, prefix="/api/v1")
     app.include_router(licences_router, prefix="/api/v1")
 

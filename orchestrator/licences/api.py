@@ -14,6 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from integrations.e_licence import Status, Verdict
 from orchestrator.api.deps import RuntimeDep
+from orchestrator.api.responses import ErrorBody, error_responses
 from orchestrator.errors import DomainError, NotFound
 from orchestrator.filings import documents
 from orchestrator.licences.verification import verify
@@ -49,9 +50,8 @@ _PDF_BODY = {
     summary="Verify an e-business licence (电子营业执照核验)",
     openapi_extra={"requestBody": _PDF_BODY},
     responses={
-        400: {"description": "Empty body, or not a PDF"},
-        413: {"description": "Larger than the API's body limit"},
-        422: {"description": "A PDF that is no e-business licence"},
+        **error_responses(400, 413, described={400: "Empty body, or not a PDF"}),
+        422: {"model": ErrorBody, "description": "A PDF that is no e-business licence"},
     },
 )
 async def verify_upload(request: Request, rt: RuntimeDep) -> Verdict:
@@ -75,6 +75,7 @@ async def verify_upload(request: Request, rt: RuntimeDep) -> Verdict:
     "/{licence_no}",
     response_model=Verdict,
     summary="Check a licence by its number (where its QR code leads)",
+    responses=error_responses(described={404: "No licence under this number"}),
 )
 def check_by_number(
     licence_no: Annotated[str, Path(min_length=1, max_length=60)], rt: RuntimeDep

@@ -2,8 +2,8 @@
 PostgreSQL and RabbitMQ) to break on purpose, and the audit that says whether it held.
 
 Every soak gets its own PostgreSQL database and its own RabbitMQ vhost, so it sees no
-other test's rows or messages; `BrokerProxy` stands between the processes and the broker
-when a test wants to cut every broker connection at once.
+other test's rows or messages; a `TcpProxy` stands between the processes and the broker (or
+the database) when a test wants to cut every connection to it at once.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx
@@ -150,17 +150,21 @@ def with_port(url: str, port: int) -> str:
     return parts._replace(netloc=f"{credentials}@127.0.0.1:{port}").geturl()
 
 
-class BrokerProxy:
-    """A TCP proxy in front of the broker that can make the broker go away and come back.
+class TcpProxy:
+    """A TCP proxy in front of a server (the broker, the database) that can make it go away
+    and come back.
 
     `cut()` drops every proxied connection and refuses new ones (the listening socket is
-    closed, so a connect fails at once, as with a stopped broker); `resume()` listens again
+    closed, so a connect fails at once, as with a stopped server); `resume()` listens again
     on the same port.
     """
 
+    DEFAULT_PORTS: ClassVar[dict[str, int]] = {"amqp": 5672, "postgresql": 5432}
+
     def __init__(self, upstream_url: str) -> None:
         parts = urlsplit(upstream_url)
-        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 5672)
+        port = parts.port or self.DEFAULT_PORTS[parts.scheme.split("+")[0]]
+        self.upstream = (parts.hostname or "127.0.0.1", port)
         self.port = free_port()
         self._lock = threading.Lock()
         self._links: set[socket.socket] = set()  # both ends of every proxied connection
@@ -170,7 +174,7 @@ class BrokerProxy:
         """`upstream_url` rerouted through the proxy."""
         return with_port(upstream_url, self.port)
 
-    def start(self) -> BrokerProxy:
+    def start(self) -> TcpProxy:
         """Listen and proxy (again)."""
         listener = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
         listener.settimeout(0.1)

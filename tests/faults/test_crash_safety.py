@@ -19,9 +19,9 @@ import pytest
 
 from orchestrator.celery_app import STEPS_QUEUE, SWEEP_QUEUE
 from tests.faults.soak import (
-    BrokerProxy,
     Kill,
     Soak,
+    TcpProxy,
     assert_nothing_lost_or_duplicated,
     consumers,
     fresh_database,
@@ -68,9 +68,9 @@ def broker_vhost(rabbitmq_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def broker_proxy(broker_vhost: str) -> Iterator[BrokerProxy]:
+def broker_proxy(broker_vhost: str) -> Iterator[TcpProxy]:
     """A proxy in front of the soak's vhost, to make the broker go away and come back."""
-    proxy = BrokerProxy(broker_vhost).start()
+    proxy = TcpProxy(broker_vhost).start()
     yield proxy
     proxy.close()
 
@@ -146,7 +146,7 @@ class TestWorkerCrashes:
 class TestBrokerOutage:
     @pytest.mark.timeout(TIMEOUT)
     def test_cut_broker_connections_lose_no_filing_and_duplicate_no_effect(
-        self, soak_database: str, broker_vhost: str, broker_proxy: BrokerProxy, tmp_path: Path
+        self, soak_database: str, broker_vhost: str, broker_proxy: TcpProxy, tmp_path: Path
     ) -> None:
         count = FILINGS
         workers = 3
