@@ -1,13 +1,17 @@
-"""The FastAPI application: routes, the body-size limit, and one place that renders errors."""
+"""The FastAPI application: routes, the body-size limit, its documentation served from
+vendored assets, and one place that renders errors."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import exc as db_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -23,6 +27,7 @@ from orchestrator.settings import get_settings
 
 log = logging.getLogger(__name__)
 
+STATIC = Path(__file__).parent / "static"
 # How soon a client should try again while the database is away: long enough not to pile
 # retries onto a database coming back, short enough to be back soon after it is.
 DATABASE_RETRY_AFTER_SECONDS = 5
@@ -105,6 +110,8 @@ def create_app() -> FastAPI:
         version="1",
         summary="一件事开办企业 · Open a company in one visit",
         openapi_url="/openapi.json",
+        docs_url=None,  # served below, from vendored assets
+        redoc_url=None,
         dependencies=[Depends(plain_request_target)],
         responses=error_responses(422, 500, 503),
     )
@@ -118,6 +125,21 @@ def create_app() -> FastAPI:
     app.add_exception_handler(db_errors.TimeoutError, _database_unavailable)
     app.include_router(filings_router, prefix="/api/v1")
     app.include_router(licences_router, prefix="/api/v1")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")  # behind a proxy that adds a prefix
+        static = f"{root}/static/swagger-ui"
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title="OneStop API",
+            swagger_js_url=f"{static}/swagger-ui-bundle.js",
+            swagger_css_url=f"{static}/swagger-ui.css",
+            swagger_favicon_url=f"{static}/favicon-32x32.png",
+            # Swagger UI would otherwise send the schema's address to its online validator.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
