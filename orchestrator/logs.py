@@ -23,13 +23,14 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 NO_REQUEST = "-"
 
 # Libraries that write what passes through them once their loggers are let below these
-# levels, as a process's debug level would: SQLAlchemy every statement at INFO and each
-# result row at DEBUG (a filing's resident IDs among them), zeep every SOAP envelope, and
-# Celery's pool each raw task message. Pinned, they keep their warnings and errors.
+# levels, as a process's debug level lets them: Celery's pool logs each task's raw message
+# at DEBUG (headers and body; run_claimed's body is a whole application), and zeep's own
+# transports each SOAP envelope (ours posts by itself, but a change of transport must not
+# bring that back). Pinned, they keep their warnings and errors. (SQLAlchemy, which would
+# log statements and rows, holds its loggers at WARNING itself unless told otherwise.)
 DATA_CARRYING_LOGGERS: dict[str, int] = {
-    "sqlalchemy.engine": logging.WARNING,
-    "zeep.transports": logging.INFO,
     "celery.pool": logging.INFO,
+    "zeep.transports": logging.INFO,
 }
 
 _request_id: ContextVar[str] = ContextVar("onestop_request_id", default=NO_REQUEST)

@@ -115,7 +115,7 @@ class TestConfiguredLogging:
     def test_keeps_the_database_rows_out_even_at_debug(
         self, logging_restored: None, capsys: pytest.CaptureFixture[str], tmp_path: Path
     ) -> None:
-        # Let below WARNING, SQLAlchemy logs every statement and every row it reads.
+        # SQLAlchemy logs every statement and every row it reads, if let below WARNING.
         configure_logging("debug")
         engine = make_engine(f"sqlite:///{tmp_path / 'rows.db'}")
         with engine.connect() as conn:
