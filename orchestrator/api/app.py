@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -17,8 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator.api.limits import BodySizeLimit, BodyTooLarge
 from orchestrator.api.middleware import RequestContext
-from orchestrator.api.request_target import plain_request_target
-from orchestrator.api.responses import error_responses
+from orchestrator.api.request_target import PlainRequestTarget
+from orchestrator.api.responses import error_response, error_responses
 from orchestrator.errors import DomainError
 from orchestrator.filings.api import router as filings_router
 from orchestrator.filings.schemas import field_errors_from_dicts
@@ -39,8 +39,7 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-    return _json(exc.status_code, exc.body(), headers)
+    return error_response(exc)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -112,11 +111,12 @@ def create_app() -> FastAPI:
         openapi_url="/openapi.json",
         docs_url=None,  # served below, from vendored assets
         redoc_url=None,
-        dependencies=[Depends(plain_request_target)],
         responses=error_responses(422, 500, 503),
     )
+    # The last added is the outermost: RequestContext's headers and 500 cover the others.
     app.add_middleware(BodySizeLimit, max_bytes=get_settings().api_max_body_bytes)
-    app.add_middleware(RequestContext)  # outermost: its headers and 500 cover the others
+    app.add_middleware(PlainRequestTarget)
+    app.add_middleware(RequestContext)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import JSONResponse
 
+from orchestrator.errors import DomainError
 from orchestrator.filings.schemas import FieldError
 
 
@@ -36,6 +38,12 @@ class UnexpectedErrorBody(ErrorBody):
     """An error of ours: nothing about it but the id under which it was logged."""
 
     request_id: str = Field(description="Quote it to the operators: their log names it.")
+
+
+def error_response(error: DomainError) -> JSONResponse:
+    """The answer to a refusal a client can act on: its status, its body in both languages."""
+    headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
+    return JSONResponse(error.body(), status_code=error.status_code, headers=headers)
 
 
 _DEFAULTS: dict[int, tuple[type[ErrorBody], str]] = {

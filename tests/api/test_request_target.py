@@ -92,8 +92,10 @@ class TestInThePath:
     def test_the_public_licence_check_needs_no_token_to_be_refused(self, api: TestClient) -> None:
         assert_bilingual(api.get("/api/v1/licences/%00"), 404, "not_found")
 
-    def test_an_unknown_path_with_one_is_404_too(self, api: TestClient) -> None:
-        assert_bilingual(api.get("/api/v1/%00"), 404, "http_error")
+    @pytest.mark.parametrize("path", ["/api/v1/%00", "/static/swagger-ui/%00.js", "/docs%0A"])
+    def test_so_is_any_other_path_with_one(self, api: TestClient, path: str) -> None:
+        # Routes of every kind: unknown, mounted (files), the documentation.
+        assert_bilingual(api.get(path), 404, "not_found")
 
 
 class TestInTheQuery:
