@@ -94,9 +94,9 @@ async def _database_unavailable(_request: Request, exc: Exception) -> JSONRespon
     return _json(
         503,
         {
-            "error": "unavailable",
-            "message_zh": "服务暂时不可用，请稍后重试",
-            "message_en": "the service is unavailable for a moment; please retry",
+            "error": "database_unavailable",
+            "message_zh": "数据库暂时无法访问，请稍后重试",
+            "message_en": "the database is unavailable for the moment; please try again shortly",
         },
         {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
     )

@@ -53,7 +53,7 @@ def assert_unavailable(response: httpx.Response) -> None:
     assert response.headers["content-type"].startswith("application/json")
     assert int(response.headers["Retry-After"]) > 0
     body = response.json()
-    assert body["error"] == "unavailable" and body["message_zh"] and body["message_en"]
+    assert body["error"] == "database_unavailable" and body["message_zh"] and body["message_en"]
     assert "X-Request-ID" in response.headers
 
 

@@ -163,7 +163,7 @@ def assert_unavailable(reply: httpx.Response) -> None:
     assert reply.headers["content-type"].startswith("application/json")
     assert int(reply.headers["Retry-After"]) > 0
     body = reply.json()
-    assert body["error"] == "unavailable" and body["message_zh"] and body["message_en"]
+    assert body["error"] == "database_unavailable" and body["message_zh"] and body["message_en"]
 
 
 class TestTheBrokerAway:
