@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 
 import httpx
 import pytest
@@ -32,19 +33,28 @@ def _require(service_names: tuple[str, ...]) -> None:
         pytest.skip(f"integration services unavailable: {message}")
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database on the test server (started if down); dropped afterwards."""
     _require(("PostgreSQL",))
     name = f"onestop_test_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(services.PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.engine.make_url(services.PG_ADMIN_URL).set(database=name)
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -78,15 +88,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("_embedded", params, indirect=True, scope="session")
 
 
-def embedded_database_url(request: pytest.FixtureRequest, kind: str) -> str:
-    """A fresh database of `kind` for an embedded runtime."""
-    if kind == "postgresql":
-        url: str = request.getfixturevalue("postgres_url")
-        return url
-    directory = request.getfixturevalue("tmp_path_factory").mktemp("embedded")
-    return f"sqlite:///{directory / 'onestop.db'}"
-
-
 def embedded_settings(database_url: str) -> Settings:
     """Embedded-mode settings on `database_url`, with short leases and retries."""
     return Settings(
@@ -105,9 +106,14 @@ def _embedded(request: pytest.FixtureRequest) -> Iterator[Runtime]:
     # One embedded OneStop per database for the whole session: starting and stopping a
     # worker costs seconds. Tests stay independent through distinct names and fresh
     # simulators. The database comes from `pytest_generate_tests`.
-    kind: str = request.param
-    with run_embedded(embedded_settings(embedded_database_url(request, kind))) as rt:
-        yield rt
+    with ExitStack() as stack:
+        if request.param == "postgresql":
+            # A database of its own: its sweeper must not touch another test's steps.
+            url = stack.enter_context(fresh_postgres_database())
+        else:
+            directory = request.getfixturevalue("tmp_path_factory").mktemp("embedded")
+            url = f"sqlite:///{directory / 'onestop.db'}"
+        yield stack.enter_context(run_embedded(embedded_settings(url)))
 
 
 @pytest.fixture
