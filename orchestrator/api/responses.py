@@ -54,6 +54,7 @@ _DEFAULTS: dict[int, tuple[type[ErrorBody], str]] = {
     409: (ErrorBody, "In conflict with the filing's state or an earlier request"),
     413: (ErrorBody, "The body is larger than the API accepts"),
     422: (InvalidBody, "Invalid input: each field at fault is named"),
+    429: (ErrorBody, "Too many requests from this address: retry after `Retry-After` s"),
     500: (UnexpectedErrorBody, "An unexpected error, logged under its request id"),
     503: (ErrorBody, "The database cannot be reached for now: retry after `Retry-After` s"),
 }
