@@ -9,14 +9,16 @@ publisher confirms, a prefetch of one, and no result backend (joins are in the d
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 from typing import Any
 
 import kombu.pools
 from celery import Celery
-from celery.signals import worker_init
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_init
 from kombu.entity import Exchange, Queue
 
+from orchestrator.logs import mask_handlers
 from orchestrator.settings import Settings, get_settings
 
 TASK_MODULES = ("orchestrator.filings.tasks", "orchestrator.tracker.tasks")
@@ -118,6 +120,15 @@ def _warm_up(**_: object) -> None:
 
 
 worker_init.connect(_warm_up, weak=False)
+
+
+def _mask_logs(logger: logging.Logger, **_: object) -> None:
+    """What the worker's and beat's loggers write is masked as the API's is."""
+    mask_handlers(logger)
+
+
+after_setup_logger.connect(_mask_logs, weak=False)
+after_setup_task_logger.connect(_mask_logs, weak=False)
 
 
 def configure_celery(settings: Settings) -> Celery:

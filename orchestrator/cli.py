@@ -13,9 +13,12 @@ import typer
 from orchestrator.calendar.cli import app as calendar_app
 from orchestrator.identity.cli import app as token_app
 from orchestrator.licences.cli import app as licence_app
+from orchestrator.logs import LogLevel
 from orchestrator.settings import get_settings
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from integrations.simulators.app import SimulatorConfig
 
 app = typer.Typer(
@@ -44,6 +47,16 @@ EXIT_REFUSED = 2  # a standalone process refuses settings that are unsafe in pro
 
 Port = Annotated[int, typer.Option("--port", "-p", help="TCP port to listen on.", min=0, max=65535)]
 Host = Annotated[str, typer.Option("--host", help="Address to bind.")]
+LogLevelOption = Annotated[
+    LogLevel | None,
+    typer.Option(
+        "--log-level",
+        "--loglevel",
+        help="How much to log (default: ONESTOP_LOG_LEVEL, else warning); personal numbers "
+        "are masked at every level.",
+        show_default=False,
+    ),
+]
 
 
 @app.command()
@@ -80,10 +93,8 @@ def seed(
 
 
 @app.command()
-def serve(port: Port = 8000, host: Host = "127.0.0.1") -> None:
+def serve(port: Port = 8000, host: Host = "127.0.0.1", log_level: LogLevelOption = None) -> None:
     """Run everything in one process (embedded default): API, worker, beat, simulators."""
-    import uvicorn
-
     from orchestrator.api.app import create_app
     from orchestrator.embedded import run_embedded
 
@@ -92,7 +103,7 @@ def serve(port: Port = 8000, host: Host = "127.0.0.1") -> None:
     with run_embedded(settings, simulators=simulated) as rt:
         typer.echo(f"OneStop at http://{host}:{port}  (agencies: {rt.agencies_url})")
         _warn_if_schedule_missing()
-        uvicorn.run(create_app(rt.settings), host=host, port=port, log_level="warning")
+        _serve_api(create_app(rt.settings), host=host, port=port, log_level=log_level)
 
 
 @app.command()
@@ -171,15 +182,13 @@ def run(
 
 
 @app.command()
-def api(port: Port = 8000, host: Host = "127.0.0.1") -> None:
+def api(port: Port = 8000, host: Host = "127.0.0.1", log_level: LogLevelOption = None) -> None:
     """Run the JSON API alone (production: PostgreSQL + RabbitMQ).
 
     Refuses to start while the simulators' development key is trusted, unless
     ONESTOP_DEVELOPMENT=true says this is a development deployment.
     """
     _refuse_unsafe_trust()
-    import uvicorn
-
     from orchestrator.api.app import create_app
     from orchestrator.reference import load_reference
     from orchestrator.runtime import current
@@ -191,7 +200,19 @@ def api(port: Port = 8000, host: Host = "127.0.0.1") -> None:
     _warn_if_schedule_missing()
     served = create_app()
     _pace_garbage_collection()
-    uvicorn.run(served, host=host, port=port, log_level="warning")
+    _serve_api(served, host=host, port=port, log_level=log_level)
+
+
+def _serve_api(served: FastAPI, *, host: str, port: int, log_level: LogLevel | None) -> None:
+    """Serve the API with uvicorn, logging through `orchestrator.logs` at `log_level`."""
+    import uvicorn
+
+    from orchestrator.logs import configure_logging
+
+    level = log_level or get_settings().log_level
+    configure_logging(level)
+    # No log_config: uvicorn's loggers propagate to the handler just configured.
+    uvicorn.run(served, host=host, port=port, log_level=level, log_config=None)
 
 
 @app.command()
@@ -200,7 +221,7 @@ def worker(
         int | None,
         typer.Option(help="Worker threads (default: ONESTOP_WORKER_CONCURRENCY).", min=1),
     ] = None,
-    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "warning",
+    log_level: LogLevelOption = None,
 ) -> None:
     """Run a Celery worker (threads pool) for step work.
 
@@ -210,17 +231,19 @@ def worker(
     _refuse_unsafe_trust()
     from orchestrator.celery_app import app as celery
 
-    threads = concurrency or get_settings().worker_concurrency
+    settings = get_settings()
+    threads = concurrency or settings.worker_concurrency
+    level = log_level or settings.log_level
     _warn_if_schedule_missing()
     _pace_garbage_collection()
     celery.worker_main(
-        ["worker", "--pool=threads", f"--concurrency={threads}", f"--loglevel={loglevel}",
+        ["worker", "--pool=threads", f"--concurrency={threads}", f"--loglevel={level}",
          "--without-gossip", "--without-mingle", f"--hostname=onestop-{os.getpid()}@%h"]
     )  # fmt: skip
 
 
 @app.command()
-def beat(loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "warning") -> None:
+def beat(log_level: LogLevelOption = None) -> None:
     """Run Celery beat: the sweep that re-dispatches overdue steps, and deadline revision.
 
     Refuses to start while the simulators' development key is trusted, unless
@@ -234,7 +257,8 @@ def beat(loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "war
     # which every beat started from one directory would share (and a crashed one leave).
     # The in-memory scheduler touches a heartbeat file as it ticks (`onestop health beat`).
     scheduler = "orchestrator.health:HeartbeatScheduler"
-    celery.start(["beat", f"--loglevel={loglevel}", f"--scheduler={scheduler}"])
+    level = log_level or get_settings().log_level
+    celery.start(["beat", f"--loglevel={level}", f"--scheduler={scheduler}"])
 
 
 @app.command()

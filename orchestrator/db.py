@@ -80,12 +80,19 @@ def make_engine(url: str, *, settings: Settings | None = None, migrating: bool =
 
     `settings`: where the pool and timeouts come from (default: the process's settings).
     `migrating`: no statement timeout, for a migration may rebuild a large index.
+
+    Its errors and logs never show a statement's parameters: they are a filing's resident
+    IDs and mobile numbers as often as not, and an error's text ends up in logs.
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            hide_parameters=True,
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
@@ -103,6 +110,7 @@ def make_engine(url: str, *, settings: Settings | None = None, migrating: bool =
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=not psycopg,  # another driver: a SELECT 1 per checkout, as is usual
+        hide_parameters=True,
         connect_args=_libpq_arguments(parsed.query, settings, migrating) if libpq else {},
     )
     if psycopg:

@@ -17,6 +17,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from integrations.signing import UnknownKey, parse_public_key
+from orchestrator.logs import LogLevel
 
 VAR_DIR = Path("var")
 # The agency simulators' development key (integrations/simulators/licence.py). Its seed is
@@ -163,6 +164,11 @@ class Settings(BaseSettings):
         le=3650,
         description="No API token is live longer than this many days after its issue, whatever "
         "it was issued for (a lower value cuts tokens already issued, too).",
+    )
+    log_level: LogLevel = Field(
+        default="warning",
+        description="How much the api, worker and beat processes log (their --log-level "
+        "options override it); at any level, resident IDs and mobile numbers are masked.",
     )
 
     licence_trusted_keys: list[str] = Field(

@@ -1,9 +1,11 @@
-"""Shared fixtures: the embedded runtime on SQLite, and the real PostgreSQL, RabbitMQ, Redis."""
+"""Shared fixtures: the embedded runtime (on SQLite, and on PostgreSQL for the tests marked
+`databases`), and the real PostgreSQL, RabbitMQ and Redis."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 
 import httpx
 import pytest
@@ -31,19 +33,28 @@ def _require(service_names: tuple[str, ...]) -> None:
         pytest.skip(f"integration services unavailable: {message}")
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new PostgreSQL database on the test server (started if down); dropped afterwards."""
     _require(("PostgreSQL",))
     name = f"onestop_test_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(services.PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = sa.engine.make_url(services.PG_ADMIN_URL).set(database=name)
-    yield url.render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -60,12 +71,34 @@ def redis_url() -> str:
     return services.REDIS_URL
 
 
-@pytest.fixture(scope="session")
-def embedded_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Embedded-mode settings on a fresh SQLite file, with short leases and retries."""
-    directory = tmp_path_factory.mktemp("embedded")
+DATABASES = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run each test of the embedded runtime on SQLite, and also on PostgreSQL if it is marked
+    `databases("sqlite", "postgresql")`.
+
+    One runtime per database for the whole session: pytest groups the tests by it, so each
+    starts once. The PostgreSQL runs count as integration tests.
+    """
+    if "_embedded" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker("databases")
+    kinds = marker.args if marker else ("sqlite",)
+    unknown = set(kinds) - set(DATABASES)
+    if unknown:
+        raise pytest.UsageError(f"databases: unknown {sorted(unknown)}, not {DATABASES}")
+    params = [
+        pytest.param(kind, marks=[pytest.mark.integration] if kind == "postgresql" else [])
+        for kind in kinds
+    ]
+    metafunc.parametrize("_embedded", params, indirect=True, scope="session")
+
+
+def embedded_settings(database_url: str) -> Settings:
+    """Embedded-mode settings on `database_url`, with short leases and retries."""
     return Settings(
-        database_url=f"sqlite:///{directory / 'onestop.db'}",
+        database_url=database_url,
         broker_url="memory://localhost/",
         step_lease_seconds=3,
         sweep_interval_seconds=0.5,
@@ -76,11 +109,18 @@ def embedded_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def _embedded(embedded_settings: Settings) -> Iterator[Runtime]:
-    # One embedded OneStop for the whole session: starting and stopping a worker costs
-    # seconds. Tests stay independent through distinct names and fresh simulators.
-    with run_embedded(embedded_settings) as rt:
-        yield rt
+def _embedded(request: pytest.FixtureRequest) -> Iterator[Runtime]:
+    # One embedded OneStop per database for the whole session: starting and stopping a
+    # worker costs seconds. Tests stay independent through distinct names and fresh
+    # simulators. The database comes from `pytest_generate_tests`.
+    with ExitStack() as stack:
+        if request.param == "postgresql":
+            # A database of its own: its sweeper must not touch another test's steps.
+            url = stack.enter_context(fresh_postgres_database())
+        else:
+            directory = request.getfixturevalue("tmp_path_factory").mktemp("embedded")
+            url = f"sqlite:///{directory / 'onestop.db'}"
+        yield stack.enter_context(run_embedded(embedded_settings(url)))
 
 
 @pytest.fixture

@@ -1,20 +1,26 @@
-"""The FastAPI application: routes, the body-size limit, and one place that renders errors."""
+"""The FastAPI application: routes, the body-size limit, its documentation served from
+vendored assets, and one place that renders errors."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import exc as db_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator import runtime
 from orchestrator.api.limits import BodySizeLimit, BodyTooLarge
+from orchestrator.api.middleware import RequestContext
 from orchestrator.api.rate_limits import RateLimiter
+from orchestrator.api.request_target import PlainRequestTarget
+from orchestrator.api.responses import error_response, error_responses
 from orchestrator.calendar import missing_schedule_notice
 from orchestrator.errors import DomainError
 from orchestrator.filings.api import router as filings_router
@@ -24,7 +30,9 @@ from orchestrator.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-# How long a client is asked to wait before it tries again while the database is away.
+STATIC = Path(__file__).parent / "static"
+# How soon a client should try again while the database is away: long enough not to pile
+# retries onto a database coming back, short enough to be back soon after it is.
 DATABASE_RETRY_AFTER_SECONDS = 5
 
 
@@ -34,7 +42,7 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
 
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    return _json(exc.status_code, exc.body(), exc.headers() or None)
+    return error_response(exc)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -79,15 +87,22 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
-    """The database cannot be reached (or gave up on the statement): nothing was done, and a
-    client may safely try again later — a filing with the same Idempotency-Key."""
-    log.warning("database unavailable, answered 503: %s", type(exc).__name__)
-    body = {
-        "error": "database_unavailable",
-        "message_zh": "数据库暂时无法访问，请稍后重试",
-        "message_en": "the database is unavailable for the moment; please try again shortly",
-    }
-    return _json(503, body, {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
+    """The database did not answer (refused, cut, out of connections): come back later."""
+    cause = getattr(exc, "orig", None) or exc
+    # One line, no traceback: an outage would otherwise write one per request. The
+    # driver's message names the server, never a statement's parameters.
+    log.warning(
+        "database unavailable: %s: %s", type(cause).__name__, (str(cause).splitlines() or [""])[0]
+    )
+    return _json(
+        503,
+        {
+            "error": "database_unavailable",
+            "message_zh": "数据库暂时无法访问，请稍后重试",
+            "message_en": "the database is unavailable for the moment; please try again shortly",
+        },
+        {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -101,17 +116,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         summary="一件事开办企业 · Open a company in one visit",
         openapi_url="/openapi.json",
+        docs_url=None,  # served below, from vendored assets
+        redoc_url=None,
+        responses=error_responses(422, 500, 503),
     )
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings)
+    # The last added is the outermost: RequestContext's headers and 500 cover the others.
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(PlainRequestTarget)
+    app.add_middleware(RequestContext)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(OperationalError, _database_unavailable)
-    app.add_exception_handler(PoolTimeout, _database_unavailable)  # every connection in use
+    # Connection refused or cut, and a pool with no connection free in time.
+    app.add_exception_handler(db_errors.OperationalError, _database_unavailable)
+    app.add_exception_handler(db_errors.TimeoutError, _database_unavailable)
     app.include_router(filings_router, prefix="/api/v1")
     app.include_router(licences_router, prefix="/api/v1")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")  # behind a proxy that adds a prefix
+        static = f"{root}/static/swagger-ui"
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}",
+            title="OneStop API",
+            swagger_js_url=f"{static}/swagger-ui-bundle.js",
+            swagger_css_url=f"{static}/swagger-ui.css",
+            swagger_favicon_url=f"{static}/favicon-32x32.png",
+            # Swagger UI would otherwise send the schema's address to its online validator.
+            swagger_ui_parameters={"validatorUrl": None},
+        )
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:

@@ -9,12 +9,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orchestrator.api.deps import CallerDep, RuntimeDep
+from orchestrator.api.responses import error_responses
 from orchestrator.errors import NotFound
 from orchestrator.filings import documents, service, views
 from orchestrator.filings.models import Event, Filing, FilingStatus
 from orchestrator.filings.schemas import FilingInput
 
-router = APIRouter(prefix="/filings", tags=["filings"])
+router = APIRouter(prefix="/filings", tags=["filings"], responses=error_responses(401))
 
 IdempotencyKey = Annotated[
     str | None,
@@ -55,7 +56,20 @@ def _shown(
     status_code=status.HTTP_201_CREATED,
     response_model=views.FilingDetail,
     summary="File a company-opening application (一件事申请)",
-    responses={200: {"description": "Replay of an earlier request with the same key"}},
+    responses={
+        200: {
+            "model": views.FilingDetail,
+            "description": "Replay of an earlier request with the same key",
+        },
+        **error_responses(
+            400,
+            413,
+            described={
+                403: "Only a clerk of a branch may file",
+                409: "The Idempotency-Key was used for another filing",
+            },
+        ),
+    },
 )
 def create_filing(
     data: FilingInput,
@@ -121,7 +135,12 @@ def list_filings(
     return views.FilingPage(items=items, total=total, page=page, page_size=page_size)
 
 
-@router.get("/{tracking_code}", response_model=views.FilingDetail, summary="One filing")
+@router.get(
+    "/{tracking_code}",
+    response_model=views.FilingDetail,
+    summary="One filing",
+    responses=error_responses(404),
+)
 def get_filing(tracking_code: str, rt: RuntimeDep, caller: CallerDep) -> views.FilingDetail:
     """A filing with its steps, materials and full history."""
     return _detail(rt, caller, tracking_code)
@@ -131,6 +150,15 @@ def get_filing(tracking_code: str, rt: RuntimeDep, caller: CallerDep) -> views.F
     "/{tracking_code}/materials/{material_code}",
     response_model=views.FilingDetail,
     summary="Supplement a 容缺 material",
+    responses=error_responses(
+        400,
+        403,
+        413,
+        described={
+            404: "No such filing, or no such material missing from it",
+            409: "The material was supplemented already, or the filing is over",
+        },
+    ),
 )
 def supplement_material(
     tracking_code: str,
@@ -160,7 +188,12 @@ def supplement_material(
     return _detail(rt, caller, tracking_code)
 
 
-@router.post("/{tracking_code}/cancel", response_model=views.FilingDetail, summary="Cancel")
+@router.post(
+    "/{tracking_code}/cancel",
+    response_model=views.FilingDetail,
+    summary="Cancel",
+    responses=error_responses(403, 404, described={409: "Registration was sent already"}),
+)
 def cancel_filing(tracking_code: str, rt: RuntimeDep, caller: CallerDep) -> views.FilingDetail:
     """Cancel while registration has not been sent; 409 afterwards."""
     with rt.database.transaction() as session:
@@ -174,6 +207,9 @@ def cancel_filing(tracking_code: str, rt: RuntimeDep, caller: CallerDep) -> view
     "/{tracking_code}/handover",
     response_model=views.FilingDetail,
     summary="Hand licence and seals over at the branch",
+    responses=error_responses(
+        403, 404, described={409: "Not a branch pickup, or licence and seals are not there yet"}
+    ),
 )
 def hand_over(tracking_code: str, rt: RuntimeDep, caller: CallerDep) -> views.FilingDetail:
     """For branch pickup: the client has the licence and seals; the filing is complete."""
@@ -190,7 +226,7 @@ def hand_over(tracking_code: str, rt: RuntimeDep, caller: CallerDep) -> views.Fi
     summary="The e-business licence PDF (电子营业执照)",
     responses={
         200: {"content": {"application/pdf": {}}, "description": "The signed licence"},
-        404: {"description": "No such filing, or registration has not issued it yet"},
+        **error_responses(described={404: "No such filing, or registration has not issued it yet"}),
     },
 )
 def get_licence(tracking_code: str, rt: RuntimeDep, caller: CallerDep) -> Response:

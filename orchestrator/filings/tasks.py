@@ -70,6 +70,10 @@ def run_claimed(claimed: list[dict[str, Any]]) -> None:
     process to run in parallel with its siblings — they wait on agencies, on threads
     here. Should this worker die, the message comes back redelivered and each step is
     claimed again from the database, as a resumed attempt.
+
+    The message carries the filing's application (resident IDs, mobile numbers): the
+    repr of its arguments that Celery shows in the message's headers and in logs names
+    the steps only (`hand_out`).
     """
     hostname = run_claimed.request.hostname
     works: list[StepWork | None]
@@ -256,4 +260,12 @@ def dispatch(step_ids: list[int]) -> None:
 def hand_out(works: list[StepWork]) -> None:
     """Send steps claimed already to the workers, in one message (call after the commit)."""
     if works:
-        run_claimed.delay([asdict(work) for work in works])
+        run_claimed.apply_async(
+            ([asdict(work) for work in works],), argsrepr=claimed_repr(works), kwargsrepr="{}"
+        )
+
+
+def claimed_repr(works: list[StepWork]) -> str:
+    """What broker tools and logs show of a `run_claimed` message: its filing and steps."""
+    steps = ", ".join(f"{work.name} (step {work.step_id})" for work in works)
+    return f"(filing {works[0].tracking_code}: {steps})"

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from orchestrator.calendar import WorkingCalendar
 from orchestrator.filings.models import Event, Filing, Material, Step
+from orchestrator.privacy import mask_id_number, mask_mobile
 from orchestrator.workflow import by_name
 
 
@@ -78,16 +79,6 @@ class FilingPage(BaseModel):
     total: int
     page: int
     page_size: int
-
-
-def mask_id_number(value: str) -> str:
-    """Keep the region and the last four characters of a resident ID."""
-    return value[:6] + "*" * 8 + value[-4:] if len(value) == 18 else "*" * len(value)
-
-
-def mask_mobile(value: str) -> str:
-    """Keep the first three and the last four digits of a mobile number."""
-    return value[:3] + "****" + value[-4:] if len(value) == 11 else "*" * len(value)
 
 
 def masked(value: Any) -> Any:

@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from integrations.e_licence import VERIFICATION_TOKEN_PATTERN, Status, Verdict
 from orchestrator.api.deps import RuntimeDep
 from orchestrator.api.rate_limits import RateLimited
+from orchestrator.api.responses import ErrorBody, error_responses
 from orchestrator.errors import DomainError, NotFound
 from orchestrator.filings import documents
 from orchestrator.licences.verification import verify
@@ -65,9 +66,8 @@ _PDF_BODY = {
     openapi_extra={"requestBody": _PDF_BODY},
     dependencies=[Depends(_checks)],
     responses={
-        400: {"description": "Empty body, or not a PDF"},
-        413: {"description": "Larger than the API's body limit"},
-        422: {"description": "A PDF that is no e-business licence"},
+        **error_responses(400, 413, described={400: "Empty body, or not a PDF"}),
+        422: {"model": ErrorBody, "description": "A PDF that is no e-business licence"},
     },
 )
 async def verify_upload(request: Request, rt: RuntimeDep) -> Verdict:
@@ -112,7 +112,7 @@ def check_by_token(
     response_model=Verdict,
     summary="Check a licence by its bare number (rate-limited: prefer the QR code's link)",
     dependencies=[Depends(_lookups_by_number)],
-    responses={404: {"description": "No licence under this number"}},
+    responses=error_responses(429, 503, described={404: "No licence under this number"}),
 )
 def check_by_number(
     licence_no: Annotated[str, Path(min_length=1, max_length=60)], rt: RuntimeDep

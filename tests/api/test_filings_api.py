@@ -37,6 +37,8 @@ from tests.api import (
 from tests.factories import ALL_MATERIALS, FULL_WIDTH, resident_id
 from tests.people import BranchStaff
 
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
+
 
 @pytest.fixture
 def api(onestop: Runtime) -> Iterator[TestClient]:

@@ -15,7 +15,6 @@ from sqlalchemy import select
 from orchestrator.api.app import create_app
 from orchestrator.filings import transitions
 from orchestrator.filings.models import Filing
-from orchestrator.filings.views import mask_id_number, mask_mobile
 from orchestrator.identity.models import Role, Staff
 from orchestrator.identity.service import (
     DEFAULT_TOKEN_LIFETIME,
@@ -26,6 +25,7 @@ from orchestrator.identity.service import (
     list_tokens,
     revoke_token,
 )
+from orchestrator.privacy import mask_id_number, mask_mobile
 from orchestrator.runtime import Runtime
 from tests.api import (
     FILINGS,
@@ -39,6 +39,8 @@ from tests.api import (
 )
 from tests.factories import ALL_MATERIALS
 from tests.people import BranchStaff
+
+pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
 RESIDENT_ID = re.compile(r"\d{17}[\dX]")
 MOBILE = re.compile(r"1[3-9]\d{9}")
