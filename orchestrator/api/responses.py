@@ -55,7 +55,11 @@ _DEFAULTS: dict[int, tuple[type[ErrorBody], str]] = {
     422: (InvalidBody, "Invalid input: each field at fault is named"),
     429: (ErrorBody, "Too many requests from this address: retry after `Retry-After` s"),
     500: (UnexpectedErrorBody, "An unexpected error, logged under its request id"),
-    503: (ErrorBody, "The database cannot be reached for now: retry after `Retry-After` s"),
+    503: (
+        ErrorBody,
+        "The database (or the rate limits' store) cannot be reached for now: retry after "
+        "`Retry-After` s",
+    ),
 }
 
 

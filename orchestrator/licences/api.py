@@ -11,7 +11,7 @@ Every route is rate-limited per client address (`orchestrator.api.rate_limits`).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
@@ -24,12 +24,8 @@ from orchestrator.errors import DomainError, NotFound
 from orchestrator.filings import documents
 from orchestrator.licences.verification import verify
 
-_RATE_LIMITED: dict[int | str, dict[str, Any]] = {
-    429: {"description": "Too many requests from this address (see Retry-After)"},
-    503: {"description": "The rate-limit store cannot be reached (see Retry-After)"},
-}
-
-router = APIRouter(prefix="/licences", tags=["licences"], responses=_RATE_LIMITED)
+# Every route here is public, so rate-limited: 429, or 503 while the limits' store is away.
+router = APIRouter(prefix="/licences", tags=["licences"], responses=error_responses(429, 503))
 
 _checks = RateLimited("licence_checks", lambda s: s.rate_limit_licence_checks)
 _lookups_by_number = RateLimited(
@@ -93,7 +89,7 @@ async def verify_upload(request: Request, rt: RuntimeDep) -> Verdict:
     response_model=Verdict,
     summary="Check a licence by the token its QR code carries (扫码核验)",
     dependencies=[Depends(_checks)],
-    responses={404: {"description": "No licence carries this token"}},
+    responses=error_responses(described={404: "No licence carries this token"}),
 )
 def check_by_token(
     token: Annotated[str, Path(pattern=VERIFICATION_TOKEN_PATTERN)], rt: RuntimeDep
@@ -112,7 +108,7 @@ def check_by_token(
     response_model=Verdict,
     summary="Check a licence by its bare number (rate-limited: prefer the QR code's link)",
     dependencies=[Depends(_lookups_by_number)],
-    responses=error_responses(429, 503, described={404: "No licence under this number"}),
+    responses=error_responses(described={404: "No licence under this number"}),
 )
 def check_by_number(
     licence_no: Annotated[str, Path(min_length=1, max_length=60)], rt: RuntimeDep
