@@ -226,6 +226,10 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
         "The registered capital can be at most {max_yuan} yuan, the most the registration "
         "form holds",
     ),
+    "text_unprintable": (
+        "不能含有控制字符或无法显示的字符（第{position}个字符）",
+        "Must not contain control or unprintable characters (character {position})",
+    ),
     "digit_not_ascii": (
         "数字须为0至9（“{char}”是其他文字的数字）",
         "Digits must be 0 to 9 ({char} is a digit of another script)",
@@ -333,9 +337,21 @@ def _code(value: Any) -> Any:
     return value.strip()
 
 
+# Control characters, lone surrogates and U+FFFE/U+FFFF: nothing a keyboard types into a
+# name or an address, and nothing XML can carry, so a SOAP agency could never be sent them.
+# (Unassigned code points are let through: this Python's Unicode tables may predate the
+# newest CJK extension, and a rare character in a real name is no typo.)
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
 def _text(value: Any) -> Any:
-    """Typed text in NFC (full-width punctuation kept), trimmed; other input as it is."""
-    return unicodedata.normalize("NFC", value).strip() if isinstance(value, str) else value
+    """Typed text in NFC (full-width punctuation kept), trimmed, with no control or
+    unprintable character; other input as it is."""
+    if not isinstance(value, str):
+        return value
+    if (bad := _UNPRINTABLE.search(value)) is not None:
+        raise _fail("text_unprintable", position=bad.start() + 1)
+    return unicodedata.normalize("NFC", value).strip()
 
 
 def _birth_date(id_number: str) -> date:

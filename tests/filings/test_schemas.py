@@ -368,6 +368,40 @@ class TestAddress:
         assert valid(filing_input(address="山东寿光圣城街道1号")).address == "山东寿光圣城街道1号"
 
 
+class TestUnprintableText:
+    """A name, address or scope item with a control character could never reach a SOAP
+    agency (XML cannot carry it): its step would retry for ever. It is refused at intake."""
+
+    FIELDS = (
+        "legal_representative__name",
+        "address",
+        "company_name__trade_name",
+        "business_scope__0",
+        "delivery__recipient",
+    )
+
+    @pytest.mark.parametrize("field", FIELDS)
+    @given(char=st.sampled_from(["\x00", "\t", "\n", "\x1b", "\x7f", "\x85", "\ud800", "\uffff"]))
+    def test_is_refused_naming_the_field(self, field: str, char: str) -> None:
+        payload = filing_input()
+        value = payload
+        for part in field.split("__"):
+            value = value[int(part)] if isinstance(value, list) else value[part]
+        error = refused(
+            filing_input(**{field: value[:1] + char + value[1:]}),
+            field.replace("__", "."),
+            "text_unprintable",
+        )
+        assert "第2个字符" in error.message_zh and "character 2" in error.message_en
+
+    def test_a_full_width_space_and_rare_characters_are_typed_text(self) -> None:
+        # U+3000 is what a Chinese keyboard types as a space; U+31350 (CJK Extension H) may
+        # be unassigned in this Python's tables, and is still a character of a real name.
+        assert valid(
+            filing_input(legal_representative__name="王\u3000\U00031350")
+        ).legal_representative.name
+
+
 class TestResidentId:
     @pytest.mark.parametrize(
         "field", ["legal_representative", "shareholders.1", "staff.0", "finance_officer"]
