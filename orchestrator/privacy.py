@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 # A whole run of 11 or 18 digits, of any script (a full-width number is as personal as an
 # ASCII one); Chinese text often runs straight into a number, so letters may touch it.
@@ -24,6 +25,25 @@ def mask_id_number(value: str) -> str:
 def mask_mobile(value: str) -> str:
     """Keep the first three and the last four digits of a mobile number."""
     return value[:3] + "****" + value[-4:] if len(value) == 11 else "*" * len(value)
+
+
+def masked(value: Any) -> Any:
+    """A copy of an application payload (or part of one) with its `id_number` and `mobile`
+    fields masked."""
+    if isinstance(value, dict):
+        return {
+            key: (
+                mask_id_number(item)
+                if key == "id_number" and isinstance(item, str)
+                else mask_mobile(item)
+                if key == "mobile" and isinstance(item, str)
+                else masked(item)
+            )
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [masked(item) for item in value]
+    return value
 
 
 def mask_text(text: str) -> str:

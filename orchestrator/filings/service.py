@@ -39,9 +39,9 @@ from orchestrator.filings.schemas import (
     supplemented,
 )
 from orchestrator.filings.transitions import event_row, record
-from orchestrator.filings.views import masked
 from orchestrator.identity.models import Branch
 from orchestrator.identity.service import Scope
+from orchestrator.privacy import masked
 from orchestrator.reference import load_reference
 from orchestrator.workflow import STEPS
 

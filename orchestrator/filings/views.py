@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from orchestrator.calendar import WorkingCalendar
 from orchestrator.filings.models import Event, Filing, Material, Step
-from orchestrator.privacy import mask_id_number, mask_mobile
+from orchestrator.privacy import mask_id_number, mask_mobile, masked
 from orchestrator.workflow import by_name
 
 
@@ -79,24 +79,6 @@ class FilingPage(BaseModel):
     total: int
     page: int
     page_size: int
-
-
-def masked(value: Any) -> Any:
-    """A copy of an application payload with resident IDs and mobile numbers masked."""
-    if isinstance(value, dict):
-        return {
-            key: (
-                mask_id_number(item)
-                if key == "id_number" and isinstance(item, str)
-                else mask_mobile(item)
-                if key == "mobile" and isinstance(item, str)
-                else masked(item)
-            )
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [masked(item) for item in value]
-    return value
 
 
 def summary(filing: Filing, calendar: WorkingCalendar) -> FilingSummary:

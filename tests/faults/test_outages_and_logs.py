@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from orchestrator.filings.views import masked
+from orchestrator.privacy import masked
 from tests.factories import TRADE_NAMES, filing_input, resident_id
 from tests.faults.soak import Soak, TcpProxy, fresh_database, rabbitmq_vhost
 
