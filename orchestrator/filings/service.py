@@ -110,7 +110,7 @@ def file_filing(
     sla = district.policy.sla_working_days
     deadline = committed_deadline(calendar, accepted_at=now, sla_working_days=sla)
     # Core inserts, one statement per table, the receipt's objects built from the same
-    # values: the unit of work's flush of these rows was a third of the API's CPU per filing.
+    # values: the unit of work's flush of these rows was a large part of the API's CPU.
     filing = _inserted(
         session,
         Filing,
