@@ -1,15 +1,18 @@
-"""The shape every agency adapter shares: map, send through a channel, map back.
+"""The base of the agency adapters: `MappedAdapter`, two mappings over a `Channel`.
 
 An adapter (one module per agency) only translates: our request type into the agency's
-payload, and the agency's result into our vocabulary. The wire protocol is a `Channel`
-(`integrations.rest.RestChannel` today; a SOAP channel can replace it per agency) that
-returns the agency's raw reply or raises one of the three error kinds of `integrations.base`.
+payload (`to_agency`), the agency's final result into our vocabulary (`from_agency`), and
+the materials it says are missing into our catalogue's codes. The wire protocol is the
+channel's — `integrations.rest.RestChannel` or `integrations.soap.SoapChannel`, chosen per
+agency in `integrations.registry` — which returns the agency's raw reply (`Finished`,
+`Processing`) or raises one of the error kinds of `integrations.base`. Last, the pieces of
+vocabulary several agencies happen to share: a person, a unit, a staff roster, yuan.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
@@ -24,7 +27,7 @@ from integrations.base import (
     RejectedError,
     TransientError,
 )
-from integrations.requests import Person
+from integrations.requests import Person, StaffMember, UnitRequest
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
 
@@ -133,12 +136,26 @@ class MappedAdapter(ABC, Generic[RequestT]):
             ) from exc
 
 
-# The agencies happen to share these pieces of vocabulary; each adapter still owns its mapping.
+# Vocabulary the agencies happen to share; each adapter still owns its mapping.
 
 
 def person_payload(person: Person) -> dict[str, Any]:
     """A natural person as the agencies receive one."""
     return {"name": person.name, "cert_no": person.id_number, "phone": person.mobile}
+
+
+def unit_payload(request: UnitRequest, *, name: str) -> dict[str, Any]:
+    """The company as the agencies that register units receive it, its name under `name`."""
+    return {
+        "uscc": request.credit_code,
+        name: request.company_name,
+        "region_code": request.district_code,
+    }
+
+
+def staff_payload(staff: Iterable[StaffMember]) -> list[dict[str, Any]]:
+    """A staff roster as the agencies that enrol staff receive one."""
+    return [{"name": member.name, "cert_no": member.id_number} for member in staff]
 
 
 def yuan_text(fen: int) -> str:

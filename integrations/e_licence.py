@@ -82,7 +82,7 @@ VERIFICATION_TOKEN_PATTERN = r"^[A-Za-z0-9_-]{16,128}$"
 # The one stream it reads is licence.json: a licence's dozen fields as JSON, a few kilobytes
 # even with a long business scope, and stored unfiltered, so its inflated size is its size
 # in the file. A mebibyte is hundreds of times what any licence needs, yet a stream that
-# claims more costs the verifier no more than that (pypdf's own default is 75 MB).
+# claims more costs the verifier no more than that (pypdf's own defaults allow far more).
 MAX_INFLATED_BYTES = 1024 * 1024
 
 # pypdf's limits while it reads a licence, set per call through pypdf's context variable
@@ -98,7 +98,7 @@ _READING_LIMITS = pypdf.Configuration().with_overwrites(
     image_maximum_buffer_size=MAX_INFLATED_BYTES,
     stream_decoding_work_maximum_length=MAX_INFLATED_BYTES,
     # A licence's streams are written whole: a broken one is damage, not worth pypdf's
-    # byte-by-byte recovery (a Python loop over up to 5 MB of input by default).
+    # byte-by-byte recovery (by default a Python loop over megabytes of input).
     zlib_maximum_recovery_input_length=0,
 )
 

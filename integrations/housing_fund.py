@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
-from integrations.adapter import AgencyReply, MappedAdapter
+from integrations.adapter import AgencyReply, MappedAdapter, staff_payload, unit_payload
 from integrations.requests import HousingFundRequest
 
 _RATE_STEP = Decimal("0.000001")
@@ -36,11 +36,9 @@ class HousingFundAdapter(MappedAdapter[HousingFundRequest]):
     def to_agency(self, request: HousingFundRequest) -> dict[str, Any]:
         """The unit deposit registration in the centre's fields."""
         return {
-            "uscc": request.credit_code,
-            "unit_name": request.company_name,
-            "region_code": request.district_code,
+            **unit_payload(request, name="unit_name"),
             "deposit_rate": rate_fraction(request.contribution_rate_percent),
-            "employees": [{"name": m.name, "cert_no": m.id_number} for m in request.staff],
+            "employees": staff_payload(request.staff),
         }
 
     def from_agency(self, payload: Mapping[str, Any]) -> dict[str, object]:

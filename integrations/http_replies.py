@@ -23,9 +23,10 @@ class AgencyHttp:
     """One agency's pooled HTTP connections, used without `httpx.Client`'s conveniences.
 
     Requests go straight to the pooled transport: the client's work on every request
-    (merging default headers, the cookie jar, auth and redirect handling) was 200 of the
-    500 µs of CPU an exchange cost, and an agency needs none of it — no cookies, no auth
-    flow, and a redirect is an unexpected status. `transport` replaces the pool in tests.
+    (merging default headers, the cookie jar, auth and redirect handling) was a large share
+    of an exchange's CPU (docs/benchmarks.md), and an agency needs none of it — no cookies,
+    no auth flow, and a redirect is an unexpected status. `transport` replaces the pool in
+    tests.
     """
 
     def __init__(

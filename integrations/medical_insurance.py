@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field
 
-from integrations.adapter import AgencyReply, MappedAdapter
+from integrations.adapter import AgencyReply, MappedAdapter, staff_payload, unit_payload
 from integrations.requests import MedicalInsuranceRequest
 
 
@@ -28,10 +28,8 @@ class MedicalInsuranceAdapter(MappedAdapter[MedicalInsuranceRequest]):
     def to_agency(self, request: MedicalInsuranceRequest) -> dict[str, Any]:
         """The unit registration in the agency's fields."""
         return {
-            "uscc": request.credit_code,
-            "unit_name": request.company_name,
-            "region_code": request.district_code,
-            "insured_persons": [{"name": m.name, "cert_no": m.id_number} for m in request.staff],
+            **unit_payload(request, name="unit_name"),
+            "insured_persons": staff_payload(request.staff),
         }
 
     def from_agency(self, payload: Mapping[str, Any]) -> dict[str, object]:

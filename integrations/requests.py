@@ -74,12 +74,18 @@ class BankAccountRequest(_Request):
     seal_specimens: tuple[SealSpecimen, ...]
 
 
-class TaxRequest(_Request):
-    """Taxpayer registration, taxpayer type, invoice quota and tax UKey."""
+class UnitRequest(_Request):
+    """The new company as an agency registers it as a unit (单位); the tax bureau, the
+    insurance agencies and the housing-fund centre each add what their registration needs."""
 
     credit_code: str
     company_name: str
     district_code: str
+
+
+class TaxRequest(UnitRequest):
+    """Taxpayer registration, taxpayer type, invoice quota and tax UKey."""
+
     taxpayer_type: TaxpayerType
     finance_officer: Person | None  # a 容缺 material: None until supplied
 
@@ -89,30 +95,21 @@ class StaffMember(_Request):
     id_number: str
 
 
-class SocialInsuranceRequest(_Request):
+class SocialInsuranceRequest(UnitRequest):
     """Unit account for social insurance (社保登记) with the initial staff."""
 
-    credit_code: str
-    company_name: str
-    district_code: str
     staff: tuple[StaffMember, ...]
 
 
-class MedicalInsuranceRequest(_Request):
+class MedicalInsuranceRequest(UnitRequest):
     """Unit account for medical insurance (医保登记) with the initial staff."""
 
-    credit_code: str
-    company_name: str
-    district_code: str
     staff: tuple[StaffMember, ...]
 
 
-class HousingFundRequest(_Request):
+class HousingFundRequest(UnitRequest):
     """Housing-fund (住房公积金) unit account with the contribution rate."""
 
-    credit_code: str
-    company_name: str
-    district_code: str
     contribution_rate_percent: float  # 5–12
     staff: tuple[StaffMember, ...]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import Field
 
-from integrations.adapter import AgencyReply, MappedAdapter
+from integrations.adapter import AgencyReply, MappedAdapter, staff_payload, unit_payload
 from integrations.requests import SocialInsuranceRequest
 from integrations.soap import SoapService
 
@@ -36,10 +36,8 @@ class SocialInsuranceAdapter(MappedAdapter[SocialInsuranceRequest]):
     def to_agency(self, request: SocialInsuranceRequest) -> dict[str, Any]:
         """The unit registration in the agency's fields."""
         return {
-            "uscc": request.credit_code,
-            "unit_name": request.company_name,
-            "region_code": request.district_code,
-            "employee": [{"name": m.name, "cert_no": m.id_number} for m in request.staff],
+            **unit_payload(request, name="unit_name"),
+            "employee": staff_payload(request.staff),
         }
 
     def from_agency(self, payload: Mapping[str, Any]) -> dict[str, object]:

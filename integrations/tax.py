@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from integrations.adapter import AgencyReply, MappedAdapter, person_payload
+from integrations.adapter import AgencyReply, MappedAdapter, person_payload, unit_payload
 from integrations.requests import TaxpayerType, TaxRequest
 from integrations.soap import SoapService
 
@@ -47,9 +47,7 @@ class TaxAdapter(MappedAdapter[TaxRequest]):
         """The new-taxpayer registration in the bureau's fields."""
         officer = request.finance_officer
         return {
-            "uscc": request.credit_code,
-            "taxpayer_name": request.company_name,
-            "region_code": request.district_code,
+            **unit_payload(request, name="taxpayer_name"),
             "taxpayer_category": TAXPAYER_CATEGORY[request.taxpayer_type],
             "finance_officer": None if officer is None else person_payload(officer),
         }

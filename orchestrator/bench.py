@@ -373,8 +373,8 @@ def worker_threads(options: BenchOptions, settings: Settings) -> int:
 
     A thread waits out each agency call, so the workers need about (steps/s × agency
     latency) threads, with half as many again for bursts; more only wait for the interpreter
-    (docs/benchmarks.md: with 0 ms agencies 8 threads a worker did at least as well as 16
-    or 32). Unknown arrival rate and slow agencies: the configured default.
+    (with instant agencies, `MIN_WORKER_THREADS` did at least as well as more:
+    docs/benchmarks.md). Unknown arrival rate and slow agencies: the configured default.
     """
     if options.agency_latency_ms == 0:
         return MIN_WORKER_THREADS
@@ -638,9 +638,9 @@ class _Submitter:
 def host_reference_seconds(rounds: int = 3) -> float:
     """Seconds a fixed pure-Python loop takes here (best of `rounds`): the machine's speed.
 
-    On one VM its time drifted by up to 40% within an hour with nothing else running, and
-    our throughput moved with it, so figures from different runs compare only alongside it
-    (filings/s × reference seconds stayed about constant: docs/benchmarks.md).
+    A VM's speed drifts, within the hour and with nothing else running, and our throughput
+    moves with it, so figures from different runs compare only alongside this one
+    (filings/s × reference seconds stays about constant: docs/benchmarks.md).
     """
     best = math.inf
     for _ in range(rounds):
@@ -728,9 +728,9 @@ class RunCounts:
     """How many of the run's acknowledged filings are ready, complete, or stopped.
 
     Each poll asks only about the filings still open, by tracking code (a unique index):
-    counting the whole run every quarter of a second read all its rows each time, a load
-    the benchmark put on the database itself that grew with the run (11 ms a poll after
-    6,000 filings). A filing that ends stays ended: complete, or stopped for a person.
+    counting the whole run at every poll read all its rows each time, a load the benchmark
+    put on the database itself that grew with the run (docs/benchmarks.md). A filing that
+    ends stays ended: complete, or stopped for a person.
     """
 
     _CHUNK = 5_000  # tracking codes per query, well under PostgreSQL's 65,535 parameters

@@ -104,16 +104,16 @@ def _warm_up(**_: object) -> None:
     before the pool starts.
 
     Left to the first tasks, every pool thread would miss the same caches at once and read
-    the reference YAML, the holiday calendar and the agencies' TLS setup in parallel:
-    measured at ~10 s of CPU per worker process with 16 threads, right as work arrives.
+    the reference YAML, the holiday calendar and the agencies' TLS setup in parallel: the
+    same work done once per thread instead of once per process, right as work arrives.
     """
     from orchestrator import runtime
     from orchestrator.reference import load_reference
 
     load_reference()
     rt = runtime.current()
-    # Each step waits on the database a dozen times; with 5 ms (Python's default) a thread
-    # back from a wait can queue that long behind a busy one, every time.
+    # A step waits on the database many times, and at Python's default switch interval a
+    # thread back from each wait can queue that whole interval behind a busy one.
     sys.setswitchinterval(rt.settings.worker_switch_interval_ms / 1000)
     with contextlib.suppress(runtime.ConfigurationError):  # no agencies: a sweeper-only worker
         rt.adapters  # noqa: B018 - the cached property builds the HTTP clients

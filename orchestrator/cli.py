@@ -296,10 +296,10 @@ def _pace_garbage_collection() -> None:
     """Pace the cyclic garbage collector for a long-running service, its code loaded.
 
     Nearly everything a request or a step makes dies by reference count, yet at Python's
-    default pace (a collection every 700 net allocations) the collector took 5% of the
-    API's CPU and 2% of a worker's, its full collections walking every loaded module and
-    schema too. Frozen, what is loaded stays out of the walks; a first generation of
-    10,000 collects a twentieth as often (docs/benchmarks.md).
+    default pace the collector runs every few hundred net allocations, and its full
+    collections walk every loaded module and schema too: a share of the API's and the
+    workers' CPU spent finding next to nothing (docs/benchmarks.md). Frozen, what is loaded
+    stays out of the walks; a larger first generation makes collections rare.
     """
     gc.freeze()
     gc.set_threshold(10_000, 10, 10)

@@ -100,8 +100,7 @@ def make_engine(url: str, *, settings: Settings | None = None, migrating: bool =
     # agency call. The pool keeps as many as a worker's step threads and branch threads use
     # at once under load: a connection beyond it (overflow) is closed when returned, so a
     # pool smaller than that use forks a PostgreSQL backend per transaction, each starting
-    # with cold caches (8 kept connections made 800 sessions in a 2,000-filing bench and
-    # cost PostgreSQL 22 ms of CPU per filing; 16 made 40 sessions and 14 ms).
+    # with cold caches and no prepared statements (docs/benchmarks.md).
     settings = settings or get_settings()
     psycopg = parsed.get_driver_name() == "psycopg"
     libpq = parsed.get_backend_name() == "postgresql" and psycopg
@@ -162,7 +161,7 @@ def _drop_if_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) 
     A server that goes away (restarted, or ending the session) says so on the socket; an
     idle PostgreSQL connection is otherwise sent nothing, so a readable socket means the
     connection is done for. Looking costs one poll, where SQLAlchemy's pre-ping (SELECT 1)
-    cost a round trip per transaction: 13 per filing in the workers.
+    costs a round trip to the server at the start of every transaction.
     """
     if dbapi_connection.closed or dbapi_connection.broken:
         raise DisconnectionError("the connection is closed")

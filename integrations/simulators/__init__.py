@@ -1,7 +1,9 @@
 """integrations/simulators: the agencies, simulated with state, rules, idempotency and faults.
 
-They are outside agencies: they import only `integrations.codes` and their own modules,
-never the adapters, the request types or the orchestrator.
+They are outside agencies: besides their own modules they import only what they share with
+the adapters as published standards are shared (the national codes, the e-licence format and
+its signatures, the registration form's limits), never the adapters, the request types or
+the orchestrator.
 """
 
 from integrations.simulators.app import SimulatorConfig, create_app

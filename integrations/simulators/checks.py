@@ -95,17 +95,3 @@ def base31(n: int, width: int) -> str:
     if n:
         raise ValueError("number too large for the width")
     return "".join(reversed(digits))
-
-
-def roster_problem(staff: list[EmployeeIn], *, required: bool) -> tuple[str, str] | None:
-    """(code, message) if a staff roster is missing (when required), invalid or repeats a person."""
-    if required and not staff:
-        return "material_missing", "缺少参保职工花名册，补齐后办理"
-    if bad := first_bad_person(("职工", e.name, e.cert_no) for e in staff):
-        return "invalid_id_number", bad
-    seen: set[str] = set()
-    for e in staff:
-        if e.cert_no in seen:
-            return "duplicate_employee", f"职工{e.name}（{e.cert_no}）在花名册上出现了两次"
-        seen.add(e.cert_no)
-    return None

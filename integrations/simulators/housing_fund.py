@@ -1,65 +1,64 @@
 """The simulated housing-fund centre (住房公积金): unit account and contribution rate.
 
-The contribution (deposit) rate must lie between 5% and 12%; it is sent as a fraction.
+A unit registration (`integrations.simulators.unit_registration`) that opens a deposit
+account. The contribution (deposit) rate is sent as a fraction and must lie between
+`MIN_RATE` and `MAX_RATE`; the roster of depositors may be empty. Unit accounts are `GJJ`,
+the district's code and eight digits. It speaks REST.
 """
 
 from __future__ import annotations
 
-import random
 from decimal import Decimal
+from typing import Any
 
 from pydantic import Field
 
-from integrations.simulators.checks import (
-    DISTRICT_PATTERN,
-    EmployeeIn,
-    Sequence,
-    WireModel,
-    credit_code_problem,
-    roster_problem,
+from integrations.simulators.checks import EmployeeIn
+from integrations.simulators.engine import Refused
+from integrations.simulators.unit_registration import (
+    Objection,
+    UnitIn,
+    UnitRegistrationRules,
+    roster_objection,
 )
-from integrations.simulators.engine import AgencyRules, Completed, Decision, Refused, parse
 
 MIN_RATE = Decimal("0.05")
 MAX_RATE = Decimal("0.12")
 
 
-class DepositUnitIn(WireModel):
+def _percent(rate: Decimal) -> str:
+    return f"{(rate * 100).normalize():f}%"
+
+
+class DepositUnitIn(UnitIn):
     """What the centre accepts: a unit deposit registration (单位缴存登记)."""
 
-    uscc: str = Field(min_length=1, max_length=32)
     unit_name: str = Field(min_length=1, max_length=100)
-    region_code: str = Field(pattern=DISTRICT_PATTERN)
     deposit_rate: str = Field(pattern=r"^[0-9](\.[0-9]{1,6})?$")
     employees: list[EmployeeIn]
 
 
-class HousingFundRules(AgencyRules):
+class HousingFundRules(UnitRegistrationRules[DepositUnitIn]):
     """Opens unit deposit accounts."""
 
     name = "housing_fund"
+    form = DepositUnitIn
+    number_digits = 8
 
-    def __init__(self, rng: random.Random) -> None:
-        super().__init__(rng)
-        self._units = Sequence(rng, start_below=10**7)
-
-    def decide(self, payload: object) -> Decision:
-        """Check the rate and the depositors; open the unit account."""
-        app = parse(DepositUnitIn, payload)
-        if problem := credit_code_problem(app.uscc):
-            return Refused("invalid_credit_code", problem)
-        rate = Decimal(app.deposit_rate)
+    def check(self, unit: DepositUnitIn) -> Objection | None:
+        """The rate within the centre's bounds; the depositors, if any, each once and valid."""
+        rate = Decimal(unit.deposit_rate)
         if not MIN_RATE <= rate <= MAX_RATE:
             return Refused(
-                "invalid_rate", f"缴存比例须在5%至12%之间，收到{(rate * 100).normalize():f}%"
+                "invalid_rate",
+                f"缴存比例须在{_percent(MIN_RATE)}至{_percent(MAX_RATE)}之间，收到{_percent(rate)}",
             )
-        if roster := roster_problem(app.employees, required=False):
-            return Refused(*roster)
-        return Completed(
-            result={
-                "unit_account_no": f"GJJ{app.region_code}{self._units.take():08d}",
-                "deposit_rate": app.deposit_rate,
-                "depositor_count": len(app.employees),
-            },
-            subject=app.uscc,
-        )
+        return roster_objection(unit.employees, required=False)
+
+    def register(self, unit: DepositUnitIn, number: str) -> dict[str, Any]:
+        """The unit's deposit account, its rate and how many depositors it holds."""
+        return {
+            "unit_account_no": f"GJJ{unit.region_code}{number}",
+            "deposit_rate": unit.deposit_rate,
+            "depositor_count": len(unit.employees),
+        }

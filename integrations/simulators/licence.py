@@ -106,8 +106,8 @@ def capital_text(yuan: str) -> str:
 
 def _wrap(text: str, width: float, size: float) -> list[str]:
     # Chinese has no spaces to break at: break wherever the next character would not fit.
-    # A line's width is the sum of its characters' (the CID font has no kerning): measuring
-    # each longer line anew was a tenth of a licence's time.
+    # A line's width is the sum of its characters' (the CID font has no kerning), so each
+    # character is measured once, not every line again as it grows.
     lines, line, line_width = [], "", 0.0
     for ch in text:
         ch_width = _char_width(ch, size)
@@ -125,9 +125,9 @@ def _char_width(ch: str, size: float) -> float:
 
 
 def _draw_qr(canvas: Canvas, payload: str, x: float, y: float, size: float) -> None:
-    # zxing-cpp encodes in C++ what segno took a millisecond of Python to (a fifth of the
-    # simulated bureau's time per licence); one module per pixel with its quiet zone, scaled
-    # up by the viewer without smoothing.
+    # zxing-cpp encodes in C++: a pure-Python encoder was a large part of what a licence cost
+    # the simulated bureau. One module per pixel with its quiet zone, scaled up by the viewer
+    # without smoothing.
     code = zxingcpp.create_barcode(payload, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
     modules = code.to_image(scale=1, add_quiet_zones=True)
     height, width = modules.shape
@@ -145,7 +145,7 @@ def issue_licence(licence: LicenceData, signer: Signer | None = None) -> bytes:
     """The signed licence PDF (by default signed with the simulator's dev key).
 
     Rendered with its attachment and blank signature field in one pass: cloning the rendered
-    page with pypdf to attach them afterwards was 40% of issuing a licence.
+    page with pypdf to attach them afterwards read and wrote the whole page a second time.
     """
     signer = signer or simulator_signer()
     return fill_signature(_render(licence, attachment=signed_envelope(licence, signer)), signer)

@@ -22,8 +22,8 @@ from integrations.simulators.engine import TimeModel, wall_clock
 from integrations.simulators.exchange import DroppedConnection
 
 DEFAULT_PORT = 8900
-# Longer than httpx's 5 s keep-alive expiry, so that a client never reuses a connection the
-# server is just closing.
+# Longer than the adapters' clients keep an idle connection (httpx's keep-alive expiry), so
+# that a client never reuses a connection the server is just closing.
 KEEP_ALIVE_SECONDS = 30
 
 
@@ -50,7 +50,7 @@ def _quiet_dropped_connections() -> None:
 def _config(app: Any, **options: Any) -> uvicorn.Config:
     return uvicorn.Config(
         app,
-        http="httptools",  # C parser: the pure-Python h11 cost the agencies a tenth of their CPU
+        http="httptools",  # parsed in C: h11's pure-Python parsing is CPU on every request
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         backlog=2048,
         access_log=False,
@@ -72,7 +72,7 @@ def serve_in_thread(
     Raises RuntimeError if the server does not start within `startup_timeout` seconds.
     """
     # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and without
-    # it every reply waits ~40 ms for a delayed ACK (Nagle).
+    # it every reply waits for the client's delayed ACK (Nagle's algorithm).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))

@@ -1,66 +1,44 @@
 """The simulated social-insurance agency (社保): unit registration with the initial staff.
 
-The staff roster is a 容缺 material: an empty roster is answered `blocked`
-(code `material_missing`, naming `staff_roster`). It speaks SOAP
-(`integrations/wsdl/social_insurance.wsdl`).
+A unit registration (`integrations.simulators.unit_registration`) that enrols each
+`employee`. The staff roster is a 容缺 material: an empty roster is answered `blocked` (code
+`material_missing`, naming `staff_roster`). Unit numbers are the district's code and nine
+digits. It speaks SOAP (`integrations/wsdl/social_insurance.wsdl`).
 """
 
 from __future__ import annotations
 
-import random
+from typing import Any
 
 from pydantic import Field
 
-from integrations.simulators.checks import (
-    DISTRICT_PATTERN,
-    EmployeeIn,
-    Sequence,
-    WireModel,
-    credit_code_problem,
-    roster_problem,
-)
-from integrations.simulators.engine import (
-    AgencyRules,
-    Blocked,
-    Completed,
-    Decision,
-    Refused,
-    parse,
+from integrations.simulators.checks import EmployeeIn
+from integrations.simulators.unit_registration import (
+    Objection,
+    UnitIn,
+    UnitRegistrationRules,
+    roster_objection,
 )
 
 
-class UnitRegistrationIn(WireModel):
+class UnitRegistrationIn(UnitIn):
     """What the agency accepts: a unit registration (单位参保登记) with its employees."""
 
-    uscc: str = Field(min_length=1, max_length=32)
     unit_name: str = Field(min_length=1, max_length=100)
-    region_code: str = Field(pattern=DISTRICT_PATTERN)
     employee: list[EmployeeIn] = Field(default_factory=list)
 
 
-class SocialInsuranceRules(AgencyRules):
+class SocialInsuranceRules(UnitRegistrationRules[UnitRegistrationIn]):
     """Opens unit accounts and enrols the staff."""
 
     name = "social_insurance"
+    form = UnitRegistrationIn
+    number_digits = 9
 
-    def __init__(self, rng: random.Random) -> None:
-        super().__init__(rng)
-        self._units = Sequence(rng, start_below=10**8)
+    def check(self, unit: UnitRegistrationIn) -> Objection | None:
+        """Every employee enrolled needs a valid resident ID; no roster, no registration."""
+        return roster_objection(unit.employee, required=True)
 
-    def decide(self, payload: object) -> Decision:
-        """Register the unit and enrol every employee."""
-        app = parse(UnitRegistrationIn, payload)
-        if problem := credit_code_problem(app.uscc):
-            return Refused("invalid_credit_code", problem)
-        if roster := roster_problem(app.employee, required=True):
-            code, message = roster
-            if code == "material_missing":
-                return Blocked(code, message, ("staff_roster",))
-            return Refused(code, message)
-        return Completed(
-            result={
-                "unit_no": f"{app.region_code}{self._units.take():09d}",
-                "insured_count": len(app.employee),
-            },
-            subject=app.uscc,
-        )
+    def register(self, unit: UnitRegistrationIn, number: str) -> dict[str, Any]:
+        """The unit number and how many were insured."""
+        return {"unit_no": f"{unit.region_code}{number}", "insured_count": len(unit.employee)}

@@ -98,7 +98,7 @@ def _arc_text(ink: Image.Image, text: str, *, rx: float, ry: float, size: int, s
 @lru_cache(maxsize=8192)
 def _turned(char: str, size: int, degrees: float) -> Image.Image:
     # Names of one length put their characters at the same angles, and company names share
-    # most characters: turning each glyph anew was a third of an impression's time.
+    # most characters: each glyph is turned once per angle, not once per impression.
     return glyph(char, size).rotate(degrees, resample=Image.Resampling.BICUBIC)
 
 
@@ -206,9 +206,9 @@ def impression_png(
     info.add_text("seal_type", seal_type)
     info.add_text("verification", _verification(filing_no, uscc, seal_type, image.tobytes()))
     out = io.BytesIO()
-    # Two bits per pixel, run-length coded: 3.4 KB in 0.22 ms, where zlib's default (3.3 KB)
-    # took 0.7 ms and its lowest effort 0.27 ms for 4.0 KB (optimize: ~80 ms). An
-    # impression is long runs of paper and ink, what Z_RLE is for.
+    # Two bits per pixel, run-length coded: an impression is long runs of paper and ink, what
+    # Z_RLE is for, so it comes out about as small as zlib's default makes it, in a fraction
+    # of the time (docs/benchmarks.md).
     image.save(
         out,
         format="PNG",

@@ -571,7 +571,10 @@ class FilingInput(_Input):
     staff: tuple[StaffMember, ...] = Field(default=(), max_length=MAX_PEOPLE)
     housing_fund_rate_percent: float = Field(ge=5, le=12)
     delivery: Delivery
-    materials: tuple[Code, ...] = Field(default=(), max_length=MAX_LISTED_CODES)
+    # Checked when left out too: a filing that lists no materials lacks the essential ones.
+    materials: tuple[Code, ...] = Field(
+        default=(), max_length=MAX_LISTED_CODES, validate_default=True
+    )
 
     @field_validator("district_code")
     @classmethod

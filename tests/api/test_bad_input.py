@@ -309,6 +309,15 @@ class TestRefusedRequests:
         assert [e["field"] for e in errors] == ["materials"]
         assert errors[0]["code"] == "essential_material_missing"
 
+    def test_a_filing_without_a_list_of_materials_is_422_naming_materials(
+        self, api: TestClient, branch_staff: BranchStaff
+    ) -> None:
+        body = new_filing()
+        del body["materials"]
+        errors = field_errors(post_filing(api, branch_staff.clerk_token, body))
+        assert [e["field"] for e in errors] == ["materials"]
+        assert errors[0]["code"] == "essential_material_missing"
+
     def test_a_filing_for_another_district_is_422_naming_district_code(
         self, api: TestClient, branch_staff: BranchStaff
     ) -> None:

@@ -695,6 +695,12 @@ class TestMaterials:
         assert "Proof of address" in error.message_en
         assert "Articles of association" not in error.message_en
 
+    def test_refuses_a_filing_that_lists_no_materials_at_all(self) -> None:
+        payload = filing_input()
+        del payload["materials"]
+        error = refused(payload, "materials", "essential_material_missing")
+        assert "公司章程" in error.message_zh and "Articles of association" in error.message_en
+
     def test_rejects_an_unknown_material(self) -> None:
         payload = filing_input(materials=[*ALL_MATERIALS, "birth_certificate"])
         refused(payload, f"materials.{len(ALL_MATERIALS)}", "material_unknown")

@@ -151,45 +151,33 @@ def bank_account_request(**overrides: Any) -> BankAccountRequest:
     return BankAccountRequest(**{**fields, **overrides})
 
 
-def tax_request(**overrides: Any) -> TaxRequest:
-    fields: dict[str, Any] = {
+def _unit(**fields: Any) -> dict[str, Any]:
+    """The company as every unit registration names it, with the agency's `fields`."""
+    return {
         "credit_code": credit_code(),
         "company_name": "寿光市瑞泽农业科技有限公司",
         "district_code": DISTRICT,
-        "taxpayer_type": "small_scale",
-        "finance_officer": person("王芳", mobile="13805360000"),
+        **fields,
     }
+
+
+def tax_request(**overrides: Any) -> TaxRequest:
+    fields = _unit(
+        taxpayer_type="small_scale", finance_officer=person("王芳", mobile="13805360000")
+    )
     return TaxRequest(**{**fields, **overrides})
 
 
 def social_insurance_request(**overrides: Any) -> SocialInsuranceRequest:
-    fields: dict[str, Any] = {
-        "credit_code": credit_code(),
-        "company_name": "寿光市瑞泽农业科技有限公司",
-        "district_code": DISTRICT,
-        "staff": staff(3),
-    }
-    return SocialInsuranceRequest(**{**fields, **overrides})
+    return SocialInsuranceRequest(**{**_unit(staff=staff(3)), **overrides})
 
 
 def medical_insurance_request(**overrides: Any) -> MedicalInsuranceRequest:
-    fields: dict[str, Any] = {
-        "credit_code": credit_code(),
-        "company_name": "寿光市瑞泽农业科技有限公司",
-        "district_code": DISTRICT,
-        "staff": staff(3),
-    }
-    return MedicalInsuranceRequest(**{**fields, **overrides})
+    return MedicalInsuranceRequest(**{**_unit(staff=staff(3)), **overrides})
 
 
 def housing_fund_request(**overrides: Any) -> HousingFundRequest:
-    fields: dict[str, Any] = {
-        "credit_code": credit_code(),
-        "company_name": "寿光市瑞泽农业科技有限公司",
-        "district_code": DISTRICT,
-        "contribution_rate_percent": 12.0,
-        "staff": staff(3),
-    }
+    fields = _unit(contribution_rate_percent=12.0, staff=staff(3))
     return HousingFundRequest(**{**fields, **overrides})
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,6 +19,7 @@ from integrations.base import (
 )
 from integrations.codes import is_valid_uscc, luhn_check_digit
 from integrations.registry import build_adapters, close_adapters
+from integrations.requests import StaffMember
 from integrations.simulators.server import BackgroundServer
 from orchestrator.reference import load_reference
 from tests.integrations.agency_factories import (
@@ -32,15 +34,18 @@ from tests.integrations.agency_factories import (
     new_key,
     person,
     registration_request,
+    resident_id,
     seal_request,
     shareholder,
     social_insurance_request,
+    staff,
     tax_request,
     trade_name,
 )
 from tests.integrations.conftest import SimControl
 
 AGENCIES = list(REQUEST_FACTORIES)
+ROSTER_AGENCIES = ["social_insurance", "medical_insurance", "housing_fund"]
 
 
 def wait_done(adapter: AgencyAdapter[Any], key: str, *, limit: float = 5.0) -> Done:
@@ -293,6 +298,66 @@ class TestRegistration:
         corrected = registration_request()
         assert isinstance(adapters["registration"].submit(corrected, idempotency_key=key), Done)
         assert sim.effects("registration") == {key: 1}
+
+
+class TestUnitRegistrations:
+    """Tax, social and medical insurance and the housing fund each register the company as a
+    unit: the same checks of the company and its staff, each agency's own numbers."""
+
+    @pytest.mark.parametrize("agency", ["tax", *ROSTER_AGENCIES])
+    def test_an_invalid_credit_code_is_refused_and_nothing_is_done(
+        self, agency: str, adapters: Adapters, sim: SimControl
+    ) -> None:
+        request = REQUEST_FACTORIES[agency](credit_code="91370783MA3C0DE00X")
+        with pytest.raises(RejectedError) as caught:
+            adapters[agency].submit(request, idempotency_key=new_key())
+        assert caught.value.code == "invalid_credit_code"
+        assert sim.effects(agency) == {}
+
+    @pytest.mark.parametrize("agency", ROSTER_AGENCIES)
+    def test_a_roster_naming_a_person_twice_is_refused(
+        self, agency: str, adapters: Adapters, sim: SimControl
+    ) -> None:
+        request = REQUEST_FACTORIES[agency](staff=staff(1) * 2)
+        with pytest.raises(RejectedError) as caught:
+            adapters[agency].submit(request, idempotency_key=new_key())
+        assert caught.value.code == "duplicate_employee"
+
+    @pytest.mark.parametrize("agency", ROSTER_AGENCIES)
+    def test_a_roster_with_an_invalid_resident_id_is_refused(
+        self, agency: str, adapters: Adapters, sim: SimControl
+    ) -> None:
+        valid = resident_id()
+        wrong_check = valid[:-1] + ("0" if valid[-1] != "0" else "1")
+        request = REQUEST_FACTORIES[agency](
+            staff=(StaffMember(name="赵某", id_number=wrong_check),)
+        )
+        with pytest.raises(RejectedError) as caught:
+            adapters[agency].submit(request, idempotency_key=new_key())
+        assert caught.value.code == "invalid_id_number" and "赵某" in caught.value.message
+
+    @pytest.mark.parametrize(
+        ("agency", "number", "form"),
+        [
+            ("tax", "ukey_serial", r"661([0-9]{9})"),
+            ("social_insurance", "unit_account", rf"{DISTRICT}([0-9]{{9}})"),
+            ("medical_insurance", "unit_account", rf"YB{DISTRICT}([0-9]{{8}})"),
+            ("housing_fund", "unit_account", rf"GJJ{DISTRICT}([0-9]{{8}})"),
+        ],
+    )
+    def test_each_agency_numbers_from_its_own_sequence_in_its_own_format(
+        self, agency: str, number: str, form: str, adapters: Adapters, sim: SimControl
+    ) -> None:
+        sequence = []
+        for _ in range(2):
+            outcome = adapters[agency].submit(
+                REQUEST_FACTORIES[agency](), idempotency_key=new_key()
+            )
+            assert isinstance(outcome, Done)
+            issued = re.fullmatch(form, str(outcome.result[number]))
+            assert issued is not None, outcome.result[number]
+            sequence.append(int(issued[1]))
+        assert sequence[1] == sequence[0] + 1
 
 
 class TestOtherRules:
