@@ -24,9 +24,9 @@ from orchestrator.api.responses import error_response, error_responses
 from orchestrator.calendar import missing_schedule_notice
 from orchestrator.errors import DomainError
 from orchestrator.filings.api import router as filings_router
-from orchestrator.filings.schemas import field_errors_from_dicts
 from orchestrator.licences.api import router as licences_router
 from orchestrator.settings import Settings, get_settings
+from orchestrator.validation import field_errors_from_dicts
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from orchestrator.api.responses import error_response
 from orchestrator.errors import DomainError, Invalid, NotFound
-from orchestrator.filings.schemas import FieldError
+from orchestrator.validation import FieldError
 
 # C0 controls (NUL among them), DEL and C1 controls: Unicode's category Cc.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
 from orchestrator.errors import DomainError
-from orchestrator.filings.schemas import FieldError
+from orchestrator.validation import FieldError
 
 
 class ErrorBody(BaseModel):

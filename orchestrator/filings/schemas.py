@@ -6,9 +6,9 @@ accepted — ages on the filing date the server stamps, the account bank against
 branch's — is checked by `accept`, which makes the `AcceptedFiling` a filing stores; a 容缺
 supplement sets only what its material carries (`supplemented`).
 
-Every refusal is a `PydanticCustomError` whose type is a stable code listed in
-`ERROR_MESSAGES` and whose message reads "中文 / English"; `field_errors` turns any
-`ValidationError` (ours and pydantic's built-in ones) into `FieldError`s for the API's 422.
+Every refusal is a stable code listed in `ERROR_MESSAGES`, raised and reported as every
+validation error is (`orchestrator.validation`: "中文 / English", `FieldError`s for the
+API's 422).
 
 Rules that need reference data take it from the validation context
 (`FilingInput.model_validate(data, context={"reference": ref})`) or else from the cached
@@ -33,12 +33,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core import PydanticCustomError
 
 from integrations.codes import USCC_ALPHABET, gb11643_check_char, gb32100_check_char
 from integrations.registration_form import MAX_REGISTERED_CAPITAL_FEN
@@ -52,7 +51,9 @@ from orchestrator.reference import (
     ReferenceData,
     Step,
     load_reference,
+    reference_from,
 )
+from orchestrator.validation import Errors, Loc, fail, register
 
 __all__ = [
     "ERROR_MESSAGES",
@@ -64,7 +65,6 @@ __all__ = [
     "CreditCode",
     "Delivery",
     "DeliveryMethod",
-    "FieldError",
     "FilingInput",
     "MaterialAssessment",
     "MaterialRef",
@@ -81,8 +81,6 @@ __all__ = [
     "assess_materials",
     "check_account_bank",
     "check_partner_bank",
-    "field_errors",
-    "field_errors_from_dicts",
     "supplemented",
 ]
 
@@ -257,46 +255,10 @@ ERROR_MESSAGES: dict[str, tuple[str, str]] = {
     ),
 }
 
-_SEPARATOR = " / "
-
-
-def _fail(code: str, /, **ctx: str | int) -> PydanticCustomError:
-    """The error for `code`, its message "中文 / English" filled from `ctx`."""
-    zh, en = ERROR_MESSAGES[code]
-    return PydanticCustomError(code, zh + _SEPARATOR + en, ctx or None)
-
-
-Loc = tuple[str | int, ...]
-
-
-class _Errors:
-    """Errors found by one validator, each at its own place under the validated field."""
-
-    def __init__(self) -> None:
-        self._items: list[InitErrorDetails] = []
-
-    def add(self, loc: Loc, error: PydanticCustomError, value: Any) -> None:
-        self._items.append(InitErrorDetails(type=error, loc=loc, input=value))
-
-    def raise_any(self) -> None:
-        # A ValidationError raised inside a validator keeps its locations, prefixed with the
-        # field's, so one validator can flag several nested fields at once.
-        if self._items:
-            raise ValidationError.from_exception_data("FilingInput", self._items)
-
-
-def _reference(info: ValidationInfo) -> ReferenceData:
-    context = info.context
-    if isinstance(context, Mapping):
-        reference = context.get("reference")
-        if isinstance(reference, ReferenceData):
-            return reference
-    return load_reference()
-
 
 def _district(info: ValidationInfo) -> District | None:
     code = info.data.get("district_code")
-    return _reference(info).districts.get(code) if isinstance(code, str) else None
+    return reference_from(info).districts.get(code) if isinstance(code, str) else None
 
 
 # Field types ----------------------------------------------------------------------------
@@ -333,7 +295,7 @@ def _code(value: Any) -> Any:
         value = unicodedata.normalize("NFKC", value)
         # What NFKC leaves outside 0-9 is another script's digit, which no agency registers.
         if (digit := _OTHER_DIGIT.search(value)) is not None:
-            raise _fail("digit_not_ascii", char=digit.group())
+            raise fail("digit_not_ascii", char=digit.group())
     return value.strip()
 
 
@@ -350,7 +312,7 @@ def _text(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     if (bad := _UNPRINTABLE.search(value)) is not None:
-        raise _fail("text_unprintable", position=bad.start() + 1)
+        raise fail("text_unprintable", position=bad.start() + 1)
     return unicodedata.normalize("NFC", value).strip()
 
 
@@ -361,30 +323,30 @@ def _birth_date(id_number: str) -> date:
 def _check_resident_id(value: str) -> str:
     number = value.upper()
     if not _ID_NUMBER.fullmatch(number):
-        raise _fail("id_number_format")
+        raise fail("id_number_format")
     if gb11643_check_char(number[:17]) != number[17]:
-        raise _fail("id_number_check_char")
+        raise fail("id_number_check_char")
     try:
         birth = _birth_date(number)
     except ValueError:
-        raise _fail("id_number_birth_date", birth=number[6:14]) from None
+        raise fail("id_number_birth_date", birth=number[6:14]) from None
     if birth.year < 1900:
-        raise _fail("id_number_birth_date", birth=number[6:14])
+        raise fail("id_number_birth_date", birth=number[6:14])
     return number
 
 
 def _check_mobile(value: str) -> str:
     if not _MOBILE.fullmatch(value):
-        raise _fail("mobile_format")
+        raise fail("mobile_format")
     return value
 
 
 def _check_credit_code(value: str) -> str:
     code = value.upper()
     if len(code) != 18 or any(ch not in USCC_ALPHABET for ch in code):
-        raise _fail("credit_code_format")
+        raise fail("credit_code_format")
     if gb32100_check_char(code[:17]) != code[17]:
-        raise _fail("credit_code_check_char")
+        raise fail("credit_code_check_char")
     return code
 
 
@@ -412,9 +374,9 @@ def check_partner_bank(code: str, district: District | None, reference: Referenc
     """`code` if it names a known bank that partners `district`; a field error otherwise."""
     bank = reference.banks.get(code)
     if bank is None:
-        raise _fail("bank_unknown", code=code)
+        raise fail("bank_unknown", code=code)
     if district is not None and code not in district.policy.partner_banks:
-        raise _fail(
+        raise fail(
             "bank_not_partner",
             bank_zh=bank.name_zh,
             bank_en=bank.name_en,
@@ -470,26 +432,26 @@ class CompanyName(_Input):
     @classmethod
     def _trade_name_is_two_han(cls, value: str) -> str:
         if len(value) < 2 or not _HAN.fullmatch(value):
-            raise _fail("trade_name_invalid")
+            raise fail("trade_name_invalid")
         return value
 
     @field_validator("industry_term")
     @classmethod
     def _industry_term_is_han(cls, value: str) -> str:
         if len(value) < 2 or not _HAN.fullmatch(value):
-            raise _fail("industry_term_invalid")
+            raise fail("industry_term_invalid")
         return value
 
     @field_validator("organisation_form")
     @classmethod
     def _form_offered(cls, value: str, info: ValidationInfo) -> str:
-        forms = _reference(info).organisation_forms
+        forms = reference_from(info).organisation_forms
         form = forms.get(value)
         if form is None:
             offered = [f for f, entry in forms.items() if entry.enterprise_types]
-            raise _fail("organisation_form_unknown", forms="、".join(offered))
+            raise fail("organisation_form_unknown", forms="、".join(offered))
         if not form.enterprise_types:
-            raise _fail("organisation_form_not_offered", form=form.form, form_en=form.name_en)
+            raise fail("organisation_form_not_offered", form=form.form, form_en=form.name_en)
         return value
 
     @model_validator(mode="after")
@@ -497,9 +459,9 @@ class CompanyName(_Input):
         # Region and form come from closed lists; the clerk's free text is the middle.
         middle = self.trade_name + self.industry_term
         split = len(self.trade_name)
-        errors = _Errors()
+        errors = Errors("FilingInput")
         seen: set[str] = set()
-        for at, word in _reference(info).prohibited_words_in(middle):
+        for at, word in reference_from(info).prohibited_words_in(middle):
             if word.word in seen:
                 continue
             seen.add(word.word)
@@ -507,7 +469,7 @@ class CompanyName(_Input):
             loc: Loc = (
                 ("trade_name",) if end <= split else ("industry_term",) if at >= split else ()
             )
-            error = _fail(
+            error = fail(
                 "prohibited_word",
                 word=word.word,
                 category=word.category,
@@ -579,20 +541,20 @@ class FilingInput(_Input):
     @field_validator("district_code")
     @classmethod
     def _district_known(cls, value: str, info: ValidationInfo) -> str:
-        if value not in _reference(info).districts:
-            raise _fail("district_unknown", code=value)
+        if value not in reference_from(info).districts:
+            raise fail("district_unknown", code=value)
         return value
 
     @field_validator("industry_code")
     @classmethod
     def _industry_known(cls, value: str, info: ValidationInfo) -> str:
         if not _INDUSTRY_CODE.fullmatch(value):
-            raise _fail("industry_code_format")
-        division = _reference(info).industry_division(value)
+            raise fail("industry_code_format")
+        division = reference_from(info).industry_division(value)
         if division is None:
-            raise _fail("industry_unknown", code=value)
+            raise fail("industry_unknown", code=value)
         if not division.enterprise_eligible:
-            raise _fail(
+            raise fail(
                 "industry_not_for_enterprises",
                 division=division.code,
                 division_zh=division.name_zh,
@@ -607,13 +569,13 @@ class FilingInput(_Input):
     def _capital_fits_the_registration_form(cls, value: int) -> int:
         if value > MAX_REGISTERED_CAPITAL_FEN:
             most = MAX_REGISTERED_CAPITAL_FEN
-            raise _fail("capital_too_large", max_yuan=f"{most // 100:,}.{most % 100:02d}")
+            raise fail("capital_too_large", max_yuan=f"{most // 100:,}.{most % 100:02d}")
         return value
 
     @field_validator("company_name")
     @classmethod
     def _name_fits_filing(cls, value: CompanyName, info: ValidationInfo) -> CompanyName:
-        errors = _Errors()
+        errors = Errors("FilingInput")
         district = _district(info)
         if district is not None:
             example = district.own_name_regions[0]
@@ -623,22 +585,22 @@ class FilingInput(_Input):
                     if value.region in (district.name_zh, district.short_zh)
                     else "region_not_of_district"
                 )
-                errors.add(("region",), _fail(code, region=value.region, example=example), value)
+                errors.add(("region",), fail(code, region=value.region, example=example), value)
             if value.trade_name in {*district.name_regions, district.name_zh, district.short_zh}:
                 errors.add(
                     ("trade_name",),
-                    _fail("trade_name_is_region", trade_name=value.trade_name),
+                    fail("trade_name_is_region", trade_name=value.trade_name),
                     value,
                 )
         enterprise_type = info.data.get("enterprise_type")
-        form = _reference(info).organisation_forms.get(value.organisation_form)
+        form = reference_from(info).organisation_forms.get(value.organisation_form)
         if (
             enterprise_type is not None
             and form is not None
             and enterprise_type not in form.enterprise_types
         ):
-            kind = _reference(info).enterprise_types[enterprise_type]
-            error = _fail(
+            kind = reference_from(info).enterprise_types[enterprise_type]
+            error = fail(
                 "organisation_form_mismatch",
                 form=form.form,
                 type_zh=kind.name_zh,
@@ -658,7 +620,7 @@ class FilingInput(_Input):
     def _address_in_district(cls, value: str, info: ValidationInfo) -> str:
         district = _district(info)
         if district is not None and not district.mentioned_in(value):
-            raise _fail(
+            raise fail(
                 "address_not_in_district",
                 district_zh=district.name_zh,
                 district_en=district.name_en,
@@ -670,18 +632,18 @@ class FilingInput(_Input):
     def _shareholders_consistent(
         cls, value: tuple[Shareholder, ...], info: ValidationInfo
     ) -> tuple[Shareholder, ...]:
-        errors = _Errors()
+        errors = Errors("FilingInput")
         _check_unique_people(errors, value)
         enterprise_type = info.data.get("enterprise_type")
         if enterprise_type is not None:
-            kind = _reference(info).enterprise_types[enterprise_type]
+            kind = reference_from(info).enterprise_types[enterprise_type]
             count = len(value)
             if count < kind.min_shareholders:
                 hint_zh, hint_en = ("", "")
-                if count == 1 and "one_person_llc" in _reference(info).enterprise_types:
+                if count == 1 and "one_person_llc" in reference_from(info).enterprise_types:
                     hint_zh = "；只有一名股东请选择一人有限责任公司"
                     hint_en = "; with a single shareholder choose one_person_llc"
-                error = _fail(
+                error = fail(
                     "too_few_shareholders",
                     type_zh=kind.name_zh,
                     type_en=kind.name_en,
@@ -692,7 +654,7 @@ class FilingInput(_Input):
                 )
                 errors.add((), error, count)
             elif count > kind.max_shareholders:
-                error = _fail(
+                error = fail(
                     "too_many_shareholders",
                     type_zh=kind.name_zh,
                     type_en=kind.name_en,
@@ -702,7 +664,7 @@ class FilingInput(_Input):
                 errors.add((), error, count)
         total = math.fsum(holder.share_percent for holder in value)
         if abs(total - 100) > SHARES_TOLERANCE + 1e-9:
-            errors.add((), _fail("shares_total", total=f"{total:.2f}"), total)
+            errors.add((), fail("shares_total", total=f"{total:.2f}"), total)
         errors.raise_any()
         return value
 
@@ -710,25 +672,25 @@ class FilingInput(_Input):
     @classmethod
     def _seals_with_official(cls, value: tuple[SealKind, ...]) -> tuple[SealKind, ...]:
         if "official" not in value:
-            raise _fail("official_seal_required")
+            raise fail("official_seal_required")
         return tuple(kind for kind in SEAL_KINDS if kind in value)  # canonical order, no repeats
 
     @field_validator("bank_code")
     @classmethod
     def _bank_partners_district(cls, value: str, info: ValidationInfo) -> str:
-        return check_partner_bank(value, _district(info), _reference(info))
+        return check_partner_bank(value, _district(info), reference_from(info))
 
     @field_validator("branch_code")
     @classmethod
     def _branch_code_format(cls, value: str) -> str:
         if not _BRANCH_CODE.fullmatch(value):
-            raise _fail("branch_code_format")
+            raise fail("branch_code_format")
         return value
 
     @field_validator("staff")
     @classmethod
     def _staff_once_each(cls, value: tuple[StaffMember, ...]) -> tuple[StaffMember, ...]:
-        errors = _Errors()
+        errors = Errors("FilingInput")
         _check_unique_people(errors, value)
         errors.raise_any()
         return value
@@ -738,17 +700,17 @@ class FilingInput(_Input):
     def _materials_known_and_essentials_present(
         cls, value: tuple[str, ...], info: ValidationInfo
     ) -> tuple[str, ...]:
-        reference = _reference(info)
-        errors = _Errors()
+        reference = reference_from(info)
+        errors = Errors("FilingInput")
         provided: list[str] = []
         for i, code in enumerate(value):
             if code not in reference.materials:
-                errors.add((i,), _fail("material_unknown", code=code), code)
+                errors.add((i,), fail("material_unknown", code=code), code)
             elif code not in provided:
                 provided.append(code)
         missing = assess_material_codes(provided, reference).missing_essential
         if missing:
-            error = _fail(
+            error = fail(
                 "essential_material_missing",
                 codes=", ".join(m.code for m in missing),
                 names_zh="、".join(m.name_zh for m in missing),
@@ -764,7 +726,7 @@ def _age_on(birth: date, on: date) -> int:
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
-def _check_ages(errors: _Errors, filing: FilingInput, on: date) -> None:
+def _check_ages(errors: Errors, filing: FilingInput, on: date) -> None:
     """Everyone's age on the filing date `on`: the legal representative, the finance officer
     and the shareholders adults, the staff of working age."""
     _check_adult(errors, ("legal_representative",), filing.legal_representative, on)
@@ -776,7 +738,7 @@ def _check_ages(errors: _Errors, filing: FilingInput, on: date) -> None:
         loc: Loc = ("staff", i, "id_number")
         age = _age_checked(errors, loc, member.id_number, on)
         if age is not None and age < WORKING_AGE:
-            error = _fail("staff_underage", age=age, on=on.isoformat())
+            error = fail("staff_underage", age=age, on=on.isoformat())
             errors.add(loc, error, member.id_number)
 
 
@@ -787,32 +749,32 @@ _ADULT_ROLES: dict[str, tuple[str, str]] = {
 }
 
 
-def _check_adult(errors: _Errors, at: Loc, person: Person, on: date) -> None:
+def _check_adult(errors: Errors, at: Loc, person: Person, on: date) -> None:
     loc: Loc = (*at, "id_number")
     age = _age_checked(errors, loc, person.id_number, on)
     if age is not None and age < ADULT_AGE:
         role_zh, role_en = _ADULT_ROLES[str(at[0])]
-        error = _fail("minor", role_zh=role_zh, role_en=role_en, age=age, on=on.isoformat())
+        error = fail("minor", role_zh=role_zh, role_en=role_en, age=age, on=on.isoformat())
         errors.add(loc, error, person.id_number)
 
 
-def _age_checked(errors: _Errors, loc: Loc, id_number: str, on: date) -> int | None:
+def _age_checked(errors: Errors, loc: Loc, id_number: str, on: date) -> int | None:
     """The age on `on` of whoever holds `id_number`; None, with an error, if born after it."""
     birth = _birth_date(id_number)
     if birth > on:
-        error = _fail("birth_after_filing", birth=birth.isoformat(), on=on.isoformat())
+        error = fail("birth_after_filing", birth=birth.isoformat(), on=on.isoformat())
         errors.add(loc, error, id_number)
         return None
     return _age_on(birth, on)
 
 
-def _check_unique_people(errors: _Errors, people: Sequence[Person | StaffMember]) -> None:
+def _check_unique_people(errors: Errors, people: Sequence[Person | StaffMember]) -> None:
     seen: set[str] = set()
     for i, person in enumerate(people):
         if person.id_number in seen:
             errors.add(
                 (i, "id_number"),
-                _fail("duplicate_person", id_number=person.id_number),
+                fail("duplicate_person", id_number=person.id_number),
                 person.id_number,
             )
         seen.add(person.id_number)
@@ -833,7 +795,7 @@ class AcceptedFiling(FilingInput):
 
     @model_validator(mode="after")
     def _ages_on_the_filing_date(self) -> AcceptedFiling:
-        errors = _Errors()
+        errors = Errors("FilingInput")
         _check_ages(errors, self, self.filing_date)
         errors.raise_any()
         return self
@@ -856,7 +818,7 @@ def accept(
     filing_date = accepted_at.astimezone(CHINA).date()
     if reference is None:
         reference = load_reference()
-    errors = _Errors()
+    errors = Errors("FilingInput")
     _check_ages(errors, data, filing_date)
     district = reference.districts.get(data.district_code)
     if district is not None:
@@ -892,7 +854,7 @@ def check_account_bank(
     if also:
         also_zh = f"（{district.name_zh}也可开在{'、'.join(zh for zh, _ in also)}）"
         also_en = f" (in {district.name_en} also at {', '.join(en for _, en in also)})"
-    raise _fail(
+    raise fail(
         "account_bank_not_branch",
         bank_zh=bank_zh,
         bank_en=bank_en,
@@ -918,10 +880,10 @@ def supplemented(
     """The stored filing with the data a supplement of `material` carries, validated as at
     intake. `data` may set only the fields the material carries (`carries` in the materials
     catalogue); a ValidationError locates each error within `data`."""
-    errors = _Errors()
+    errors = Errors("FilingInput")
     for key, value in data.items():
         if key not in material.carries:
-            error = _fail(
+            error = fail(
                 "not_carried_by_material",
                 material_zh=material.name_zh,
                 material_en=material.name_en,
@@ -1003,131 +965,4 @@ def assess_materials(filing: FilingInput, reference: ReferenceData) -> MaterialA
     return assess_material_codes(filing.materials, reference)
 
 
-# Errors for the clerk -------------------------------------------------------------------
-
-
-class FieldError(_Output):
-    """One refusal, on one field, in both languages: what the API returns in a 422."""
-
-    field: str  # dotted path, e.g. "shareholders.1.id_number"; "" for the whole filing
-    code: str
-    message_zh: str
-    message_en: str
-
-
-_BUILTIN_MESSAGES: dict[str, tuple[str, str]] = {
-    "missing": ("必填项", "This field is required"),
-    "extra_forbidden": ("不允许的字段", "This field is not allowed"),
-    "string_type": ("须为文本", "Must be text"),
-    "string_too_short": ("至少{min_length}个字符", "Must have at least {min_length} characters"),
-    "string_too_long": ("最多{max_length}个字符", "Must have at most {max_length} characters"),
-    "string_pattern_mismatch": ("格式不正确", "Wrong format"),
-    "int_type": ("须为整数", "Must be a whole number"),
-    "int_parsing": ("须为整数", "Must be a whole number"),
-    "int_from_float": ("须为整数，不能有小数", "Must be a whole number, without decimals"),
-    "float_type": ("须为数字", "Must be a number"),
-    "float_parsing": ("须为数字", "Must be a number"),
-    "finite_number": ("须为有限的数字", "Must be a finite number"),
-    "bool_type": ("须为是或否", "Must be true or false"),
-    "bool_parsing": ("须为是或否", "Must be true or false"),
-    "date_type": ("须为日期（YYYY-MM-DD）", "Must be a date (YYYY-MM-DD)"),
-    "date_parsing": ("须为日期（YYYY-MM-DD）", "Must be a date (YYYY-MM-DD)"),
-    "date_from_datetime_parsing": ("须为日期（YYYY-MM-DD）", "Must be a date (YYYY-MM-DD)"),
-    "date_from_datetime_inexact": ("须为日期，不能带时间", "Must be a date without a time"),
-    "greater_than": ("须大于{gt}", "Must be greater than {gt}"),
-    "greater_than_equal": ("不能小于{ge}", "Must be at least {ge}"),
-    "less_than": ("须小于{lt}", "Must be less than {lt}"),
-    "less_than_equal": ("不能大于{le}", "Must be at most {le}"),
-    "multiple_of": ("须为{multiple_of}的倍数", "Must be a multiple of {multiple_of}"),
-    "too_short": ("至少需要{min_length}项", "Needs at least {min_length} item(s)"),
-    "too_long": ("最多{max_length}项", "Takes at most {max_length} item(s)"),
-    "literal_error": ("须为以下之一：{expected}", "Must be one of: {expected}"),
-    "enum": ("须为以下之一：{expected}", "Must be one of: {expected}"),
-    "union_tag_invalid": (
-        "类型“{tag}”无效，须为以下之一：{expected_tags}",
-        "Unknown kind {tag}; expected one of: {expected_tags}",
-    ),
-    "union_tag_not_found": (
-        "缺少类型字段“{discriminator}”",
-        "The {discriminator} field is missing",
-    ),
-    "model_type": ("须为对象", "Must be an object"),
-    "model_attributes_type": ("须为对象", "Must be an object"),
-    "dict_type": ("须为对象", "Must be an object"),
-    "list_type": ("须为列表", "Must be a list"),
-    "tuple_type": ("须为列表", "Must be a list"),
-    "set_type": ("须为列表", "Must be a list"),
-    "json_invalid": ("JSON格式错误", "Invalid JSON"),
-    "json_type": ("须为JSON", "Must be JSON"),
-    "value_error": ("取值无效：{error}", "Invalid value: {error}"),
-    "assertion_error": ("取值无效：{error}", "Invalid value: {error}"),
-}
-_EMPTY_MESSAGE = ("不能为空", "Must not be empty")
-_FALLBACK_ZH = "输入无效"
-
-# Discriminated unions put the chosen tag in an error's path (delivery.courier.mobile); the
-# clerk's form knows only delivery.mobile.
-_TAGGED_UNIONS: dict[str, frozenset[str]] = {"delivery": frozenset(get_args(DeliveryMethod))}
-
-
-def field_errors(exc: ValidationError) -> list[FieldError]:
-    """Every error of `exc` as a `FieldError`, in Chinese and English."""
-    return field_errors_from_dicts(exc.errors(include_url=False))
-
-
-def field_errors_from_dicts(
-    errors: Iterable[Mapping[str, Any]], *, strip_prefix: Sequence[str | int] = ()
-) -> list[FieldError]:
-    """Translate pydantic error dicts (from any source, e.g. FastAPI's with `("body",)`
-    as `strip_prefix`) into `FieldError`s."""
-    result: list[FieldError] = []
-    for error in errors:
-        loc = tuple(error.get("loc", ()))
-        if strip_prefix and loc[: len(strip_prefix)] == tuple(strip_prefix):
-            loc = loc[len(strip_prefix) :]
-        code = str(error.get("type", "value_error"))
-        ctx: Mapping[str, Any] = error.get("ctx") or {}
-        zh, en = _messages(code, ctx, str(error.get("msg", "")))
-        result.append(FieldError(field=_field_path(loc), code=code, message_zh=zh, message_en=en))
-    return result
-
-
-def _messages(code: str, ctx: Mapping[str, Any], msg: str) -> tuple[str, str]:
-    if code in ERROR_MESSAGES:
-        zh, en = ERROR_MESSAGES[code]
-    elif code in ("string_too_short", "too_short") and ctx.get("min_length") == 1:
-        zh, en = _EMPTY_MESSAGE
-    elif code in _BUILTIN_MESSAGES:
-        zh, en = _BUILTIN_MESSAGES[code]
-    elif _SEPARATOR in msg:  # someone else's PydanticCustomError in our "中文 / English" style
-        zh, _, en = msg.partition(_SEPARATOR)
-        return zh, en
-    else:
-        return f"{_FALLBACK_ZH}（{msg}）" if msg else _FALLBACK_ZH, msg or "Invalid value"
-    return _format(zh, ctx, chinese=True), _format(en, ctx, chinese=False)
-
-
-class _Placeholders(dict[str, str]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-def _format(template: str, ctx: Mapping[str, Any], *, chinese: bool) -> str:
-    values = _Placeholders()
-    for key, value in ctx.items():
-        text = f"{value:g}" if isinstance(value, float) else str(value)
-        if chinese and key in ("expected", "expected_tags"):
-            text = text.replace(" or ", "、").replace(", ", "、")
-        values[key] = text
-    return template.format_map(values)
-
-
-def _field_path(loc: Sequence[str | int]) -> str:
-    parts: list[str] = []
-    for i, part in enumerate(loc):
-        if i > 0 and isinstance(loc[i - 1], str):
-            tags = _TAGGED_UNIONS.get(str(loc[i - 1]))
-            if tags is not None and part in tags:
-                continue
-        parts.append(str(part))
-    return ".".join(parts)
+register(ERROR_MESSAGES, tagged_unions={"delivery": get_args(DeliveryMethod)})

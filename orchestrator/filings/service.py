@@ -30,12 +30,10 @@ from orchestrator.filings.models import (
     StepStatus,
 )
 from orchestrator.filings.schemas import (
-    FieldError,
     FilingInput,
     accept,
     application_of,
     assess_materials,
-    field_errors,
     supplemented,
 )
 from orchestrator.filings.transitions import event_row, record
@@ -43,6 +41,7 @@ from orchestrator.identity.models import Branch
 from orchestrator.identity.service import Scope
 from orchestrator.privacy import masked
 from orchestrator.reference import load_reference
+from orchestrator.validation import FieldError, field_errors
 from orchestrator.workflow import STEPS
 
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud at a counter

@@ -9,6 +9,7 @@ from orchestrator.reference.loader import (
     ReferenceDataError,
     load_reference,
     read_reference,
+    reference_from,
 )
 from orchestrator.reference.models import (
     ENTERPRISE_TYPES,
@@ -64,4 +65,5 @@ __all__ = [
     "Subsidies",
     "load_reference",
     "read_reference",
+    "reference_from",
 ]

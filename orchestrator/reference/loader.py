@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, ValidationInfo
 
 from orchestrator.reference.models import (
     ENTERPRISE_TYPES,
@@ -52,6 +52,16 @@ class ReferenceDataError(Exception):
         self.problems = tuple(problems)
         listed = "\n".join(f"  - {problem}" for problem in self.problems)
         super().__init__(f"reference data {file} is invalid:\n{listed}")
+
+
+def reference_from(info: ValidationInfo) -> ReferenceData:
+    """The reference data a validation was given in its context, else the shipped data."""
+    context = info.context
+    if isinstance(context, Mapping):
+        reference = context.get("reference")
+        if isinstance(reference, ReferenceData):
+            return reference
+    return load_reference()
 
 
 @lru_cache(maxsize=1)

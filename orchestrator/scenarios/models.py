@@ -21,7 +21,7 @@ import os
 import random
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal, NamedTuple, NoReturn, cast, get_args
+from typing import Annotated, Any, Literal, NamedTuple, cast, get_args
 
 from pydantic import (
     AfterValidator,
@@ -35,26 +35,29 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError, core_schema
+from pydantic_core import InitErrorDetails
 
 from integrations.simulators.app import AgencyName, SimulatorConfig
 from integrations.simulators.engine import Behaviour
 from orchestrator.clock import CHINA
-from orchestrator.filings.schemas import (
-    ERROR_MESSAGES,
-    FilingInput,
-    accept,
-    check_partner_bank,
-    field_errors_from_dicts,
-)
-from orchestrator.reference import District, ReferenceData, load_reference
+from orchestrator.filings.schemas import FilingInput, accept, check_partner_bank
+from orchestrator.reference import District, ReferenceData, load_reference, reference_from
 from orchestrator.scenarios.durations import Duration
 from orchestrator.scenarios.yaml_lines import (
-    Loc,
     LocatedYaml,
     YamlDataError,
     read_yaml,
     validate_yaml,
+)
+from orchestrator.validation import (
+    Loc,
+    as_init,
+    bilingual,
+    error_at,
+    fail,
+    raise_if_any,
+    raise_with,
+    register,
 )
 
 AGENCIES: tuple[AgencyName, ...] = get_args(AgencyName)
@@ -70,124 +73,66 @@ class ScenarioError(YamlDataError):
 
 # Messages -------------------------------------------------------------------------------
 
-_MESSAGES: dict[str, tuple[str, str]] = {
-    "scenario_unknown_branch": (
-        "场景中没有网点“{code}”，可选：{known}",
-        "no branch {code} in this scenario; known: {known}",
-    ),
-    "scenario_not_branch_staff": (
-        "“{username}”不是网点“{branch}”的员工，该网点员工：{staff}",
-        "{username} is not on the staff of branch {branch}; its staff: {staff}",
-    ),
-    "scenario_district_mismatch": (
-        "申报的行政区划“{code}”与受理网点“{branch}”所在的“{branch_district}”不一致",
-        "the filing's district {code} differs from {branch_district}, where branch {branch} is",
-    ),
-    "scenario_duplicate_branch": (
-        "网点代码“{code}”重复",
-        "branch code {code} appears more than once",
-    ),
-    "scenario_duplicate_username": (
-        "用户名“{username}”重复",
-        "username {username} appears more than once",
-    ),
-    "scenario_based_on_out_of_range": (
-        "based_on须为filings中的序号（0至{last}）",
-        "based_on must be an index into filings (0 to {last})",
-    ),
-    "scenario_based_on_unavailable": (
-        "场景中没有可作为模板的申报（filings为空或有误）",
-        "there is no valid filing to base the template on (filings is empty or invalid)",
-    ),
-    "scenario_one_rate": (
-        "rate_per_hour与every须且只能填写一项",
-        "give exactly one of rate_per_hour and every",
-    ),
-    "scenario_every_zero": (
-        "到达间隔须大于0",
-        "the interval between arrivals must be more than 0",
-    ),
-    "scenario_one_latency": (
-        "时延须且只能为fixed、uniform、lognormal之一",
-        "a latency is exactly one of fixed, uniform, lognormal",
-    ),
-    "scenario_range_reversed": (
-        "{low}不能大于{high}",
-        "{low} must not exceed {high}",
-    ),
-    "scenario_median_zero": (
-        "对数正态分布的中位数须大于0",
-        "the median of a lognormal latency must be more than 0",
-    ),
-    "scenario_outage_reversed": (
-        "停机结束时间须晚于开始时间",
-        "an outage must end after it starts",
-    ),
-    "scenario_trade_names_exhausted": (
-        "无法为第{n}份生成的申报找到未用的字号",
-        "no unused trade name is left for generated filing {n}",
-    ),
-}
-
-
-def _fail(code: str, /, **ctx: str | int) -> PydanticCustomError:
-    zh, en = _MESSAGES[code] if code in _MESSAGES else ERROR_MESSAGES[code]
-    return PydanticCustomError(code, f"{zh} / {en}", ctx or None)
-
-
-def _error(loc: Loc, error: PydanticCustomError, value: Any) -> InitErrorDetails:
-    return InitErrorDetails(type=error, loc=loc, input=value)
-
-
-_BUILTIN_ERROR_TYPES = frozenset(get_args(core_schema.ErrorType))
-
-
-def _raise_if(errors: list[InitErrorDetails]) -> None:
-    """Raise one `ValidationError` holding `errors`, if there are any."""
-    if errors:
-        raise ValidationError.from_exception_data("Scenario", errors)
-
-
-def _raise_with(
-    errors: list[InitErrorDetails],
-    exc: ValidationError,
-    *,
-    prefix: Loc = (),
-    skip_missing: frozenset[Loc] | set[Loc] = frozenset(),
-) -> NoReturn:
-    """Raise one `ValidationError` holding `errors` and those of `exc` (prefixed).
-
-    A validator that finds problems of its own and then lets pydantic validate the rest
-    reports both at once, each at its own place. `missing` errors at `skip_missing` are
-    left out unless nothing else would be reported.
-    """
-    found = exc.errors(include_url=False)
-    kept = [e for e in found if not (e["type"] == "missing" and tuple(e["loc"]) in skip_missing)]
-    raise ValidationError.from_exception_data(
-        "Scenario",
-        [*errors, *(_as_init(error, prefix) for error in (kept if errors or kept else found))],
-    )
-
-
-def _as_init(error: ErrorDetails, prefix: Loc = ()) -> InitErrorDetails:
-    loc = (*prefix, *error["loc"])
-    ctx = error.get("ctx")
-    if error["type"] in _BUILTIN_ERROR_TYPES:
-        details = InitErrorDetails(type=error["type"], loc=loc, input=error["input"])
-        if ctx is not None:
-            details["ctx"] = ctx
-        return details
-    custom = PydanticCustomError(error["type"], error["msg"], ctx)
-    return InitErrorDetails(type=custom, loc=loc, input=error["input"])
-
-
-def _reference(info: ValidationInfo) -> ReferenceData:
-    context = info.context
-    if isinstance(context, Mapping):
-        reference = context.get("reference")
-        if isinstance(reference, ReferenceData):
-            return reference
-    return load_reference()
+_MESSAGES = register(
+    {
+        "scenario_unknown_branch": (
+            "场景中没有网点“{code}”，可选：{known}",
+            "no branch {code} in this scenario; known: {known}",
+        ),
+        "scenario_not_branch_staff": (
+            "“{username}”不是网点“{branch}”的员工，该网点员工：{staff}",
+            "{username} is not on the staff of branch {branch}; its staff: {staff}",
+        ),
+        "scenario_district_mismatch": (
+            "申报的行政区划“{code}”与受理网点“{branch}”所在的“{branch_district}”不一致",
+            "the filing's district {code} differs from {branch_district}, where branch {branch} is",
+        ),
+        "scenario_duplicate_branch": (
+            "网点代码“{code}”重复",
+            "branch code {code} appears more than once",
+        ),
+        "scenario_duplicate_username": (
+            "用户名“{username}”重复",
+            "username {username} appears more than once",
+        ),
+        "scenario_based_on_out_of_range": (
+            "based_on须为filings中的序号（0至{last}）",
+            "based_on must be an index into filings (0 to {last})",
+        ),
+        "scenario_based_on_unavailable": (
+            "场景中没有可作为模板的申报（filings为空或有误）",
+            "there is no valid filing to base the template on (filings is empty or invalid)",
+        ),
+        "scenario_one_rate": (
+            "rate_per_hour与every须且只能填写一项",
+            "give exactly one of rate_per_hour and every",
+        ),
+        "scenario_every_zero": (
+            "到达间隔须大于0",
+            "the interval between arrivals must be more than 0",
+        ),
+        "scenario_one_latency": (
+            "时延须且只能为fixed、uniform、lognormal之一",
+            "a latency is exactly one of fixed, uniform, lognormal",
+        ),
+        "scenario_range_reversed": (
+            "{low}不能大于{high}",
+            "{low} must not exceed {high}",
+        ),
+        "scenario_median_zero": (
+            "对数正态分布的中位数须大于0",
+            "the median of a lognormal latency must be more than 0",
+        ),
+        "scenario_outage_reversed": (
+            "停机结束时间须晚于开始时间",
+            "an outage must end after it starts",
+        ),
+        "scenario_trade_names_exhausted": (
+            "无法为第{n}份生成的申报找到未用的字号",
+            "no unused trade name is left for generated filing {n}",
+        ),
+    }
+)
 
 
 # Time -----------------------------------------------------------------------------------
@@ -247,8 +192,8 @@ class BranchStaff(_Model):
 
 
 def _known_district(value: str, info: ValidationInfo) -> str:
-    if value not in _reference(info).districts:
-        raise _fail("district_unknown", code=value)
+    if value not in reference_from(info).districts:
+        raise fail("district_unknown", code=value)
     return value
 
 
@@ -269,7 +214,7 @@ class Branch(_Model):
     @field_validator("bank_code")
     @classmethod
     def _partner_bank(cls, value: str, info: ValidationInfo) -> str:
-        reference = _reference(info)
+        reference = reference_from(info)
         district = reference.districts.get(info.data.get("district_code", ""))
         return check_partner_bank(value, district, reference)
 
@@ -309,7 +254,7 @@ class UniformLatency(_Model):
     @model_validator(mode="after")
     def _ordered(self) -> UniformLatency:
         if self.min > self.max:
-            raise _fail("scenario_range_reversed", low="min", high="max")
+            raise fail("scenario_range_reversed", low="min", high="max")
         return self
 
 
@@ -322,9 +267,9 @@ class LognormalLatency(_Model):
     @model_validator(mode="after")
     def _ordered(self) -> LognormalLatency:
         if self.median <= timedelta(0):
-            raise _fail("scenario_median_zero")
+            raise fail("scenario_median_zero")
         if self.median > self.p95:
-            raise _fail("scenario_range_reversed", low="median", high="p95")
+            raise fail("scenario_range_reversed", low="median", high="p95")
         return self
 
     @property
@@ -354,7 +299,7 @@ class Latency(_Model):
     @model_validator(mode="after")
     def _exactly_one(self) -> Latency:
         if sum(kind is not None for kind in (self.fixed, self.uniform, self.lognormal)) != 1:
-            raise _fail("scenario_one_latency")
+            raise fail("scenario_one_latency")
         return self
 
     def sample(self, rng: random.Random) -> timedelta:
@@ -385,7 +330,7 @@ class Outage(_Model):
     @model_validator(mode="after")
     def _ordered(self) -> Outage:
         if self.end <= self.start:
-            raise _fail("scenario_outage_reversed")
+            raise fail("scenario_outage_reversed")
         return self
 
     def covers(self, instant: datetime) -> bool:
@@ -497,9 +442,9 @@ class Arrivals(_Model):
     @model_validator(mode="after")
     def _one_rate(self) -> Arrivals:
         if (self.rate_per_hour is None) == (self.every is None):
-            raise _fail("scenario_one_rate")
+            raise fail("scenario_one_rate")
         if self.every is not None and self.every <= timedelta(0):
-            raise _fail("scenario_every_zero")
+            raise fail("scenario_every_zero")
         return self
 
     @property
@@ -584,19 +529,19 @@ class Scenario(_Model):
         for i, branch in enumerate(value):
             if branch.code in codes:
                 errors.append(
-                    _error(
+                    error_at(
                         (i, "code"),
-                        _fail("scenario_duplicate_branch", code=branch.code),
+                        fail("scenario_duplicate_branch", code=branch.code),
                         branch.code,
                     )
                 )
             codes.add(branch.code)
             for j, member in enumerate(branch.staff):
                 if member.username in usernames:
-                    error = _fail("scenario_duplicate_username", username=member.username)
-                    errors.append(_error((i, "staff", j, "username"), error, member.username))
+                    error = fail("scenario_duplicate_username", username=member.username)
+                    errors.append(error_at((i, "staff", j, "username"), error, member.username))
                 usernames.add(member.username)
-        _raise_if(errors)
+        raise_if_any("Scenario", errors)
         return value
 
     @field_validator("officers")
@@ -609,10 +554,10 @@ class Scenario(_Model):
         errors: list[InitErrorDetails] = []
         for i, officer in enumerate(value):
             if officer.username in usernames:
-                error = _fail("scenario_duplicate_username", username=officer.username)
-                errors.append(_error((i, "username"), error, officer.username))
+                error = fail("scenario_duplicate_username", username=officer.username)
+                errors.append(error_at((i, "username"), error, officer.username))
             usernames.add(officer.username)
-        _raise_if(errors)
+        raise_if_any("Scenario", errors)
         return value
 
     @field_validator("filings", mode="wrap")
@@ -639,14 +584,14 @@ class Scenario(_Model):
                 for key in _IMPLIED_BY_BRANCH
                 if key not in entry["data"]
             }
-            _raise_with(errors, exc, skip_missing=unfilled)
+            raise_with("Scenario", errors, exc, skip_missing=unfilled)
         clock: ScenarioClock | None = info.data.get("clock")
         for i, entry in enumerate(filings):
             branch = branches.get(entry.branch) if branches is not None else None
             if branch is not None and clock is not None:
                 at = clock.at(entry.at)
-                _check_acceptance(errors, (i, "data"), entry.data, branch, at, _reference(info))
-        _raise_if(errors)
+                _check_acceptance(errors, (i, "data"), entry.data, branch, at, reference_from(info))
+        raise_if_any("Scenario", errors)
         return filings
 
     @field_validator("arrivals", mode="wrap")
@@ -665,26 +610,26 @@ class Scenario(_Model):
             named = load.get("branches")
             for j, code in enumerate(named if isinstance(named, list) else ()):
                 if isinstance(code, str) and code not in branches:
-                    error = _fail("scenario_unknown_branch", code=code, known=", ".join(branches))
-                    errors.append(_error((i, "branches", j), error, code))
+                    error = fail("scenario_unknown_branch", code=code, known=", ".join(branches))
+                    errors.append(error_at((i, "branches", j), error, code))
             based_on = load.get("based_on")
             if isinstance(based_on, int) and not isinstance(based_on, bool):
                 if not filings:
                     errors.append(
-                        _error((i, "based_on"), _fail("scenario_based_on_unavailable"), based_on)
+                        error_at((i, "based_on"), fail("scenario_based_on_unavailable"), based_on)
                     )
                 elif based_on >= len(filings):
-                    error = _fail("scenario_based_on_out_of_range", last=len(filings) - 1)
-                    errors.append(_error((i, "based_on"), error, based_on))
+                    error = fail("scenario_based_on_out_of_range", last=len(filings) - 1)
+                    errors.append(error_at((i, "based_on"), error, based_on))
         try:
             loads = cast(tuple[Arrivals, ...], handler(value))
         except ValidationError as exc:
-            _raise_with(errors, exc)
-        _raise_if(errors)
+            raise_with("Scenario", errors, exc)
+        raise_if_any("Scenario", errors)
         clock: ScenarioClock | None = info.data.get("clock")
         if clock is None or filings is None:
             return loads  # their own errors are reported; nothing to generate from
-        reference = _reference(info)
+        reference = reference_from(info)
         taken = {(f.data.district_code, f.data.company_name.trade_name) for f in filings}
         for i, load in enumerate(loads):
             load._generated = _generate(
@@ -754,28 +699,28 @@ def _check_branch_and_clerk(
     branch = branches.get(entry["branch"])
     if branch is None:
         code = entry["branch"]
-        error = _fail("scenario_unknown_branch", code=code, known=", ".join(branches))
-        errors.append(_error((*loc, "branch"), error, code))
+        error = fail("scenario_unknown_branch", code=code, known=", ".join(branches))
+        errors.append(error_at((*loc, "branch"), error, code))
         return
     clerk = entry.get("clerk")
     if isinstance(clerk, str) and clerk not in branch.usernames:
-        error = _fail(
+        error = fail(
             "scenario_not_branch_staff",
             username=clerk,
             branch=branch.code,
             staff=", ".join(branch.usernames),
         )
-        errors.append(_error((*loc, "clerk"), error, clerk))
+        errors.append(error_at((*loc, "clerk"), error, clerk))
     data = entry.get("data")
     district = data.get("district_code") if isinstance(data, Mapping) else None
     if isinstance(district, str) and district != branch.district_code:
-        error = _fail(
+        error = fail(
             "scenario_district_mismatch",
             code=district,
             branch=branch.code,
             branch_district=branch.district_code,
         )
-        errors.append(_error((*loc, "data", "district_code"), error, district))
+        errors.append(error_at((*loc, "data", "district_code"), error, district))
 
 
 # What a filing's branch implies unless its data says otherwise.
@@ -867,9 +812,9 @@ def _generate(
             district = reference.districts.get(data["district_code"])
             trade_name = _unused_trade_name(names, district, name, taken, reference)
             if trade_name is None:
-                error = _fail("scenario_trade_names_exhausted", n=n + 1)
+                error = fail("scenario_trade_names_exhausted", n=n + 1)
                 raise ValidationError.from_exception_data(
-                    "Scenario", [_error((index, "count"), error, load.count)]
+                    "Scenario", [error_at((index, "count"), error, load.count)]
                 )
             name["trade_name"] = trade_name
             taken.add((data["district_code"], str(trade_name)))
@@ -877,11 +822,11 @@ def _generate(
             filing = FilingInput.model_validate(data, context=context)
         except ValidationError as exc:
             # Every generated filing shares the template: its first failure says it all.
-            _raise_with([], exc, prefix=(index, "template"))
+            raise_with("Scenario", [], exc, prefix=(index, "template"))
         errors: list[InitErrorDetails] = []
         at = clock.at(offset)
         _check_acceptance(errors, (index, "template"), filing, branch, at, reference)
-        _raise_if(errors)
+        raise_if_any("Scenario", errors)
         generated.append(ScheduledFiling(offset.total_seconds(), branch.code, clerk, filing))
     return tuple(generated)
 
@@ -904,7 +849,7 @@ def _check_acceptance(
             reference=reference,
         )
     except ValidationError as exc:
-        errors.extend(_as_init(error, loc) for error in exc.errors(include_url=False))
+        errors.extend(as_init(error, loc) for error in exc.errors(include_url=False))
 
 
 def _unused_trade_name(
@@ -927,11 +872,6 @@ def _unused_trade_name(
 
 
 # Loading --------------------------------------------------------------------------------
-
-
-def _bilingual(error: ErrorDetails) -> str:
-    (found,) = field_errors_from_dicts([error])
-    return f"{found.message_zh} / {found.message_en}"
 
 
 def load_scenario(
@@ -960,7 +900,7 @@ def parse_scenario(doc: LocatedYaml, *, reference: ReferenceData | None = None) 
             Scenario,
             doc,
             context={"reference": reference or load_reference()},
-            describe=_bilingual,
+            describe=bilingual,
         )
     except YamlDataError as exc:
         raise ScenarioError(exc.problems) from None

@@ -23,7 +23,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-Loc = tuple[str | int, ...]
+from orchestrator.validation import Loc
+
 """A path into the data: mapping keys and sequence indexes."""
 
 M = TypeVar("M", bound=BaseModel)

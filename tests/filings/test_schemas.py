@@ -26,7 +26,6 @@ from orchestrator.filings.schemas import (
     AcceptedFiling,
     BranchPickup,
     CreditCode,
-    FieldError,
     FilingInput,
     Mobile,
     ResidentId,
@@ -34,11 +33,10 @@ from orchestrator.filings.schemas import (
     application_of,
     assess_material_codes,
     assess_materials,
-    field_errors,
-    field_errors_from_dicts,
     supplemented,
 )
 from orchestrator.reference import load_reference
+from orchestrator.validation import FieldError, field_errors, field_errors_from_dicts
 from tests.factories import (
     ALL_MATERIALS,
     ESSENTIAL_MATERIALS,
