@@ -30,20 +30,19 @@ _TAGGED_UNIONS: dict[str, frozenset[str]] = {}
 _BUILTIN_ERROR_TYPES = frozenset(get_args(core_schema.ErrorType))
 
 
-def register(
-    messages: Mapping[str, tuple[str, str]],
-    *,
-    tagged_unions: Mapping[str, Iterable[str]] | None = None,
-) -> Mapping[str, tuple[str, str]]:
-    """Add a domain's error codes to the catalogue (and the fields that are tagged unions);
-    returns `messages`. A code registered twice is a mistake in the code, refused at import."""
+def register(messages: Mapping[str, tuple[str, str]]) -> Mapping[str, tuple[str, str]]:
+    """Add a domain's error codes to the catalogue; returns `messages`. A code registered
+    twice is a mistake in the code, refused at import."""
     clash = sorted(set(messages) & set(_CATALOGUE))
     if clash:
         raise ValueError(f"validation error codes registered twice: {clash}")
     _CATALOGUE.update(messages)
-    for field, tags in (tagged_unions or {}).items():
-        _TAGGED_UNIONS[field] = frozenset(tags)
     return messages
+
+
+def register_tagged_union(field: str, tags: Iterable[str]) -> None:
+    """Say that `field` is a discriminated union whose tags name no field of a form."""
+    _TAGGED_UNIONS[field] = frozenset(tags)
 
 
 def message(code: str) -> tuple[str, str]:

@@ -22,15 +22,12 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -39,46 +36,43 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from integrations.codes import USCC_ALPHABET, gb11643_check_char, gb32100_check_char
 from integrations.registration_form import MAX_REGISTERED_CAPITAL_FEN
 from integrations.requests import SealKind, TaxpayerType
 from orchestrator.clock import CHINA
+from orchestrator.filings.fields import (
+    TYPED_TEXT,
+    Code,
+    Mobile,
+    PersonName,
+    ResidentId,
+    Text,
+    birth_date,
+)
+from orchestrator.filings.materials import assess_material_codes
 from orchestrator.reference import (
     SEAL_KINDS,
     District,
     EnterpriseType,
     Material,
     ReferenceData,
-    Step,
     load_reference,
     reference_from,
 )
-from orchestrator.validation import Errors, Loc, fail, register
+from orchestrator.validation import Errors, Loc, fail, register_tagged_union
 
 __all__ = [
-    "ERROR_MESSAGES",
     "AcceptedFiling",
     "BranchPickup",
-    "Code",
     "CompanyName",
     "Courier",
-    "CreditCode",
     "Delivery",
     "DeliveryMethod",
     "FilingInput",
-    "MaterialAssessment",
-    "MaterialRef",
-    "Mobile",
     "Person",
-    "PersonName",
-    "ResidentId",
     "Shareholder",
     "StaffMember",
-    "SupplementItem",
     "accept",
     "application_of",
-    "assess_material_codes",
-    "assess_materials",
     "check_account_bank",
     "check_partner_bank",
     "supplemented",
@@ -95,279 +89,15 @@ MAX_SCOPE_ITEMS = 100
 MAX_PEOPLE = 500  # shareholders, staff
 MAX_LISTED_CODES = 32  # seals, materials: a short list, with room for a form's repeats
 
-ERROR_MESSAGES: dict[str, tuple[str, str]] = {
-    # code: (Chinese, English); {placeholders} come from the error's ctx.
-    "district_unknown": (
-        "OneStop尚未开通行政区划代码“{code}”（GB/T 2260）",
-        "District code {code} (GB/T 2260) is not served by OneStop",
-    ),
-    "industry_code_format": (
-        "行业代码须为2至4位数字（GB/T 4754-2017），如“7511”",
-        "An industry code is 2 to 4 digits (GB/T 4754-2017), e.g. 7511",
-    ),
-    "industry_unknown": (
-        "行业代码“{code}”不属于GB/T 4754-2017的任何大类",
-        "Industry code {code} belongs to no GB/T 4754-2017 division",
-    ),
-    "industry_not_for_enterprises": (
-        "“{division_zh}”属于门类{section}“{section_zh}”，不能作为企业的主营行业",
-        "Division {division} is in section {section} ({section_en}), "
-        "which cannot be a company's main industry",
-    ),
-    "region_not_of_district": (
-        "名称中的行政区划“{region}”须为本地、所属市或省的名称，如“{example}”",
-        "The administrative division {region} must be the district's, its city's or its "
-        "province's name, e.g. {example}",
-    ),
-    "region_needs_city": (
-        "市辖区名称须冠以所属市的名称，如“{example}”",
-        "A city district's name must follow its city's name, e.g. {example}",
-    ),
-    "trade_name_invalid": (
-        "字号须由两个以上汉字组成",
-        "The trade name (字号) must be two or more Chinese characters",
-    ),
-    "trade_name_is_region": (
-        "字号不能使用行政区划名称“{trade_name}”",
-        "The trade name may not be the administrative division name {trade_name}",
-    ),
-    "industry_term_invalid": (
-        "行业或经营特点须为两个以上汉字，如“农业科技”",
-        "The industry or business feature must be two or more Chinese characters, e.g. 农业科技",
-    ),
-    "organisation_form_unknown": (
-        "组织形式须为以下之一：{forms}",
-        "The organisation form must be one of: {forms}",
-    ),
-    "organisation_form_not_offered": (
-        "OneStop只开办有限责任公司，不能使用组织形式“{form}”",
-        "OneStop opens limited liability companies only; {form} ({form_en}) is not available",
-    ),
-    "organisation_form_mismatch": (
-        "组织形式“{form}”不适用于{type_zh}",
-        "The organisation form {form} does not fit a {type_en}",
-    ),
-    "prohibited_word": (
-        "名称含禁用词“{word}”：{reason_zh}",
-        "The name contains the refused word {word}: {reason_en}",
-    ),
-    "id_number_format": (
-        "居民身份证号码须为18位：17位数字加1位校验码（数字或X）",
-        "A resident ID number has 18 characters: 17 digits and a check character (digit or X)",
-    ),
-    "id_number_check_char": (
-        "身份证号码校验码不符（GB 11643），请核对号码",
-        "The check character does not match (GB 11643); please re-check the number",
-    ),
-    "id_number_birth_date": (
-        "身份证号码中的出生日期{birth}不存在",
-        "The birth date in the ID number ({birth}) is not a real date",
-    ),
-    "birth_after_filing": (
-        "身份证号码中的出生日期{birth}晚于填报日期{on}",
-        "The birth date in the ID number ({birth}) is after the filing date {on}",
-    ),
-    "minor": (
-        "{role_zh}须年满18周岁（填报日{on}时为{age}周岁）",
-        "The {role_en} must be 18 or older (aged {age} on {on})",
-    ),
-    "staff_underage": (
-        "参保员工须年满16周岁（填报日{on}时为{age}周岁）",
-        "Staff must be 16 or older (aged {age} on {on})",
-    ),
-    "mobile_format": (
-        "手机号码须为11位中国大陆号码（以1开头，第二位为3至9）",
-        "A mobile number is an 11-digit mainland China number (1, then 3–9, then 9 digits)",
-    ),
-    "duplicate_person": (
-        "身份证号码{id_number}重复出现",
-        "Resident ID number {id_number} appears more than once",
-    ),
-    "too_few_shareholders": (
-        "{type_zh}至少须有{min}名股东（现有{count}名）{hint_zh}",
-        "A {type_en} needs at least {min} shareholders (there are {count}){hint_en}",
-    ),
-    "too_many_shareholders": (
-        "{type_zh}最多{max}名股东（现有{count}名）",
-        "A {type_en} has at most {max} shareholder(s) (there are {count})",
-    ),
-    "shares_total": (
-        "股东出资比例合计须为100%（现为{total}%）",
-        "Shareholders' shares must add up to 100% (they add up to {total}%)",
-    ),
-    "address_not_in_district": (
-        "住所须位于{district_zh}，地址中应写明“{district_zh}”",
-        "The address must be in {district_en} and name it ({district_zh})",
-    ),
-    "official_seal_required": (
-        "须刻制公章",
-        "The official seal (公章) is required",
-    ),
-    "bank_unknown": (
-        "未知的银行代码“{code}”",
-        "Unknown bank code {code}",
-    ),
-    "bank_not_partner": (
-        "{bank_zh}不是{district_zh}的合作银行，可选：{partners}",
-        "{bank_en} is not a partner bank in {district_en}; choose one of: {partners}",
-    ),
-    "branch_code_format": (
-        "网点代码须为1至32位字母、数字或连字符",
-        "A branch code is 1 to 32 letters, digits or hyphens",
-    ),
-    "material_unknown": (
-        "材料目录中没有“{code}”",
-        "Unknown material {code}: it is not in the materials catalogue",
-    ),
-    "capital_too_large": (
-        "注册资本最多为{max_yuan}元（登记申请表所能填写的上限）",
-        "The registered capital can be at most {max_yuan} yuan, the most the registration "
-        "form holds",
-    ),
-    "text_unprintable": (
-        "不能含有控制字符或无法显示的字符（第{position}个字符）",
-        "Must not contain control or unprintable characters (character {position})",
-    ),
-    "digit_not_ascii": (
-        "数字须为0至9（“{char}”是其他文字的数字）",
-        "Digits must be 0 to 9 ({char} is a digit of another script)",
-    ),
-    "account_bank_not_branch": (
-        "基本存款账户须开在受理网点所属的{branch_bank_zh}，不能开在{bank_zh}{also_zh}",
-        "The basic account must be opened at the filing branch's bank, {branch_bank_en}, "
-        "not at {bank_en}{also_en}",
-    ),
-    "not_carried_by_material": (
-        "补正“{material_zh}”只能填写：{fields_zh}",
-        "A supplement of {material_en} may set only: {fields_en}",
-    ),
-    "essential_material_missing": (
-        "缺少必备材料，不能受理：{names_zh}",
-        "Essential materials are missing, the filing cannot be accepted: {names_en}",
-    ),
-    "credit_code_format": (
-        "统一社会信用代码须为18位数字或大写字母（不含I、O、Z、S、V）",
-        "A unified social credit code is 18 digits or capital letters (no I, O, Z, S, V)",
-    ),
-    "credit_code_check_char": (
-        "统一社会信用代码校验码不符（GB 32100）",
-        "The check character of the unified social credit code does not match (GB 32100)",
-    ),
-}
-
 
 def _district(info: ValidationInfo) -> District | None:
     code = info.data.get("district_code")
     return reference_from(info).districts.get(code) if isinstance(code, str) else None
 
 
-# Field types ----------------------------------------------------------------------------
-#
-# Everything a person types is normalised here, once, by the annotated type of its kind, and
-# stored as normalised: so the same person typed twice is one person, whatever the keyboard.
-# Codes and numbers (`Code`: IDs, mobiles, district, industry, bank, branch and material
-# codes) are NFKC-normalised, which turns the full-width digits and letters of a Chinese
-# keyboard (１２３, ＡＢＣ) into ASCII; their digits must then be 0-9 ([0-9] in every pattern,
-# never \d, which also takes other scripts' digits such as Arabic-Indic ٣). Names and free
-# text (`PersonName`, `_Text`, the parts of a company name) are NFC only: NFKC would turn a
-# name's full-width （） into ASCII ones, NFC keeps what was typed and only composes it the
-# one canonical way.
-
-_ID_NUMBER = re.compile(r"[0-9]{17}[0-9X]")
-_MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 _BRANCH_CODE = re.compile(r"[0-9A-Za-z-]{1,32}")
 _INDUSTRY_CODE = re.compile(r"[0-9]{2,4}")
-
-# The one use of \d: in a str pattern it is any script's decimal digit, and this finds the
-# digits that are not 0-9.
-_OTHER_DIGIT = re.compile(r"(?![0-9])\d")
-
-_MAX_CODE_LENGTH = 64  # past any code or number we take: a longer text is none of them
-
-
-def _code(value: Any) -> Any:
-    """A typed code or number in NFKC (full-width → ASCII), trimmed, its digits 0-9 only;
-    input that is not text as it is, for the string schema to refuse."""
-    if not isinstance(value, str):
-        return value
-    if not value.isascii():  # NFKC leaves ASCII as it is
-        value = unicodedata.normalize("NFKC", value)
-        # What NFKC leaves outside 0-9 is another script's digit, which no agency registers.
-        if (digit := _OTHER_DIGIT.search(value)) is not None:
-            raise fail("digit_not_ascii", char=digit.group())
-    return value.strip()
-
-
-# Control characters, lone surrogates and U+FFFE/U+FFFF: nothing a keyboard types into a
-# name or an address, and nothing XML can carry, so a SOAP agency could never be sent them.
-# (Unassigned code points are let through: this Python's Unicode tables may predate the
-# newest CJK extension, and a rare character in a real name is no typo.)
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-
-
-def _text(value: Any) -> Any:
-    """Typed text in NFC (full-width punctuation kept), trimmed, with no control or
-    unprintable character; other input as it is."""
-    if not isinstance(value, str):
-        return value
-    if (bad := _UNPRINTABLE.search(value)) is not None:
-        raise fail("text_unprintable", position=bad.start() + 1)
-    return unicodedata.normalize("NFC", value).strip()
-
-
-def _birth_date(id_number: str) -> date:
-    return date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
-
-
-def _check_resident_id(value: str) -> str:
-    number = value.upper()
-    if not _ID_NUMBER.fullmatch(number):
-        raise fail("id_number_format")
-    if gb11643_check_char(number[:17]) != number[17]:
-        raise fail("id_number_check_char")
-    try:
-        birth = _birth_date(number)
-    except ValueError:
-        raise fail("id_number_birth_date", birth=number[6:14]) from None
-    if birth.year < 1900:
-        raise fail("id_number_birth_date", birth=number[6:14])
-    return number
-
-
-def _check_mobile(value: str) -> str:
-    if not _MOBILE.fullmatch(value):
-        raise fail("mobile_format")
-    return value
-
-
-def _check_credit_code(value: str) -> str:
-    code = value.upper()
-    if len(code) != 18 or any(ch not in USCC_ALPHABET for ch in code):
-        raise fail("credit_code_format")
-    if gb32100_check_char(code[:17]) != code[17]:
-        raise fail("credit_code_check_char")
-    return code
-
-
-_NFKC = BeforeValidator(_code)
-_NFC = BeforeValidator(_text)
-
-# A before-validator placed after the constraints runs first and leaves them to the string
-# schema itself: lengths are counted on the normalised text, with the usual error codes.
-Code = Annotated[str, Field(max_length=_MAX_CODE_LENGTH), _NFKC]
-"""A code or number as typed: NFKC-normalised and trimmed, its digits 0-9 only."""
-ResidentId = Annotated[Code, AfterValidator(_check_resident_id)]
-"""An 18-character resident ID number (GB 11643) with a right check character and real birth
-date; a lower-case x is normalised to X."""
-Mobile = Annotated[Code, AfterValidator(_check_mobile)]
-"""A mainland China mobile number, 11 digits: 1, then 3-9, then 9 more."""
-CreditCode = Annotated[Code, AfterValidator(_check_credit_code)]
-"""A unified social credit code (GB 32100) with a right check character, upper-cased."""
-PersonName = Annotated[str, Field(min_length=1, max_length=50), _NFC]
-"""A person's name as typed, in NFC."""
-_Text = Annotated[str, Field(min_length=1, max_length=200), _NFC]
-"""Free text as typed (an address, an item of business scope), in NFC."""
 
 
 def check_partner_bank(code: str, district: District | None, reference: ReferenceData) -> str:
@@ -415,10 +145,10 @@ class StaffMember(_Input):
 class CompanyName(_Input):
     """行政区划 + 字号 + 行业或经营特点 + 组织形式, e.g. 寿光市 + 禾丰 + 农业科技 + 有限公司."""
 
-    region: Annotated[str, Field(min_length=1, max_length=20), _NFC]
-    trade_name: Annotated[str, Field(min_length=1, max_length=20), _NFC]
-    industry_term: Annotated[str, Field(min_length=1, max_length=30), _NFC]
-    organisation_form: Annotated[str, Field(min_length=1, max_length=10), _NFC]
+    region: Annotated[str, Field(min_length=1, max_length=20), TYPED_TEXT]
+    trade_name: Annotated[str, Field(min_length=1, max_length=20), TYPED_TEXT]
+    industry_term: Annotated[str, Field(min_length=1, max_length=30), TYPED_TEXT]
+    organisation_form: Annotated[str, Field(min_length=1, max_length=10), TYPED_TEXT]
 
     @property
     def full(self) -> str:
@@ -496,7 +226,7 @@ class Courier(_Input):
     method: Literal["courier"]
     recipient: PersonName
     mobile: Mobile
-    address: _Text
+    address: Text
 
 
 Delivery = Annotated[BranchPickup | Courier, Field(discriminator="method")]
@@ -521,8 +251,8 @@ class FilingInput(_Input):
     registered_capital_fen: int = Field(
         gt=0, json_schema_extra={"maximum": MAX_REGISTERED_CAPITAL_FEN}
     )
-    business_scope: tuple[_Text, ...] = Field(min_length=1, max_length=MAX_SCOPE_ITEMS)
-    address: _Text
+    business_scope: tuple[Text, ...] = Field(min_length=1, max_length=MAX_SCOPE_ITEMS)
+    address: Text
     legal_representative: Person
     shareholders: tuple[Shareholder, ...] = Field(min_length=1, max_length=MAX_PEOPLE)
     finance_officer: Person | None = None
@@ -760,7 +490,7 @@ def _check_adult(errors: Errors, at: Loc, person: Person, on: date) -> None:
 
 def _age_checked(errors: Errors, loc: Loc, id_number: str, on: date) -> int | None:
     """The age on `on` of whoever holds `id_number`; None, with an error, if born after it."""
-    birth = _birth_date(id_number)
+    birth = birth_date(id_number)
     if birth > on:
         error = fail("birth_after_filing", birth=birth.isoformat(), on=on.isoformat())
         errors.add(loc, error, id_number)
@@ -896,73 +626,5 @@ def supplemented(
     return AcceptedFiling.model_validate({**stored, **data}, context=context)
 
 
-# Materials ------------------------------------------------------------------------------
-
-
-class _Output(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class MaterialRef(_Output):
-    """A catalogue material, named for the clerk."""
-
-    code: str
-    name_zh: str
-    name_en: str
-
-
-class SupplementItem(MaterialRef):
-    """A missing may-be-supplemented material (容缺): what it blocks and by when to supply it."""
-
-    blocks: tuple[Step, ...]
-    deadline_working_days: int
-
-
-class MaterialAssessment(_Output):
-    """Essential materials missing (the filing is refused) and those to supplement (容缺)."""
-
-    missing_essential: tuple[MaterialRef, ...] = ()
-    to_supplement: tuple[SupplementItem, ...] = ()
-
-    @property
-    def acceptable(self) -> bool:
-        """Whether the filing can be accepted (no essential material missing)."""
-        return not self.missing_essential
-
-    @property
-    def blocked_steps(self) -> frozenset[Step]:
-        """Steps that wait for a supplement."""
-        return frozenset(step for item in self.to_supplement for step in item.blocks)
-
-
-def assess_material_codes(provided: Iterable[str], reference: ReferenceData) -> MaterialAssessment:
-    """What is missing from the catalogue, given the codes of the materials provided."""
-    have = set(provided)
-    missing: list[MaterialRef] = []
-    supplement: list[SupplementItem] = []
-    for material in reference.materials.values():
-        if material.code in have or material.generated:
-            continue
-        if material.kind == "essential":
-            missing.append(
-                MaterialRef(code=material.code, name_zh=material.name_zh, name_en=material.name_en)
-            )
-        else:
-            supplement.append(
-                SupplementItem(
-                    code=material.code,
-                    name_zh=material.name_zh,
-                    name_en=material.name_en,
-                    blocks=material.needed_by,
-                    deadline_working_days=material.supplement_deadline_working_days or 0,
-                )
-            )
-    return MaterialAssessment(missing_essential=tuple(missing), to_supplement=tuple(supplement))
-
-
-def assess_materials(filing: FilingInput, reference: ReferenceData) -> MaterialAssessment:
-    """The filing's missing essential and may-be-supplemented (容缺) materials."""
-    return assess_material_codes(filing.materials, reference)
-
-
-register(ERROR_MESSAGES, tagged_unions={"delivery": get_args(DeliveryMethod)})
+# Delivery's tag (branch_pickup, courier) names no field of the clerk's form.
+register_tagged_union("delivery", get_args(DeliveryMethod))

@@ -20,6 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from orchestrator.calendar import WorkingCalendar, WorkingDuration
 from orchestrator.db import after_commit
 from orchestrator.errors import Conflict, Forbidden, Invalid, NotFound
+from orchestrator.filings.materials import assess_materials
 from orchestrator.filings.models import (
     Event,
     Filing,
@@ -33,7 +34,6 @@ from orchestrator.filings.schemas import (
     FilingInput,
     accept,
     application_of,
-    assess_materials,
     supplemented,
 )
 from orchestrator.filings.transitions import event_row, record

@@ -18,21 +18,18 @@ from pydantic import TypeAdapter, ValidationError
 from integrations.codes import gb11643_check_char, gb32100_check_char
 from integrations.registration_form import MAX_REGISTERED_CAPITAL_FEN
 from orchestrator.clock import CHINA
+from orchestrator.filings.fields import CreditCode, Mobile, ResidentId
+from orchestrator.filings.materials import assess_material_codes, assess_materials
+from orchestrator.filings.messages import ERROR_MESSAGES
 from orchestrator.filings.schemas import (
-    ERROR_MESSAGES,
     MAX_LISTED_CODES,
     MAX_PEOPLE,
     MAX_SCOPE_ITEMS,
     AcceptedFiling,
     BranchPickup,
-    CreditCode,
     FilingInput,
-    Mobile,
-    ResidentId,
     accept,
     application_of,
-    assess_material_codes,
-    assess_materials,
     supplemented,
 )
 from orchestrator.reference import load_reference

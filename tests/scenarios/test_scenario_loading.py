@@ -17,7 +17,7 @@ from integrations.simulators.engine import (
 )
 from integrations.simulators.registration import name_rules, trade_name_of
 from orchestrator.clock import CHINA
-from orchestrator.filings.schemas import assess_materials
+from orchestrator.filings.materials import assess_materials
 from orchestrator.reference import load_reference
 from orchestrator.scenarios import (
     AGENCIES,
