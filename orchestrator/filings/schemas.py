@@ -1,12 +1,12 @@
 """What a bank clerk enters once (`FilingInput`), checked field by field in Chinese and English.
 
-Each field is normalised once, by its annotated type (`Code`, `ResidentId`, `Mobile`,
-`PersonName`...), and stored as normalised. What depends on when and where a filing is
+Each field is normalised once, by its annotated type (`orchestrator.filings.fields`:
+`Code`, `ResidentId`, `Mobile`, `PersonName`...), and stored as normalised. What depends on when and where a filing is
 accepted — ages on the filing date the server stamps, the account bank against the filing
 branch's — is checked by `accept`, which makes the `AcceptedFiling` a filing stores; a 容缺
 supplement sets only what its material carries (`supplemented`).
 
-Every refusal is a stable code listed in `ERROR_MESSAGES`, raised and reported as every
+Every refusal is a stable code listed in `orchestrator.filings.messages`, raised and reported as every
 validation error is (`orchestrator.validation`: "中文 / English", `FieldError`s for the
 API's 422).
 
