@@ -43,10 +43,11 @@ test: $(SYNCED) lint | $(CJK_FONT) ## Run lint, types and the whole test suite (
 	$(VENV)/bin/python -m tests.services ensure
 	$(VENV)/bin/python -m pytest
 
-lint: $(SYNCED) ## ruff format check, ruff lint, mypy
+lint: $(SYNCED) ## ruff format check, ruff lint, mypy, import contracts
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 format: $(SYNCED) ## Reformat and fix what ruff can
 	$(VENV)/bin/ruff format .

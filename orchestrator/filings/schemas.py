@@ -1,14 +1,15 @@
 """What a bank clerk enters once (`FilingInput`), checked field by field in Chinese and English.
 
 Each field is normalised once, by its annotated type (`orchestrator.filings.fields`:
-`Code`, `ResidentId`, `Mobile`, `PersonName`...), and stored as normalised. What depends on when and where a filing is
-accepted — ages on the filing date the server stamps, the account bank against the filing
-branch's — is checked by `accept`, which makes the `AcceptedFiling` a filing stores; a 容缺
-supplement sets only what its material carries (`supplemented`).
+`Code`, `ResidentId`, `Mobile`, `PersonName`...), and stored as normalised. What depends on
+when and where a filing is accepted — ages on the filing date the server stamps, the
+account bank against the filing branch's — is checked by `accept`, which makes the
+`AcceptedFiling` a filing stores; a 容缺 supplement sets only what its material carries
+(`supplemented`).
 
-Every refusal is a stable code listed in `orchestrator.filings.messages`, raised and reported as every
-validation error is (`orchestrator.validation`: "中文 / English", `FieldError`s for the
-API's 422).
+Every refusal is a stable code listed in `orchestrator.filings.messages`, raised and
+reported as every validation error is (`orchestrator.validation`: "中文 / English",
+`FieldError`s for the API's 422).
 
 Rules that need reference data take it from the validation context
 (`FilingInput.model_validate(data, context={"reference": ref})`) or else from the cached
