@@ -9,8 +9,10 @@ VENV := .venv
 SYNCED := $(VENV)/.synced-$(shell cat uv.lock pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
 # The seal simulator draws specimen impressions (印模) with this CJK font (Debian package).
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+# The portal's browser tests drive Debian's Chromium through Playwright (never a downloaded one).
+CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint format services clean help
+.PHONY: demo test lint format messages services clean help
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -30,6 +32,9 @@ $(SYNCED): $(UV) pyproject.toml uv.lock
 $(CJK_FONT):
 	@$(MAKE) --no-print-directory apt PKG=fonts-wqy-zenhei
 
+$(CHROMIUM):
+	@$(MAKE) --no-print-directory apt PKG=chromium
+
 .PHONY: apt
 apt:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -39,7 +44,7 @@ apt:
 demo: $(SYNCED) | $(CJK_FONT) ## File the demo scenario's filings end to end, embedded (no server needed)
 	$(VENV)/bin/onestop demo scenarios/demo.yaml
 
-test: $(SYNCED) lint | $(CJK_FONT) ## Run lint, types and the whole test suite (integration tests need PG + RabbitMQ)
+test: $(SYNCED) lint | $(CJK_FONT) $(CHROMIUM) ## Run lint, types and the whole test suite (integration tests need PG + RabbitMQ)
 	$(VENV)/bin/python -m tests.services ensure
 	$(VENV)/bin/python -m pytest
 
@@ -52,6 +57,12 @@ lint: $(SYNCED) ## ruff format check, ruff lint, mypy, import contracts
 format: $(SYNCED) ## Reformat and fix what ruff can
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
+
+messages: $(SYNCED) ## Collect the portal's messages into its catalogs (then translate the new ones)
+	@mkdir -p var
+	$(VENV)/bin/pybabel extract --no-location -F babel.cfg -o var/messages.pot .
+	$(VENV)/bin/pybabel update -i var/messages.pot -d bank_portal/translations \
+	  --ignore-obsolete --no-fuzzy-matching --width 100
 
 clean: ## Remove the virtualenv, tools and local databases
 	rm -rf $(VENV) $(TOOLS) var

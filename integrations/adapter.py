@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from integrations.base import (
     BlockedError,
@@ -27,9 +27,10 @@ from integrations.base import (
     RejectedError,
     TransientError,
 )
-from integrations.requests import Person, StaffMember, UnitRequest
+from integrations.requests import EnrolmentRequest, Person, StaffMember, UnitRequest
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
+EnrolmentT = TypeVar("EnrolmentT", bound=EnrolmentRequest)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,10 @@ class MappedAdapter(ABC, Generic[RequestT]):
     agency: str
     # The agency's names for missing materials, in our catalogue's codes (unlisted: as is).
     materials: ClassVar[Mapping[str, str]] = {}
+    # The agency's names of its payload's fields, each a segment of a path, in our request's
+    # names: how a refusal's fields (paths into what was sent) become paths into the request.
+    # A path with a segment named here nowhere is dropped: better no field than a wrong one.
+    field_names: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, channel: Channel) -> None:
         self._channel = channel
@@ -91,12 +96,12 @@ class MappedAdapter(ABC, Generic[RequestT]):
                 f"{self.agency}: the request cannot be put in the agency's terms: {exc}",
                 code="invalid_request",
             ) from exc
-        with self._our_materials():
+        with self._our_materials(), self._our_fields():
             return self._outcome(self._channel.send(payload, idempotency_key=idempotency_key))
 
     def status(self, idempotency_key: str) -> Outcome | None:
         """What became of the request sent under this key; None if the agency never saw it."""
-        with self._our_materials():
+        with self._our_materials(), self._our_fields():
             reply = self._channel.query(idempotency_key)
         return None if reply is None else self._outcome(reply)
 
@@ -124,6 +129,27 @@ class MappedAdapter(ABC, Generic[RequestT]):
             named = tuple(self.materials.get(m, m) for m in blocked.materials)
             raise BlockedError(blocked.message, code=blocked.code, materials=named) from blocked
 
+    @contextmanager
+    def _our_fields(self) -> Iterator[None]:
+        try:
+            yield
+        except RejectedError as rejected:
+            if not rejected.fields:
+                raise
+            named = tuple(
+                path for wire in rejected.fields if (path := self.request_path(wire)) is not None
+            )
+            raise RejectedError(rejected.message, code=rejected.code, fields=named) from rejected
+
+    def request_path(self, wire_path: str) -> str | None:
+        """A path into the agency's payload as the path into our request it came from, or
+        None if a segment of it is none of ours (list indexes are kept as they are)."""
+        names = {**PERSON_FIELD_NAMES, **self.field_names}
+        segments = [
+            segment if segment.isdigit() else names.get(segment) for segment in wire_path.split(".")
+        ]
+        return None if None in segments else ".".join(str(s) for s in segments)
+
     def _outcome(self, reply: Reply) -> Outcome:
         try:
             if isinstance(reply, Finished):
@@ -136,12 +162,72 @@ class MappedAdapter(ABC, Generic[RequestT]):
             ) from exc
 
 
+class _Enrolled(AgencyReply):
+    unit_account: str
+    enrolled: int = Field(ge=0)
+
+
+class EnrolmentAdapter(MappedAdapter[EnrolmentT]):
+    """An agency that registers the unit and enrols its staff (the insurance agencies, the
+    housing-fund centre): result `unit_account` and `enrolled` (how many staff it enrolled).
+
+    They differ only in their names for the roster, the account and the count, and in what
+    their registration adds to the unit (`unit_terms`, whose fields a subclass names in its
+    `field_names`: the unit's and the roster's are added here).
+    """
+
+    roster_field: ClassVar[str]
+    account_field: ClassVar[str]
+    count_field: ClassVar[str]
+    # The agency's reply read under its own names, so that a bad reply is reported in them.
+    _reply: ClassVar[type[_Enrolled]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.field_names = {
+            **unit_field_names(name="unit_name"),
+            cls.roster_field: "staff",
+            **cls.__dict__.get("field_names", {}),
+        }
+        cls._reply = create_model(
+            f"_{cls.__name__}Reply",
+            __base__=_Enrolled,
+            unit_account=(str, Field(validation_alias=cls.account_field)),
+            enrolled=(int, Field(ge=0, validation_alias=cls.count_field)),
+        )
+
+    def to_agency(self, request: EnrolmentT) -> dict[str, Any]:
+        """The unit registration with its staff roster in the agency's fields."""
+        return {
+            **unit_payload(request, name="unit_name"),
+            **self.unit_terms(request),
+            self.roster_field: staff_payload(request.staff),
+        }
+
+    def unit_terms(self, request: EnrolmentT) -> dict[str, Any]:
+        """What this agency's registration adds to the unit (nothing unless overridden)."""
+        return {}
+
+    def from_agency(self, payload: Mapping[str, Any]) -> dict[str, object]:
+        """`unit_account` and `enrolled`."""
+        return self._reply.model_validate(payload).model_dump()
+
+
 # Vocabulary the agencies happen to share; each adapter still owns its mapping.
+
+
+# `person_payload`'s fields in ours: every adapter that sends a person reads them back so.
+PERSON_FIELD_NAMES = {"name": "name", "cert_no": "id_number", "phone": "mobile"}
 
 
 def person_payload(person: Person) -> dict[str, Any]:
     """A natural person as the agencies receive one."""
     return {"name": person.name, "cert_no": person.id_number, "phone": person.mobile}
+
+
+def unit_field_names(*, name: str) -> dict[str, str]:
+    """`unit_payload`'s fields in ours (an adapter's `field_names`), its name under `name`."""
+    return {"uscc": "credit_code", name: "company_name", "region_code": "district_code"}
 
 
 def unit_payload(request: UnitRequest, *, name: str) -> dict[str, Any]:

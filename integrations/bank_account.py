@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from integrations.adapter import AgencyReply, MappedAdapter, person_payload
 from integrations.requests import BankAccountRequest
@@ -32,6 +32,20 @@ class BankAccountAdapter(MappedAdapter[BankAccountRequest]):
     """Applies for the basic account and reads back its number."""
 
     agency = "bank_account"
+    field_names: ClassVar[Mapping[str, str]] = {
+        "uscc": "credit_code",
+        "account_name": "company_name",
+        "bank": "bank_code",
+        "branch": "branch_code",
+        "legal_representative": "legal_representative",
+        "shareholder": "shareholders",
+        "share_ratio": "share_percent",
+        "seal_specimen": "seal_specimens",
+        "seal_type": "kind",
+        "filing_no": "filing_no",
+        "image": "image_base64",
+        "precheck_no": "precheck_no",
+    }
 
     def to_agency(self, request: BankAccountRequest) -> dict[str, Any]:
         """The account application in the bank's fields (impressions as PNG bytes)."""
@@ -53,6 +67,7 @@ class BankAccountAdapter(MappedAdapter[BankAccountRequest]):
                 }
                 for specimen in request.seal_specimens
             ],
+            **({"precheck_no": request.precheck_no} if request.precheck_no else {}),
         }
 
     def from_agency(self, payload: Mapping[str, Any]) -> dict[str, object]:

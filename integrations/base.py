@@ -34,9 +34,19 @@ class TransientError(AgencyError):
 
 
 class RejectedError(AgencyError):
-    """The agency refused on the merits (name conflict, invalid data): a person must act."""
+    """The agency refused on the merits (name conflict, invalid data): a person must act.
+
+    `fields` names what the refusal concerns as paths into the request the adapter was
+    given (`company_name`, `legal_representative.id_number`, `shareholders.1.id_number`):
+    what a person corrects before the request is sent again. Empty when the agency said
+    nothing more precise than its code and message.
+    """
 
     kind = "rejected"
+
+    def __init__(self, message: str, *, code: str = "", fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message, code=code)
+        self.fields = fields
 
 
 class BlockedError(AgencyError):

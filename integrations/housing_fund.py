@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import Field
-
-from integrations.adapter import AgencyReply, MappedAdapter, staff_payload, unit_payload
+from integrations.adapter import EnrolmentAdapter
 from integrations.requests import HousingFundRequest
 
 _RATE_STEP = Decimal("0.000001")
@@ -23,25 +21,15 @@ def rate_fraction(percent: float) -> str:
     return f"{(Decimal(str(percent)) / 100).quantize(_RATE_STEP):f}"
 
 
-class _Unit(AgencyReply):
-    unit_account_no: str
-    depositor_count: int = Field(ge=0)
-
-
-class HousingFundAdapter(MappedAdapter[HousingFundRequest]):
+class HousingFundAdapter(EnrolmentAdapter[HousingFundRequest]):
     """Opens the unit deposit account."""
 
     agency = "housing_fund"
+    roster_field = "employees"
+    account_field = "unit_account_no"
+    count_field = "depositor_count"
+    field_names: ClassVar[Mapping[str, str]] = {"deposit_rate": "contribution_rate_percent"}
 
-    def to_agency(self, request: HousingFundRequest) -> dict[str, Any]:
-        """The unit deposit registration in the centre's fields."""
-        return {
-            **unit_payload(request, name="unit_name"),
-            "deposit_rate": rate_fraction(request.contribution_rate_percent),
-            "employees": staff_payload(request.staff),
-        }
-
-    def from_agency(self, payload: Mapping[str, Any]) -> dict[str, object]:
-        """`unit_account` and `enrolled`."""
-        reply = _Unit.model_validate(payload)
-        return {"unit_account": reply.unit_account_no, "enrolled": reply.depositor_count}
+    def unit_terms(self, request: HousingFundRequest) -> dict[str, Any]:
+        """The contribution rate, as the centre's fraction."""
+        return {"deposit_rate": rate_fraction(request.contribution_rate_percent)}

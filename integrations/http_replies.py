@@ -1,4 +1,4 @@
-"""What the REST and SOAP channels share about HTTP: the connection pool and the reply.
+"""What the REST and SOAP channels share about HTTP: the options, the connection pool, the reply.
 
 Both stream a reply through `httpx`, and anything that is not an answer in the agency's
 format — a timeout, a dropped connection, the wrong content type, a body over the limit —
@@ -10,13 +10,26 @@ from __future__ import annotations
 import ssl
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Required, TypedDict
 
 import httpx
 
 from integrations.base import TransientError
 from integrations.codes import is_ascii_digits
 
+MAX_BODY_BYTES = 1024 * 1024
 _DRAIN_LIMIT = 64 * 1024
+
+
+class HttpOptions(TypedDict, total=False):
+    """How a channel reaches its agency, whatever its wire format: `timeout` (seconds) bounds
+    every read, write and pool wait; `tls` verifies the agency (default: the system's CAs);
+    `transport` replaces the pool in tests; a reply over `max_body_bytes` is refused."""
+
+    timeout: Required[float]
+    tls: ssl.SSLContext | None
+    transport: httpx.BaseTransport | None
+    max_body_bytes: int
 
 
 class AgencyHttp:
@@ -25,18 +38,22 @@ class AgencyHttp:
     Requests go straight to the pooled transport: the client's work on every request
     (merging default headers, the cookie jar, auth and redirect handling) was a large share
     of an exchange's CPU (docs/benchmarks.md), and an agency needs none of it — no cookies,
-    no auth flow, and a redirect is an unexpected status. `transport` replaces the pool in
-    tests.
+    no auth flow, and a redirect is an unexpected status. Failures to reach the agency or to
+    read its reply are `TransientError`s (`transport_errors`). See `HttpOptions`.
     """
 
     def __init__(
         self,
+        agency: str,
         *,
-        timeout: float,
         accept: str,
+        timeout: float,
         tls: ssl.SSLContext | None = None,
         transport: httpx.BaseTransport | None = None,
+        max_body_bytes: int = MAX_BODY_BYTES,
     ) -> None:
+        self.agency = agency
+        self.max_body_bytes = max_body_bytes
         self.transport = transport or httpx.HTTPTransport(
             verify=tls or httpx.create_ssl_context(),
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=32),
@@ -61,11 +78,16 @@ class AgencyHttp:
             headers={**self._headers, **headers} if headers else self._headers,
             extensions=self._extensions,
         )
-        reply = self.transport.handle_request(request)
-        try:
-            yield reply
-        finally:
-            reply.close()
+        with transport_errors(self.agency):
+            reply = self.transport.handle_request(request)
+            try:
+                yield reply
+            finally:
+                reply.close()
+
+    def read(self, reply: httpx.Response) -> bytes:
+        """The reply's body, refused (transient) past `max_body_bytes`."""
+        return read_limited(self.agency, reply, self.max_body_bytes)
 
     def close(self) -> None:
         """Close the pooled connections."""

@@ -8,15 +8,16 @@ with the verification token its QR code carries.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import Base64Bytes, Field, field_validator
+from pydantic import Base64Bytes, Field, ValidationError, field_validator
 
 from integrations.adapter import AgencyReply, MappedAdapter, person_payload, yuan_text
-from integrations.base import AgencyDocument
+from integrations.base import AgencyDocument, TransientError
 from integrations.codes import is_valid_uscc
 from integrations.e_licence import MEDIA_TYPE, VERIFICATION_TOKEN_PATTERN
 from integrations.requests import RegistrationRequest
+from integrations.rest import RestChannel
 
 
 class _Registered(AgencyReply):
@@ -42,10 +43,52 @@ class _Registered(AgencyReply):
         return value
 
 
+class NameCheck(AgencyReply):
+    """The bureau's answer to a name check (名称自主申报查重): whether the name could be
+    registered in the district now, a stable code, and the bureau's own words."""
+
+    available: bool
+    code: str = Field(max_length=60)  # available, name_conflict, prohibited_word, invalid_name
+    message: str = Field(max_length=500)
+
+
 class RegistrationAdapter(MappedAdapter[RegistrationRequest]):
-    """Files an establishment registration and reads back the credit code and licence."""
+    """Files an establishment registration and reads back the credit code and licence;
+    checks a name against the district's register before anything is filed."""
 
     agency = "registration"
+    field_names: ClassVar[Mapping[str, str]] = {
+        "region_code": "district_code",
+        "industry_code": "industry_code",
+        "enterprise_name": "company_name",
+        "enterprise_type": "enterprise_type",
+        "registered_capital_yuan": "registered_capital_fen",
+        "business_scope": "business_scope",
+        "domicile": "address",
+        "legal_representative": "legal_representative",
+        "investors": "shareholders",
+        "share_ratio": "share_percent",
+        "application_date": "filing_date",
+    }
+
+    def __init__(self, channel: RestChannel) -> None:
+        super().__init__(channel)
+        self._rest = channel
+
+    def check_name(self, region_code: str, name: str) -> NameCheck:
+        """Ask the bureau whether `name` could be registered in `region_code` now.
+
+        A question, not a request: nothing is reserved, no idempotency key; an answer we
+        cannot read is a `TransientError`, like an agency that does not answer.
+        """
+        body = self._rest.ask("names/check", {"region_code": region_code, "name": name})
+        try:
+            return NameCheck.model_validate(body)
+        except ValidationError as exc:
+            raise TransientError(
+                f"registration: unexpected name-check reply ({exc.error_count()} errors)",
+                code="bad_reply",
+            ) from exc
 
     def to_agency(self, request: RegistrationRequest) -> dict[str, Any]:
         """The establishment application (设立登记申请) in the bureau's fields."""

@@ -45,13 +45,29 @@ class RegistrationRequest(_Request):
 
 
 class SealRequest(_Request):
-    """Seal engraving by a licensed engraver and filing with public security (公安备案)."""
+    """Seal engraving by a licensed engraver and filing with public security (公安备案).
+
+    The same request files the designs alone (印模备案, the seal-design agency); engraving
+    names in `filed_designs` the filing number of each design filed first, or none: then
+    the engraver files the designs itself.
+    """
 
     credit_code: str
     company_name: str
     district_code: str
     seals: tuple[SealKind, ...]
     legal_representative: Person
+    filed_designs: dict[SealKind, str] = {}
+
+
+class BankPrecheckRequest(_Request):
+    """The bank's identity pre-check at the desk (开户预审), before the company exists."""
+
+    company_name: str
+    bank_code: str
+    branch_code: str
+    legal_representative: Person
+    shareholders: tuple[Shareholder, ...]
 
 
 class SealSpecimen(_Request):
@@ -72,6 +88,7 @@ class BankAccountRequest(_Request):
     legal_representative: Person
     shareholders: tuple[Shareholder, ...]
     seal_specimens: tuple[SealSpecimen, ...]
+    precheck_no: str | None = None  # the bank's pre-check, passed, where there was one
 
 
 class UnitRequest(_Request):
@@ -95,23 +112,24 @@ class StaffMember(_Request):
     id_number: str
 
 
-class SocialInsuranceRequest(UnitRequest):
+class EnrolmentRequest(UnitRequest):
+    """A unit registration that enrols the initial staff."""
+
+    staff: tuple[StaffMember, ...]
+
+
+class SocialInsuranceRequest(EnrolmentRequest):
     """Unit account for social insurance (社保登记) with the initial staff."""
 
-    staff: tuple[StaffMember, ...]
 
-
-class MedicalInsuranceRequest(UnitRequest):
+class MedicalInsuranceRequest(EnrolmentRequest):
     """Unit account for medical insurance (医保登记) with the initial staff."""
 
-    staff: tuple[StaffMember, ...]
 
-
-class HousingFundRequest(UnitRequest):
+class HousingFundRequest(EnrolmentRequest):
     """Housing-fund (住房公积金) unit account with the contribution rate."""
 
     contribution_rate_percent: float  # 5–12
-    staff: tuple[StaffMember, ...]
 
 
 class CourierRequest(_Request):

@@ -13,9 +13,8 @@ wrong content type, an unexpected shape or a body over the size limit — is a
 from __future__ import annotations
 
 import json
-import ssl
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Unpack
 from urllib.parse import quote
 
 import httpx
@@ -25,14 +24,12 @@ from integrations.adapter import Finished, Processing, Reply
 from integrations.base import BlockedError, RejectedError, TransientError
 from integrations.http_replies import (
     AgencyHttp,
+    HttpOptions,
     drain,
     media_type,
-    read_limited,
-    transport_errors,
     wrong_content_type,
 )
 
-MAX_BODY_BYTES = 1024 * 1024
 _TRANSIENT_STATUSES = frozenset({408, 425, 429})
 
 
@@ -55,6 +52,7 @@ class _Rejected(_Wire):
     status: Literal["rejected"]
     code: str
     message: str
+    fields: list[str] = Field(default_factory=list)  # paths into the payload we sent
 
 
 class _Blocked(_Wire):
@@ -80,22 +78,11 @@ _EXPECTED: dict[int, type[_Wire]] = {
 class RestChannel:
     """One agency's REST/JSON endpoint under `base_url`."""
 
-    def __init__(
-        self,
-        base_url: str,
-        agency: str,
-        *,
-        timeout: float,
-        tls: ssl.SSLContext | None = None,
-        transport: httpx.BaseTransport | None = None,
-        max_body_bytes: int = MAX_BODY_BYTES,
-    ) -> None:
+    def __init__(self, base_url: str, agency: str, **http: Unpack[HttpOptions]) -> None:
         self.agency = agency
-        self._requests_url = httpx.URL(f"{base_url.rstrip('/')}/{agency}/v1/requests")
-        self._http = AgencyHttp(
-            timeout=timeout, accept="application/json", tls=tls, transport=transport
-        )
-        self._max_body_bytes = max_body_bytes
+        self._agency_url = f"{base_url.rstrip('/')}/{agency}/v1"
+        self._requests_url = httpx.URL(f"{self._agency_url}/requests")
+        self._http = AgencyHttp(agency, accept="application/json", **http)
 
     def send(self, payload: Mapping[str, Any], *, idempotency_key: str) -> Reply:
         """POST the payload under the key; 404 here means a wrong address, so it is transient."""
@@ -120,6 +107,23 @@ class RestChannel:
         url = httpx.URL(f"{self._requests_url}/{quote(idempotency_key, safe='')}")
         return self._exchange("GET", url, missing_ok=True)
 
+    def ask(self, question: str, params: Mapping[str, str]) -> dict[str, Any]:
+        """GET the agency's answer to `question` (a path under its /v1, e.g. names/check):
+        a JSON object, or a `TransientError` for anything else (it acts on nothing, so the
+        caller may simply ask again)."""
+        url = httpx.URL(f"{self._agency_url}/{question}", params=dict(params))
+        with self._http.stream("GET", url) as response:
+            if response.status_code != 200:
+                drain(response)
+                raise TransientError(
+                    f"{self.agency}: HTTP {response.status_code} to {question}",
+                    code=f"http_{response.status_code}",
+                )
+            body = self._read_json(response)
+        if not isinstance(body, dict):
+            raise TransientError(f"{self.agency}: {question}: not a JSON object", code="bad_json")
+        return body
+
     def close(self) -> None:
         """Close the pooled connections."""
         self._http.close()
@@ -127,7 +131,7 @@ class RestChannel:
     def _exchange(
         self, method: str, url: httpx.URL | str, *, missing_ok: bool, **kwargs: Any
     ) -> Reply | None:
-        with transport_errors(self.agency), self._http.stream(method, url, **kwargs) as response:
+        with self._http.stream(method, url, **kwargs) as response:
             if response.status_code == 404 and missing_ok:
                 drain(response)
                 return None
@@ -150,7 +154,7 @@ class RestChannel:
         kind = media_type(response)
         if kind != "application/json" and not kind.endswith("+json"):
             raise wrong_content_type(self.agency, "JSON", response)
-        body = read_limited(self.agency, response, self._max_body_bytes)
+        body = self._http.read(response)
         try:
             return json.loads(body)
         except (ValueError, RecursionError) as exc:  # bad JSON, bad UTF-8, absurd nesting
@@ -176,5 +180,5 @@ class RestChannel:
         if isinstance(reply, _Processing):
             return Processing(retry_after=reply.retry_after, progress=reply.progress)
         if isinstance(reply, _Rejected):
-            raise RejectedError(reply.message, code=reply.code)
+            raise RejectedError(reply.message, code=reply.code, fields=tuple(reply.fields))
         raise BlockedError(reply.message, code=reply.code, materials=tuple(reply.materials))

@@ -8,24 +8,24 @@ and a query by `requestKey`. Both answer the same reply element:
                               <processing><retry_after/><progress/>?</processing>
                               <unknown/>                    (query only: key never seen)
 
-    soap:Client fault, detail <Refusal><code/><message/>            -> RejectedError
+    soap:Client fault, detail <Refusal><code/><message/><field/>*   -> RejectedError
     soap:Client fault, detail <MaterialsMissing><code/><message/>
                                       <material/>+            -> BlockedError
 Anything else — soap:Server faults, HTTP statuses other than 200 and 500, timeouts, connection
 errors, XML that is malformed or truncated, the wrong content type, a reply over the size limit
 or one that does not fit the schema — is a `TransientError`: the orchestrator retries, and asks
-`status` first.
+`status` first. A refusal's `field`s are paths into the request the agency refused, in its
+names (`employee.1.cert_no`); the adapter reads them as paths into ours (`field_names`).
 """
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Unpack
 
 import httpx
 import requests
@@ -39,13 +39,11 @@ from integrations.adapter import Finished, Processing, Reply
 from integrations.base import AgencyError, BlockedError, RejectedError, TransientError
 from integrations.http_replies import (
     AgencyHttp,
+    HttpOptions,
     drain,
     media_type,
-    read_limited,
-    transport_errors,
     wrong_content_type,
 )
-from integrations.rest import MAX_BODY_BYTES
 
 WSDL_DIR = Path(__file__).parent / "wsdl"
 # SOAP 1.1 carries faults with HTTP 500; any other status is not a SOAP answer.
@@ -89,11 +87,10 @@ class HttpxTransport(zeep.Transport):
     Failures that are not SOAP answers raise `TransientError` here, before zeep sees them.
     """
 
-    def __init__(self, agency: str, http: AgencyHttp, *, max_body_bytes: int) -> None:
+    def __init__(self, http: AgencyHttp) -> None:
         super().__init__(session=requests.Session())
-        self.agency = agency
+        self.agency = http.agency
         self.http = http
-        self.max_body_bytes = max_body_bytes
 
     def load(self, url: str) -> bytes:
         raise ValueError(f"{self.agency}: documents load from disk only, not {url!r}")
@@ -102,10 +99,7 @@ class HttpxTransport(zeep.Transport):
         self, address: httpx.URL | str, message: bytes, headers: Mapping[str, str]
     ) -> requests.Response:
         """POST the envelope; the reply comes back as the `requests.Response` zeep reads."""
-        with (
-            transport_errors(self.agency),
-            self.http.stream("POST", address, content=message, headers=headers) as reply,
-        ):
+        with self.http.stream("POST", address, content=message, headers=headers) as reply:
             if reply.status_code not in _SOAP_STATUSES:
                 drain(reply)
                 raise TransientError(
@@ -113,7 +107,7 @@ class HttpxTransport(zeep.Transport):
                 )
             if media_type(reply) != "text/xml":
                 raise wrong_content_type(self.agency, "text/xml", reply)
-            body = read_limited(self.agency, reply, self.max_body_bytes)
+            body = self.http.read(reply)
         response = requests.Response()
         response._content = body
         response.status_code = reply.status_code
@@ -136,20 +130,10 @@ def plain(value: object) -> Any:
 class SoapChannel:
     """One agency's SOAP service at `{base_url}/{agency}/soap`."""
 
-    def __init__(
-        self,
-        base_url: str,
-        service: SoapService,
-        *,
-        timeout: float,
-        tls: ssl.SSLContext | None = None,
-        transport: httpx.BaseTransport | None = None,
-        max_body_bytes: int = MAX_BODY_BYTES,
-    ) -> None:
+    def __init__(self, base_url: str, service: SoapService, **http: Unpack[HttpOptions]) -> None:
         self.agency = service.agency
         self._service_names = service
-        http = AgencyHttp(timeout=timeout, accept="text/xml", tls=tls, transport=transport)
-        self._transport = HttpxTransport(service.agency, http, max_body_bytes=max_body_bytes)
+        self._transport = HttpxTransport(AgencyHttp(service.agency, accept="text/xml", **http))
         self._client = zeep.Client(
             wsdl_document(service.wsdl), transport=self._transport, settings=_SETTINGS
         )
@@ -242,7 +226,12 @@ class SoapChannel:
             refusal = detail.find(f"{{{self._namespace}}}Refusal")
             if refusal is not None:
                 reason, message = self._texts(refusal)
-                raise RejectedError(message, code=reason)
+                fields = tuple(
+                    path
+                    for node in refusal.iterfind(f"{{{self._namespace}}}field")
+                    if (path := (node.text or "").strip())
+                )
+                raise RejectedError(message, code=reason, fields=fields)
             missing = detail.find(f"{{{self._namespace}}}MaterialsMissing")
             if missing is not None:
                 reason, message = self._texts(missing)

@@ -6,12 +6,7 @@ is answered blocked, naming `staff_roster` (a 容缺 material).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
-from pydantic import Field
-
-from integrations.adapter import AgencyReply, MappedAdapter, staff_payload, unit_payload
+from integrations.adapter import EnrolmentAdapter
 from integrations.requests import SocialInsuranceRequest
 from integrations.soap import SoapService
 
@@ -23,24 +18,10 @@ SOAP_SERVICE = SoapService(
 )
 
 
-class _Unit(AgencyReply):
-    unit_no: str
-    insured_count: int = Field(ge=0)
-
-
-class SocialInsuranceAdapter(MappedAdapter[SocialInsuranceRequest]):
+class SocialInsuranceAdapter(EnrolmentAdapter[SocialInsuranceRequest]):
     """Registers the unit and enrols its staff."""
 
     agency = "social_insurance"
-
-    def to_agency(self, request: SocialInsuranceRequest) -> dict[str, Any]:
-        """The unit registration in the agency's fields."""
-        return {
-            **unit_payload(request, name="unit_name"),
-            "employee": staff_payload(request.staff),
-        }
-
-    def from_agency(self, payload: Mapping[str, Any]) -> dict[str, object]:
-        """`unit_account` and `enrolled`."""
-        reply = _Unit.model_validate(payload)
-        return {"unit_account": reply.unit_no, "enrolled": reply.insured_count}
+    roster_field = "employee"
+    account_field = "unit_no"
+    count_field = "insured_count"

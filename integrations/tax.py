@@ -12,7 +12,13 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from integrations.adapter import AgencyReply, MappedAdapter, person_payload, unit_payload
+from integrations.adapter import (
+    AgencyReply,
+    MappedAdapter,
+    person_payload,
+    unit_field_names,
+    unit_payload,
+)
 from integrations.requests import TaxpayerType, TaxRequest
 from integrations.soap import SoapService
 
@@ -42,6 +48,11 @@ class TaxAdapter(MappedAdapter[TaxRequest]):
 
     agency = "tax"
     materials: ClassVar[Mapping[str, str]] = {"finance_officer": "finance_tax_agents"}
+    field_names: ClassVar[Mapping[str, str]] = {
+        **unit_field_names(name="taxpayer_name"),
+        "taxpayer_category": "taxpayer_type",
+        "finance_officer": "finance_officer",
+    }
 
     def to_agency(self, request: TaxRequest) -> dict[str, Any]:
         """The new-taxpayer registration in the bureau's fields."""

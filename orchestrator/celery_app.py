@@ -8,22 +8,25 @@ publisher confirms, a prefetch of one, and no result backend (joins are in the d
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import sys
 from typing import Any
 
 import kombu.pools
 from celery import Celery
-from celery.signals import after_setup_logger, after_setup_task_logger, worker_init
+from celery.signals import after_setup_logger, after_setup_task_logger
 from kombu.entity import Exchange, Queue
 
 from orchestrator.logs import mask_handlers
 from orchestrator.settings import Settings, get_settings
 
-TASK_MODULES = ("orchestrator.filings.tasks", "orchestrator.tracker.tasks")
+TASK_MODULES = (
+    "orchestrator.tasks.filings",
+    "orchestrator.tasks.notifications",
+    "orchestrator.tasks.tracker",
+    "orchestrator.tasks.supervision",
+)
 STEPS_QUEUE = "onestop.steps"
-# The tracker's own queue (the sweep, the deadlines): behind a backlog of steps, a sweep
+# The tracker's own queue (beat's periodic tasks): behind a backlog of steps, a sweep
 # queued with them would wait out the whole backlog (and expire unrun), just when a lost
 # step most needs finding.
 SWEEP_QUEUE = "onestop.sweep"
@@ -37,6 +40,15 @@ def _queue(name: str) -> Queue:
 
 def celery_config(settings: Settings) -> dict[str, Any]:
     """Celery settings for the broker named in `settings`."""
+    # What beat sends, every so many seconds (each expires when the next is due), on the
+    # tracker's own queue.
+    periodic = {
+        "tracker.sweep": settings.sweep_interval_seconds,
+        "tracker.revise_deadlines": settings.deadline_revision_seconds,
+        "tracker.remind_materials": settings.material_reminder_seconds,
+        "tracker.evaluate_sla": settings.sla_evaluation_seconds,
+        "supervision.fold": settings.supervision_fold_seconds,
+    }
     config: dict[str, Any] = {
         "broker_url": settings.broker_url,
         "result_backend": None,
@@ -47,10 +59,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_queue": STEPS_QUEUE,
         # Every worker consumes both; the broker interleaves them as threads come free.
         "task_queues": (_queue(STEPS_QUEUE), _queue(SWEEP_QUEUE)),
-        "task_routes": {
-            "tracker.sweep": {"queue": SWEEP_QUEUE},
-            "tracker.revise_deadlines": {"queue": SWEEP_QUEUE},
-        },
+        "task_routes": {task: {"queue": SWEEP_QUEUE} for task in periodic},
         "task_default_delivery_mode": "persistent",
         "task_create_missing_queues": True,
         "task_serializer": "json",
@@ -75,16 +84,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "interval_max": 0.5,
         },
         "beat_schedule": {
-            "tracker.sweep": {
-                "task": "tracker.sweep",
-                "schedule": settings.sweep_interval_seconds,
-                "options": {"expires": settings.sweep_interval_seconds},
-            },
-            "tracker.revise_deadlines": {
-                "task": "tracker.revise_deadlines",
-                "schedule": settings.deadline_revision_seconds,
-                "options": {"expires": settings.deadline_revision_seconds},
-            },
+            task: {"task": task, "schedule": every, "options": {"expires": every}}
+            for task, every in periodic.items()
         },
         "timezone": "Asia/Shanghai",
     }
@@ -97,29 +98,6 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 app = Celery("onestop", include=list(TASK_MODULES))
 app.conf.update(celery_config(get_settings()))
-
-
-def _warm_up(**_: object) -> None:
-    """Build the runtime, read the reference data and set the GIL switch interval, once,
-    before the pool starts.
-
-    Left to the first tasks, every pool thread would miss the same caches at once and read
-    the reference YAML, the holiday calendar and the agencies' TLS setup in parallel: the
-    same work done once per thread instead of once per process, right as work arrives.
-    """
-    from orchestrator import runtime
-    from orchestrator.reference import load_reference
-
-    load_reference()
-    rt = runtime.current()
-    # A step waits on the database many times, and at Python's default switch interval a
-    # thread back from each wait can queue that whole interval behind a busy one.
-    sys.setswitchinterval(rt.settings.worker_switch_interval_ms / 1000)
-    with contextlib.suppress(runtime.ConfigurationError):  # no agencies: a sweeper-only worker
-        rt.adapters  # noqa: B018 - the cached property builds the HTTP clients
-
-
-worker_init.connect(_warm_up, weak=False)
 
 
 def _mask_logs(logger: logging.Logger, **_: object) -> None:

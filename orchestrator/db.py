@@ -204,9 +204,11 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         reading: dict[str, Any] = {_READ_ONLY: True}
         if self.engine.dialect.name == "postgresql":
-            # At READ COMMITTED every statement reads its own snapshot, in a transaction or
-            # not: a reading transaction adds a BEGIN and a COMMIT round trip, nothing else.
-            reading["isolation_level"] = "AUTOCOMMIT"
+            # One snapshot for the whole read: a page reads a filing, then its steps, then its
+            # history, and at READ COMMITTED (each statement its own snapshot) a worker
+            # committing in between showed a step at the branch under a filing not ready.
+            # A read-only transaction takes no lock a writer waits for.
+            reading.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         self._reading_sessions = sessionmaker(
             self.engine.execution_options(**reading), expire_on_commit=False
         )
@@ -252,7 +254,11 @@ def after_commit(session: Session, action: Callable[[], None]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
-    actions: list[Callable[[], None]] = session.info.pop("after_commit", [])
+    run_after_commit(session.info.pop("after_commit", []))
+
+
+def run_after_commit(actions: list[Callable[[], None]]) -> None:
+    """Run what a transaction queued for after its commit (call once it has committed)."""
     for action in actions:
         try:
             action()

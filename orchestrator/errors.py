@@ -58,3 +58,15 @@ class Conflict(DomainError):
 class Invalid(DomainError):
     status_code = 422
     code = "invalid"
+
+
+class TooManyRequests(DomainError):
+    """A limit was reached (codes sent, wrong codes tried): wait, or start again."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+    def headers(self) -> dict[str, str]:
+        """When to come back, if the limit says (`retry_after` seconds in the detail)."""
+        retry_after = self.detail.get("retry_after")
+        return {"Retry-After": str(retry_after)} if retry_after is not None else {}

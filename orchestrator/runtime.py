@@ -14,6 +14,7 @@ from typing import Any
 import orchestrator.models  # noqa: F401  (every mapper known before the first query)
 from integrations.base import AgencyAdapter
 from integrations.registry import build_adapters
+from integrations.sms import SmsGateway, build_sms_gateway
 from orchestrator.calendar import WorkingCalendar, calendar_for
 from orchestrator.calendar.schedules import HolidayBook
 from orchestrator.clock import Clock
@@ -50,6 +51,17 @@ class Runtime:
                 "ONESTOP_AGENCIES_URL (e.g. the URL of `onestop simulators`)"
             )
         return build_adapters(url, timeout=self.settings.agency_timeout_seconds)
+
+    @cached_property
+    def sms(self) -> SmsGateway:
+        """The SMS gateway: its own URL if set, else the agencies' (the simulators have one)."""
+        url = self.settings.sms_gateway_url or self.agencies_url or self.settings.agencies_url
+        if not url:
+            raise ConfigurationError(
+                "未配置短信网关地址：请设置 ONESTOP_SMS_GATEWAY_URL / no SMS gateway URL: set "
+                "ONESTOP_SMS_GATEWAY_URL or ONESTOP_AGENCIES_URL"
+            )
+        return build_sms_gateway(url, timeout=self.settings.agency_timeout_seconds)
 
 
 _current: Runtime | None = None

@@ -10,7 +10,7 @@ from datetime import time as clock_time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import limits
 from pydantic import Field, field_validator
@@ -37,6 +37,20 @@ def licence_verify_url(public_url: str) -> str:
     in (an unguessable value, so that licences cannot be looked up by counting numbers).
     """
     return public_url.rstrip("/") + "/api/v1/licences/check/{token}"
+
+
+# Where `onestop serve` listens by default: the embedded mode's public address.
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+# Where the tracking page is served, and the query parameter that fills its code in.
+TRACK_PATH = "/track"
+CODE_PARAMETER = "code"
+
+
+def tracking_url(public_url: str, tracking_code: str) -> str:
+    """A filing's tracking page under OneStop's public address, its code filled in: the
+    receipt's QR code and the applicant's texts lead there (the one place that says how)."""
+    query = urlencode({CODE_PARAMETER: tracking_code})
+    return f"{public_url.rstrip('/')}{TRACK_PATH}/?{query}"
 
 
 def is_simulator_key(text: str) -> bool:
@@ -76,6 +90,11 @@ class Settings(BaseSettings):
         description="Where people reach OneStop's API; a simulated licence's QR code leads there. "
         "Unset: the local address of `serve` or `up`.",
     )
+    sms_gateway_url: str | None = Field(
+        default=None,
+        description="Base URL of the SMS gateway (its REST endpoint under /sms/v1); unset: "
+        "the agencies' URL, where the simulators serve one.",
+    )
 
     # Time: one clock for all. A scale > 1 replays a scenario faster than life; every process
     # of one deployment must share scale and origin so that their clocks agree.
@@ -97,6 +116,23 @@ class Settings(BaseSettings):
         default=600.0,
         gt=0,
         description="How often beat re-evaluates open filings' deadlines on the current calendar.",
+    )
+    material_reminder_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often beat reminds applicants of 容缺 materials due within a working "
+        "day and flags to their branch the filings whose materials are past due.",
+    )
+    sla_evaluation_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often beat judges open filings' SLA state and predicts their ready time.",
+    )
+    supervision_fold_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often beat folds today's and yesterday's filings into the supervision "
+        "figures (how stale the officers' figures may be).",
     )
 
     # Throughput and latency (docs/benchmarks.md). A worker thread waits out each agency
@@ -205,6 +241,62 @@ class Settings(BaseSettings):
         "numbers can be counted through.",
     )
 
+    # The web process: the JSON API and the staff portal, composed by the portal (which the
+    # core never imports: it is named here, and loaded by name when a server starts).
+    web_app: str = Field(
+        default="bank_portal.web:create_app",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$",
+        description="What `api`, `serve` and `up` serve: a factory of the ASGI application "
+        "that takes the settings, as module:function.",
+    )
+    portal_session_idle_minutes: int = Field(
+        default=30,
+        ge=1,
+        le=24 * 60,
+        description="A staff portal session ends after this many minutes without a request.",
+    )
+    portal_session_max_hours: int = Field(
+        default=10,
+        ge=1,
+        le=7 * 24,
+        description="A staff portal session ends this many hours after sign-in, busy or not.",
+    )
+    rate_limit_portal_new_sessions: str = Field(
+        default="60/minute;600/hour",
+        description="Portal sessions opened per client address (a browser's first page, before "
+        "sign-in): each is a row in the database until it times out.",
+    )
+    rate_limit_portal_login_failures_per_user: str = Field(
+        default="5/15 minutes",
+        description="Failed portal sign-ins per username before that username is locked out "
+        "until the window has passed.",
+    )
+    rate_limit_portal_login_failures_per_address: str = Field(
+        default="20/15 minutes",
+        description="Failed portal sign-ins per client address (over any usernames) before "
+        "that address is locked out until the window has passed.",
+    )
+
+    # The entrepreneur's tracking page (/track): a tracking code and the last four digits of
+    # the legal representative's mobile open one filing, for a short while.
+    track_session_minutes: int = Field(
+        default=20,
+        ge=1,
+        le=24 * 60,
+        description="A tracking page session (one filing, opened with its code and phone "
+        "digits) ends this many minutes after it was opened.",
+    )
+    rate_limit_track_failures_per_address: str = Field(
+        default="10/15 minutes;50/day",
+        description="Failed attempts to open a filing on the tracking page per client address "
+        "(over any tracking codes) before that address must wait.",
+    )
+    rate_limit_track_failures_per_code: str = Field(
+        default="5/15 minutes;20/day",
+        description="Failed attempts to open one tracking code (from any address) before that "
+        "code must wait: four digits are only 10,000 guesses.",
+    )
+
     @field_validator("licence_trusted_keys")
     @classmethod
     def _usable_keys(cls, keys: list[str]) -> list[str]:
@@ -222,7 +314,15 @@ class Settings(BaseSettings):
             raise ValueError(f"a rate-limit storage is one of {', '.join(RATE_LIMIT_STORAGES)}")
         return url
 
-    @field_validator("rate_limit_licence_checks", "rate_limit_licence_lookups_by_number")
+    @field_validator(
+        "rate_limit_licence_checks",
+        "rate_limit_licence_lookups_by_number",
+        "rate_limit_portal_new_sessions",
+        "rate_limit_portal_login_failures_per_user",
+        "rate_limit_portal_login_failures_per_address",
+        "rate_limit_track_failures_per_address",
+        "rate_limit_track_failures_per_code",
+    )
     @classmethod
     def _parsable_limits(cls, text: str) -> str:
         limits.parse_many(text)  # ValueError, which names the text, if it cannot be read
@@ -240,6 +340,11 @@ class Settings(BaseSettings):
         """
         trusted = with_simulator_key(self.licence_trusted_keys)
         return self.model_copy(update={"licence_trusted_keys": trusted, "development": True})
+
+    @property
+    def public_base_url(self) -> str:
+        """Where people reach OneStop: `public_url`, or `serve`'s local default."""
+        return self.public_url or DEFAULT_PUBLIC_URL
 
     @property
     def token_max_lifetime(self) -> timedelta:

@@ -10,13 +10,28 @@ from contextlib import ExitStack, contextmanager
 import httpx
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
 from orchestrator import runtime
-from orchestrator.embedded import run_embedded
 from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings
+from orchestrator.tools.embedded import run_embedded
 from tests import services
+from tests.api import FILINGS, Undispatched, api_client, auth, file_undispatched
+from tests.factories import ALL_MATERIALS
+from tests.leaks import SESSION_WATCH, fail_the_run_if_leaked
 from tests.people import BranchStaff, make_branch_staff
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Before any test: every log record of the run is read for unmasked resident IDs.
+    if not SESSION_WATCH.installed:
+        SESSION_WATCH.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A run whose tests pass fails still if any record logged a resident ID unmasked.
+    fail_the_run_if_leaked(session)
 
 
 def _require(service_names: tuple[str, ...]) -> None:
@@ -105,6 +120,9 @@ def embedded_settings(database_url: str) -> Settings:
         retry_base_seconds=0.05,
         retry_max_countdown_seconds=2,
         worker_concurrency=8,
+        # The SLA pass writes events of its own: tests that count a filing's events run it
+        # themselves (`tracker.sla.evaluate_open`), never behind their back.
+        sla_evaluation_seconds=3600,
     )
 
 
@@ -136,3 +154,28 @@ def onestop(_embedded: Runtime) -> Runtime:
 def branch_staff(_embedded: Runtime) -> BranchStaff:
     """Two Shouguang branches with a clerk each, and officers, with API tokens."""
     return make_branch_staff(_embedded)
+
+
+@pytest.fixture
+def api(onestop: Runtime) -> Iterator[TestClient]:
+    """A client of a fresh API application on the embedded OneStop."""
+    with api_client() as client:
+        yield client
+
+
+@pytest.fixture
+def undispatched(
+    onestop: Runtime, api: TestClient, branch_staff: BranchStaff
+) -> Iterator[Undispatched]:
+    """Files undispatched filings as the clerk, `missing` the materials named, and cancels
+    each at the end so that no worker takes it up later; returns the tracking code."""
+    codes: list[str] = []
+
+    def file(*missing: str, **overrides: object) -> str:
+        provided = [m for m in ALL_MATERIALS if m not in missing]
+        codes.append(file_undispatched(onestop, branch_staff, materials=provided, **overrides))
+        return codes[-1]
+
+    yield file
+    for code in codes:
+        api.post(f"{FILINGS}/{code}/cancel", headers=auth(branch_staff.clerk_token))

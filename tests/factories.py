@@ -14,24 +14,18 @@ from typing import Any
 
 from integrations.codes import gb11643_check_char, gb32100_check_char
 from orchestrator.reference import load_reference
-from orchestrator.scenarios.models import trade_names
+from orchestrator.tools.scenarios.names import trade_names
 
 FILING_DATE = date(2025, 6, 16)  # when tests accept a filing: a Monday, a working day
 
 # Full-width digits and letters, as a Chinese keyboard types them: "370783".translate(...)
 FULL_WIDTH = str.maketrans("0123456789Xx", "０１２３４５６７８９Ｘｘ")
 
-# Every non-generated material of the catalogue: nothing to supplement.
-ALL_MATERIALS = (
-    "articles_of_association",
-    "identity_documents",
-    "proof_of_address",
-    "branch_mandate",
-    "finance_tax_agents",
-    "staff_roster",
-    "housing_fund_authorisation",
-)
-ESSENTIAL_MATERIALS = ALL_MATERIALS[:4]
+# Every material a clerk hands in (the catalogue's, less those made from the filing): with
+# them all, nothing is left to supplement; with the essential ones only, every 容缺 one is.
+_HANDED_IN = [m for m in load_reference().materials.values() if not m.generated]
+ALL_MATERIALS = tuple(m.code for m in _HANDED_IN)
+ESSENTIAL_MATERIALS = tuple(m.code for m in _HANDED_IN if m.kind == "essential")
 
 
 def resident_id(birth: date, *, region: str = "370783", sequence: int = 123) -> str:
@@ -112,16 +106,20 @@ def filing_input(**overrides: Any) -> dict[str, Any]:
 
 def filing_input_for(district_code: str, **overrides: Any) -> dict[str, Any]:
     """The default filing moved to `district_code`: its name, address and first partner bank."""
+    return filing_input(**(moved_to(district_code) | overrides))
+
+
+def moved_to(district_code: str) -> dict[str, Any]:
+    """The overrides that move the default filing to `district_code`."""
     district = load_reference().districts[district_code]
     address = f"{district.province.name_zh}{district.city.name_zh}{district.name_zh}人民路88号"
-    moved: dict[str, Any] = {
+    return {
         "district_code": district_code,
         "company_name__region": district.own_name_regions[0],
         "address": address,
         "delivery__address": address,
         "bank_code": district.policy.partner_banks[0],
     }
-    return filing_input(**(moved | overrides))
 
 
 def _set(target: Any, path: list[str], value: Any) -> None:
@@ -137,3 +135,8 @@ def _set(target: Any, path: list[str], value: Any) -> None:
 # Distinct trade names for the whole test session, so that no two filings conflict at the
 # registration simulator unless a test means them to.
 TRADE_NAMES = trade_names()
+
+
+def graph_steps(district_code: str = "370783") -> tuple[str, ...]:
+    """The steps a filing in `district_code` runs (its graph in force), in the graph's order."""
+    return tuple(name for name, _ in load_reference().graph_of(district_code).steps)

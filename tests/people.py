@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session
+
 from orchestrator.filings.service import Actor
-from orchestrator.identity.models import Role
+from orchestrator.identity.models import Branch, Role, Staff
 from orchestrator.identity.service import Scope, ensure_branch, ensure_staff, issue_token
 from orchestrator.runtime import Runtime
+
+SHOUGUANG = "370783"
 
 
 @dataclass(frozen=True)
@@ -25,34 +29,44 @@ class BranchStaff:
         return {"Authorization": f"Bearer {token or self.clerk_token}"}
 
 
+def shouguang_branch(session: Session, code: str, name: str, bank_code: str) -> Branch:
+    """A partner branch in Shouguang, created or updated."""
+    return ensure_branch(
+        session, code=code, name=name, bank_code=bank_code, district_code=SHOUGUANG
+    )
+
+
+def staff_at(
+    session: Session,
+    branch: Branch,
+    username: str,
+    name: str,
+    *,
+    role: Role = Role.CLERK,
+    password: str | None = None,
+) -> Staff:
+    """A member of `branch`'s staff (a clerk unless `role` says otherwise)."""
+    return ensure_staff(
+        session,
+        username=username,
+        name=name,
+        role=role,
+        district_code=branch.district_code,
+        branch=branch,
+        password=password,
+    )
+
+
 def make_branch_staff(rt: Runtime) -> BranchStaff:
     """Two Shouguang branches with a clerk each, a Shouguang and a Rencheng officer."""
     now = rt.clock.now()
     with rt.database.transaction() as session:
-        branch = ensure_branch(
-            session,
-            code="SG-ABC-01",
-            name="农业银行寿光支行",
-            bank_code="ABC",
-            district_code="370783",
-        )
-        other = ensure_branch(
-            session,
-            code="SG-CCB-01",
-            name="建设银行寿光支行",
-            bank_code="CCB",
-            district_code="370783",
-        )
-        clerk = ensure_staff(
-            session, username="wangfang", name="王芳", role=Role.CLERK,
-            district_code="370783", branch=branch,
-        )  # fmt: skip
-        other_clerk = ensure_staff(
-            session, username="liming", name="李明", role=Role.CLERK,
-            district_code="370783", branch=other,
-        )  # fmt: skip
+        branch = shouguang_branch(session, "SG-ABC-01", "农业银行寿光支行", "ABC")
+        other = shouguang_branch(session, "SG-CCB-01", "建设银行寿光支行", "CCB")
+        clerk = staff_at(session, branch, "wangfang", "王芳")
+        other_clerk = staff_at(session, other, "liming", "李明")
         officer = ensure_staff(
-            session, username="zhaojing", name="赵静", role=Role.OFFICER, district_code="370783"
+            session, username="zhaojing", name="赵静", role=Role.OFFICER, district_code=SHOUGUANG
         )
         far_officer = ensure_staff(
             session, username="sunli", name="孙丽", role=Role.OFFICER, district_code="370811"

@@ -5,11 +5,13 @@
     GET  /_sim/durations               ms each agency spent per key, from submit to outcome
     GET  /_sim/{agency}/behaviour
     PUT  /_sim/{agency}/behaviour      replace the agency's behaviour (a `Behaviour` body)
+    GET  /_sim/sms/messages            every text the SMS gateway sent (`?to=` one number's)
     POST /_sim/reset                   forget everything; behaviours back to the config's
 
 Each agency also gets its own routes: the SOAP agencies (seal, bank account, tax, social
 insurance) `/{agency}/soap` (see `integrations.simulators.soap`), the others `/{agency}/v1`
-(see `integrations.simulators.rest`).
+(see `integrations.simulators.rest`). The SMS gateway (`sms`), which no step of a filing
+names, is served, faulted and reset the same way (`/sms/v1`).
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ import random
 import secrets
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Literal, get_args
+from typing import Any
 
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from integrations.simulators.bank_account import BankAccountRules
+from integrations.agencies import AGENCIES, GATEWAYS, AgencyName, GatewayName
+from integrations.simulators.bank_account import BankAccountRules, BankDesk, BankPrecheckRules
 from integrations.simulators.courier import CourierRules
 from integrations.simulators.engine import (
     AgencyRules,
@@ -38,33 +41,23 @@ from integrations.simulators.licence import DEFAULT_VERIFY_URL, check_verify_url
 from integrations.simulators.medical_insurance import MedicalInsuranceRules
 from integrations.simulators.registration import RegistrationRules
 from integrations.simulators.rest import agency_routes
-from integrations.simulators.seal import SealRules
+from integrations.simulators.seal import Engraver, SealDesignRules, SealRules
+from integrations.simulators.sms import SmsRules
 from integrations.simulators.soap import SOAP_SERVICES, soap_routes
 from integrations.simulators.social_insurance import SocialInsuranceRules
 from integrations.simulators.tax import TaxRules
 
-AgencyName = Literal[
-    "registration",
-    "seal",
-    "bank_account",
-    "tax",
-    "social_insurance",
-    "medical_insurance",
-    "housing_fund",
-    "courier",
-]
-
+# The agencies whose rules keep no books shared with another's (the engraver's design filing
+# and engraving share theirs, the bank's pre-check and account opening theirs).
 AGENCY_RULES: dict[str, Callable[[random.Random], AgencyRules]] = {
     "registration": RegistrationRules,
-    "seal": SealRules,
-    "bank_account": BankAccountRules,
     "tax": TaxRules,
     "social_insurance": SocialInsuranceRules,
     "medical_insurance": MedicalInsuranceRules,
     "housing_fund": HousingFundRules,
     "courier": CourierRules,
+    "sms": SmsRules,
 }
-ALL_AGENCIES: tuple[AgencyName, ...] = get_args(AgencyName)
 
 
 class SimulatorConfig(BaseModel):
@@ -75,8 +68,9 @@ class SimulatorConfig(BaseModel):
     seed: int | None = Field(
         default=None, description="Seeds numbering and fault dice; None: a random seed."
     )
-    agencies: tuple[AgencyName, ...] = ALL_AGENCIES
-    behaviours: dict[AgencyName, Behaviour] = Field(default_factory=dict)
+    agencies: tuple[AgencyName, ...] = AGENCIES
+    gateways: tuple[GatewayName, ...] = GATEWAYS
+    behaviours: dict[AgencyName | GatewayName, Behaviour] = Field(default_factory=dict)
     licence_verify_url: str = Field(
         default=DEFAULT_VERIFY_URL,
         description="Where the QR code of an e-business licence leads ({token}, the licence's "
@@ -106,15 +100,20 @@ class EffectsReport(BaseModel):
 def create_app(
     config: SimulatorConfig | None = None, *, time_model: TimeModel = wall_clock
 ) -> FastAPI:
-    """The simulated agencies of `config` (all eight by default) in one ASGI app.
+    """The simulated agencies of `config` (all of them by default) in one ASGI app.
 
     `time_model` says when an agency's work is done (default: latency in wall-clock time).
     """
     config = config or SimulatorConfig()
     seed = config.seed if config.seed is not None else secrets.randbits(32)
+    engraver, desk = Engraver(seed), BankDesk(seed)
     rules: dict[str, Callable[[random.Random], AgencyRules]] = {
         **AGENCY_RULES,
         "registration": partial(RegistrationRules, licence_verify_url=config.licence_verify_url),
+        "bank_precheck": partial(BankPrecheckRules, desk=desk),
+        "seal_design": partial(SealDesignRules, engraver=engraver),
+        "seal": partial(SealRules, engraver=engraver),
+        "bank_account": partial(BankAccountRules, desk=desk),
     }
     sims: dict[str, AgencySimulator] = {
         name: AgencySimulator(
@@ -123,7 +122,7 @@ def create_app(
             seed=seed,
             time_model=time_model,
         )
-        for name in dict.fromkeys(config.agencies)
+        for name in dict.fromkeys((*config.agencies, *config.gateways))
     }
     app = FastAPI(
         title="OneStop agency simulators",
@@ -140,7 +139,9 @@ def create_app(
 
     @app.get("/healthz", tags=["control"])
     def healthz() -> dict[str, Any]:
-        return {"status": "ok", "agencies": list(sims), "seed": seed}
+        agencies = [name for name in sims if name not in config.gateways]
+        gateways = [name for name in sims if name in config.gateways]
+        return {"status": "ok", "agencies": agencies, "gateways": gateways, "seed": seed}
 
     @app.get("/_sim/effects", tags=["control"])
     def effects() -> EffectsReport:
@@ -168,10 +169,19 @@ def create_app(
         simulator(agency).behaviour = behaviour
         return behaviour
 
+    @app.get("/_sim/sms/messages", tags=["control"])
+    def sms_messages(to: str | None = None) -> dict[str, Any]:
+        """Every text the SMS gateway sent, oldest first; read past any scripted outage."""
+        answer = simulator("sms").query("messages", {} if to is None else {"to": to})
+        assert answer is not None  # the gateway's rules answer `messages`
+        return answer
+
     @app.post("/_sim/reset", tags=["control"])
     def reset() -> dict[str, str]:
         for sim in sims.values():
             sim.reset()
+        engraver.clear()
+        desk.clear()
         return {"status": "reset"}
 
     for name, sim in sims.items():

@@ -6,11 +6,17 @@ the banks' watch list, as shareholder or legal representative, is refused. The r
 specimens (预留印鉴) must be the filed impressions (`integrations.simulators.specimens`) of the
 company's finance and legal-representative seals, or of its official seal. It speaks SOAP
 (`integrations/wsdl/bank_account.wsdl`).
+
+Where a district runs the bank's identity pre-check at the desk while registration runs
+(开户预审, `BankPrecheckRules`, over REST), the application names the passed pre-check and the
+people are not checked again; a pre-check the bank does not know for that legal
+representative is refused.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
@@ -57,6 +63,17 @@ class AccountApplicationIn(WireModel):
     legal_representative: PersonIn
     shareholder: list[ShareholderIn] = Field(min_length=1)
     seal_specimen: list[SealSpecimenIn] = Field(default_factory=list)
+    precheck_no: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class PrecheckIn(WireModel):
+    """What a bank's desk pre-checks: the people of a company about to be registered."""
+
+    account_name: str = Field(min_length=1, max_length=100)
+    bank: str = Field(min_length=1, max_length=16)
+    branch: str = Field(min_length=1, max_length=32)
+    legal_representative: PersonIn
+    shareholder: list[ShareholderIn] = Field(min_length=1)
 
 
 @dataclass(frozen=True)
@@ -90,24 +107,93 @@ def bank_data() -> tuple[dict[str, BankFormat], dict[str, str]]:
     return banks, blacklist
 
 
-def specimens_problem(app: AccountApplicationIn) -> tuple[str, str] | None:
-    """(code, message) if the reserved specimens are missing, incomplete or not as filed."""
-    by_type: dict[str, SealSpecimenIn] = {s.seal_type: s for s in app.seal_specimen}
+def specimens_problem(app: AccountApplicationIn) -> Refused | None:
+    """The refusal if the reserved specimens are missing, incomplete or not as filed."""
+    by_type: dict[str, int] = {s.seal_type: n for n, s in enumerate(app.seal_specimen)}
     if len(by_type) != len(app.seal_specimen):
-        return "duplicate_seal_specimen", "同一种印章只能预留一枚印鉴"
+        return Refused("duplicate_seal_specimen", "同一种印章只能预留一枚印鉴", ("seal_specimen",))
     reserved = next((kinds for kinds in RESERVED_SETS if kinds <= by_type.keys()), None)
     if reserved is None:
-        return (
+        return Refused(
             "seal_specimens_missing",
             "开立基本存款账户须预留印鉴：财务专用章和法定代表人名章，或公章",
+            ("seal_specimen",),
         )
     for seal_type in sorted(reserved):
-        specimen = by_type[seal_type]
+        n = by_type[seal_type]
+        specimen = app.seal_specimen[n]
         if problem := specimen_problem(
             specimen.image, uscc=app.uscc, seal_type=seal_type, filing_no=specimen.filing_no
         ):
-            return "seal_specimen_invalid", problem
+            return Refused("seal_specimen_invalid", problem, (f"seal_specimen.{n}.image",))
     return None
+
+
+class BankDesk:
+    """The banks' books shared by their pre-check and their account opening: every
+    pre-check passed, by number, with the bank and the legal representative it was for."""
+
+    def __init__(self, seed: object) -> None:
+        self._seed = seed
+        self._lock = threading.Lock()  # the pre-check and the opening run side by side
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every pre-check (a simulator reset)."""
+        self._numbers = Sequence(random.Random(f"{self._seed}/bank-desk"), start_below=10**7)
+        self._passed: dict[str, tuple[str, str]] = {}
+
+    def precheck(self, check: PrecheckIn) -> Decision:
+        """Check the bank and the people; record the pre-check passed under a new number."""
+        banks, _ = bank_data()
+        if check.bank not in banks:
+            return Refused(
+                "unknown_bank", f"未知银行代码{check.bank}（可选：{'、'.join(banks)}）", ("bank",)
+            )
+        if refused := people_problem(check.legal_representative, check.shareholder):
+            return refused
+        with self._lock:
+            number = f"YS{check.bank}{self._numbers.take():08d}"
+            self._passed[number] = (check.bank, check.legal_representative.cert_no)
+        return Completed(result={"precheck_no": number, "bank": check.bank})
+
+    def passed(self, number: str, *, bank: str, legal_representative: str) -> bool:
+        """Whether pre-check `number` passed, at `bank`, for this legal representative."""
+        with self._lock:
+            return self._passed.get(number) == (bank, legal_representative)
+
+
+def people_problem(rep: PersonIn, shareholders: list[ShareholderIn]) -> Refused | None:
+    """The refusal if a resident ID is invalid or a person is on the banks' watch list."""
+    _, blacklist = bank_data()
+    # Each person with the path of their ID in the application: what a refusal concerns.
+    people = [("legal_representative", "法定代表人", rep.name, rep.cert_no)]
+    people += [(f"shareholder.{n}", "股东", s.name, s.cert_no) for n, s in enumerate(shareholders)]
+    for path, role, person_name, id_number in people:
+        if bad := first_bad_person([(role, person_name, id_number)]):
+            return Refused("invalid_id_number", bad, (f"{path}.cert_no",))
+    for path, role, person_name, id_number in people:
+        if reason := blacklist.get(id_number):
+            return Refused(
+                "blacklisted_person",
+                f"{role}{person_name}在银行风险名单上（{reason}）",
+                (f"{path}.name", f"{path}.cert_no"),
+            )
+    return None
+
+
+class BankPrecheckRules(AgencyRules):
+    """Pre-checks the people of a company at the bank's desk (开户预审)."""
+
+    name = "bank_precheck"
+
+    def __init__(self, rng: random.Random, *, desk: BankDesk) -> None:
+        super().__init__(rng)
+        self._desk = desk
+
+    def decide(self, payload: object) -> Decision:
+        """Check the bank and the people; a passed pre-check gets its number."""
+        return self._desk.precheck(parse(PrecheckIn, payload))
 
 
 class BankAccountRules(AgencyRules):
@@ -115,36 +201,41 @@ class BankAccountRules(AgencyRules):
 
     name = "bank_account"
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, *, desk: BankDesk) -> None:
         super().__init__(rng)
-        self._banks, self._blacklist = bank_data()
+        self._desk = desk
+        self._banks, _ = bank_data()
         self._sequences = {
             code: Sequence(rng, start_below=10 ** (f.length - len(f.prefix) - int(f.luhn) - 1))
             for code, f in self._banks.items()
         }
 
     def decide(self, payload: object) -> Decision:
-        """Check the company, the people and the specimens; open the account."""
+        """Check the company, the people (or their pre-check) and the specimens; open it."""
         app = parse(AccountApplicationIn, payload)
         if problem := credit_code_problem(app.uscc):
-            return Refused("invalid_credit_code", problem)
+            return Refused("invalid_credit_code", problem, ("uscc",))
         bank = self._banks.get(app.bank)
         if bank is None:
             return Refused(
-                "unknown_bank", f"未知银行代码{app.bank}（可选：{'、'.join(self._banks)}）"
+                "unknown_bank",
+                f"未知银行代码{app.bank}（可选：{'、'.join(self._banks)}）",
+                ("bank",),
             )
-        if missing := specimens_problem(app):
-            return Refused(*missing)
+        if refused := specimens_problem(app):
+            return refused
         rep = app.legal_representative
-        people = [("法定代表人", rep.name, rep.cert_no)]
-        people += [("股东", s.name, s.cert_no) for s in app.shareholder]
-        if bad := first_bad_person(people):
-            return Refused("invalid_id_number", bad)
-        for role, person_name, id_number in people:
-            if reason := self._blacklist.get(id_number):
-                return Refused(
-                    "blacklisted_person", f"{role}{person_name}在银行风险名单上（{reason}）"
-                )
+        if app.precheck_no is None:
+            if refused := people_problem(rep, app.shareholder):
+                return refused
+        elif not self._desk.passed(
+            app.precheck_no, bank=bank.code, legal_representative=rep.cert_no
+        ):
+            return Refused(
+                "precheck_unknown",
+                f"开户预审{app.precheck_no}未通过或不属于本企业",
+                ("precheck_no",),
+            )
         account_no = bank.number(self._sequences[bank.code].take())
         return Completed(
             result={

@@ -80,10 +80,13 @@ class Completed:
 
 @dataclass(frozen=True, slots=True)
 class Refused:
-    """The agency refused on the merits; nothing happened."""
+    """The agency refused on the merits; nothing happened. `fields` are the paths, in the
+    application as the agency received it, of what the refusal concerns
+    (`legal_representative.cert_no`, `investors.1.cert_no`)."""
 
     code: str
     message: str
+    fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +140,11 @@ class AgencyRules(ABC):
         """What a status query shows of a completed decision before it is ready (fraction < 1)."""
         return {}
 
+    def queries(self) -> Mapping[str, Callable[[Mapping[str, str]], dict[str, Any]]]:
+        """Questions the agency answers without acting (a name check), by path: each reads
+        the query's parameters and answers from the state, changing nothing."""
+        return {}
+
 
 @dataclass(slots=True)
 class Record:
@@ -159,6 +167,7 @@ class View:
     code: str = ""
     message: str = ""
     materials: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()  # of a refusal: what it concerns (see `Refused`)
 
 
 class AgencySimulator:
@@ -300,6 +309,12 @@ class AgencySimulator:
         with self._lock:
             return {key: round(s * 1000, 3) for key, (_, s) in self._durations.items()}
 
+    def query(self, path: str, params: Mapping[str, str]) -> dict[str, Any] | None:
+        """The agency's answer to the question at `path`; None if it answers no such one."""
+        with self._lock:
+            answer = self._rules.queries().get(path)
+            return None if answer is None else answer(params)
+
     def lookup(self, key: str) -> Record | None:
         """The record under `key`, if the agency ever recorded one."""
         with self._lock:
@@ -332,7 +347,12 @@ class AgencySimulator:
         if isinstance(decision, Completed):
             return View(state="done", result=decision.result)
         if isinstance(decision, Refused):
-            return View(state="rejected", code=decision.code, message=decision.message)
+            return View(
+                state="rejected",
+                code=decision.code,
+                message=decision.message,
+                fields=decision.fields,
+            )
         return View(
             state="blocked",
             code=decision.code,

@@ -15,12 +15,7 @@ from pydantic import Field
 
 from integrations.simulators.checks import EmployeeIn
 from integrations.simulators.engine import Refused
-from integrations.simulators.unit_registration import (
-    Objection,
-    UnitIn,
-    UnitRegistrationRules,
-    roster_objection,
-)
+from integrations.simulators.unit_registration import EnrolmentIn, EnrolmentRules, Objection
 
 MIN_RATE = Decimal("0.05")
 MAX_RATE = Decimal("0.12")
@@ -30,20 +25,20 @@ def _percent(rate: Decimal) -> str:
     return f"{(rate * 100).normalize():f}%"
 
 
-class DepositUnitIn(UnitIn):
+class DepositUnitIn(EnrolmentIn):
     """What the centre accepts: a unit deposit registration (单位缴存登记)."""
 
-    unit_name: str = Field(min_length=1, max_length=100)
     deposit_rate: str = Field(pattern=r"^[0-9](\.[0-9]{1,6})?$")
-    employees: list[EmployeeIn]
+    roster: list[EmployeeIn] = Field(alias="employees")
 
 
-class HousingFundRules(UnitRegistrationRules[DepositUnitIn]):
+class HousingFundRules(EnrolmentRules[DepositUnitIn]):
     """Opens unit deposit accounts."""
 
     name = "housing_fund"
     form = DepositUnitIn
     number_digits = 8
+    roster_required = False
 
     def check(self, unit: DepositUnitIn) -> Objection | None:
         """The rate within the centre's bounds; the depositors, if any, each once and valid."""
@@ -52,13 +47,14 @@ class HousingFundRules(UnitRegistrationRules[DepositUnitIn]):
             return Refused(
                 "invalid_rate",
                 f"缴存比例须在{_percent(MIN_RATE)}至{_percent(MAX_RATE)}之间，收到{_percent(rate)}",
+                ("deposit_rate",),
             )
-        return roster_objection(unit.employees, required=False)
+        return super().check(unit)
 
     def register(self, unit: DepositUnitIn, number: str) -> dict[str, Any]:
         """The unit's deposit account, its rate and how many depositors it holds."""
         return {
             "unit_account_no": f"GJJ{unit.region_code}{number}",
             "deposit_rate": unit.deposit_rate,
-            "depositor_count": len(unit.employees),
+            "depositor_count": len(unit.roster),
         }

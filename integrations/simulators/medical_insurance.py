@@ -13,35 +13,22 @@ from typing import Any
 from pydantic import Field
 
 from integrations.simulators.checks import EmployeeIn
-from integrations.simulators.unit_registration import (
-    Objection,
-    UnitIn,
-    UnitRegistrationRules,
-    roster_objection,
-)
+from integrations.simulators.unit_registration import EnrolmentIn, EnrolmentRules
 
 
-class MedicalUnitIn(UnitIn):
+class MedicalUnitIn(EnrolmentIn):
     """What the agency accepts: a unit registration (单位医保登记) with the insured persons."""
 
-    unit_name: str = Field(min_length=1, max_length=100)
-    insured_persons: list[EmployeeIn]
+    roster: list[EmployeeIn] = Field(alias="insured_persons")
 
 
-class MedicalInsuranceRules(UnitRegistrationRules[MedicalUnitIn]):
+class MedicalInsuranceRules(EnrolmentRules[MedicalUnitIn]):
     """Opens unit accounts and enrols the insured persons."""
 
     name = "medical_insurance"
     form = MedicalUnitIn
     number_digits = 8
 
-    def check(self, unit: MedicalUnitIn) -> Objection | None:
-        """Every person insured needs a valid resident ID; no roster, no registration."""
-        return roster_objection(unit.insured_persons, required=True)
-
     def register(self, unit: MedicalUnitIn, number: str) -> dict[str, Any]:
         """The unit code and how many were insured."""
-        return {
-            "unit_code": f"YB{unit.region_code}{number}",
-            "insured_count": len(unit.insured_persons),
-        }
+        return {"unit_code": f"YB{unit.region_code}{number}", "insured_count": len(unit.roster)}

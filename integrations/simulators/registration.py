@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import random
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -41,6 +42,8 @@ from integrations.simulators.licence import (
 )
 
 _GB11714_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
+# The application's field a refusal of the name concerns.
+NAME_FIELD = "enterprise_name"
 
 
 class InvestorIn(PersonIn):
@@ -143,33 +146,70 @@ class RegistrationRules(AgencyRules):
             return f"住所「{domicile}」不在{county}辖区内，应由住所地登记机关办理"
         return None
 
+    def _name_refused(self, region_code: str, name: str) -> Refused | None:
+        """Why `name` cannot be registered in `region_code` (prohibited word, structure,
+        a trade name already on the district's register), or None if it can."""
+        concerns = (NAME_FIELD,)
+        for word in self._names.prohibited:
+            if word in name:
+                return Refused(
+                    "prohibited_word",
+                    f"名称「{name}」含有禁用或须批准的词语「{word}」",
+                    concerns,
+                )
+        trade, problem = trade_name_of(name, self._names)
+        if problem:
+            return Refused("invalid_name", problem, concerns)
+        registered = self._register.get(region_code, {}).get(trade)
+        if registered is not None:
+            return Refused(
+                "name_conflict",
+                f"字号「{trade}」与本区已登记的「{registered}」相同（{region_code}）",
+                concerns,
+            )
+        return None
+
+    def queries(self) -> Mapping[str, Callable[[Mapping[str, str]], dict[str, Any]]]:
+        """`names/check`: whether a name could be registered now (名称查重), acting on nothing."""
+        return {"names/check": self._check_name}
+
+    def _check_name(self, params: Mapping[str, str]) -> dict[str, Any]:
+        region_code, name = params.get("region_code", ""), params.get("name", "")
+        if not re.fullmatch(DISTRICT_PATTERN, region_code) or not 4 <= len(name) <= 100:
+            return {
+                "available": False,
+                "code": "invalid_request",
+                "message": "须提供区划代码和名称",
+            }
+        refused = self._name_refused(region_code, name)
+        if refused is None:
+            return {"available": True, "code": "available", "message": f"名称「{name}」可以使用"}
+        return {"available": False, "code": refused.code, "message": refused.message}
+
     def decide(self, payload: object) -> Decision:
         """Check the name and the applicants; register the company and issue its codes."""
         app = parse(RegistrationIn, payload)
         name = app.enterprise_name
-        for word in self._names.prohibited:
-            if word in name:
-                return Refused("prohibited_word", f"名称「{name}」含有禁用或须批准的词语「{word}」")
-        trade, problem = trade_name_of(name, self._names)
-        if problem:
-            return Refused("invalid_name", problem)
+        refused = self._name_refused(app.region_code, name)
+        if refused is not None:
+            return refused
+        trade, _ = trade_name_of(name, self._names)
         district = self._register.setdefault(app.region_code, {})
-        if trade in district:
-            return Refused(
-                "name_conflict",
-                f"字号「{trade}」与本区已登记的「{district[trade]}」相同（{app.region_code}）",
-            )
         if problem := self._outside_jurisdiction(app.region_code, app.domicile):
-            return Refused("address_outside_district", problem)
+            return Refused("address_outside_district", problem, ("domicile",))
         if Decimal(app.registered_capital_yuan) <= 0:
-            return Refused("invalid_capital", "注册资本须大于零")
+            return Refused("invalid_capital", "注册资本须大于零", ("registered_capital_yuan",))
         total = sum(i.share_ratio for i in app.investors)
         if abs(total - 100) > 0.01:
-            return Refused("invalid_shares", f"股东出资比例合计{total:g}%，应为100%")
-        people = [("法定代表人", app.legal_representative.name, app.legal_representative.cert_no)]
-        people += [("股东", i.name, i.cert_no) for i in app.investors]
-        if bad := first_bad_person(people):
-            return Refused("invalid_id_number", bad)
+            shares = tuple(f"investors.{n}.share_ratio" for n in range(len(app.investors)))
+            return Refused("invalid_shares", f"股东出资比例合计{total:g}%，应为100%", shares)
+        people = [
+            ("legal_representative", "法定代表人", app.legal_representative),
+            *((f"investors.{n}", "股东", i) for n, i in enumerate(app.investors)),
+        ]
+        for path, role, person in people:
+            if bad := first_bad_person([(role, person.name, person.cert_no)]):
+                return Refused("invalid_id_number", bad, (f"{path}.cert_no",))
 
         org8 = "MA" + base31(self._org_codes.take(), 6)
         body17 = "91" + app.region_code + org8 + gb11714_check_char(org8)

@@ -2,10 +2,11 @@
 
     POST /{agency}/v1/requests        (Idempotency-Key header, JSON body)
     GET  /{agency}/v1/requests/{key}
+    GET  /{agency}/v1/{question}?...  (a question answered without acting: names/check)
 
     200 {"status": "done", "result": {...}}
     202 {"status": "processing", "retry_after": s, "progress": {...}}
-    422 {"status": "rejected", "code": ..., "message": ...}
+    422 {"status": "rejected", "code": ..., "message": ..., "fields": [...] (if it says)}
     409 {"status": "blocked", "code": ..., "message": ..., "materials": [...]}
     404 {"status": "unknown", ...} (status of a key never recorded)
     400 {"status": "rejected", ...} (no key, not JSON), 503 (outage, transient error)
@@ -42,8 +43,11 @@ def _json(
     return JSONResponse(body, status_code=status_code, headers=headers)
 
 
-def _refusal(status_code: int, code: str, message: str) -> Response:
-    return _json(status_code, {"status": "rejected", "code": code, "message": message})
+def _refusal(status_code: int, code: str, message: str, fields: tuple[str, ...] = ()) -> Response:
+    body: dict[str, Any] = {"status": "rejected", "code": code, "message": message}
+    if fields:  # what the refusal concerns, as paths into the application received
+        body["fields"] = list(fields)
+    return _json(status_code, body)
 
 
 def _unavailable(agency: str) -> Response:
@@ -64,7 +68,7 @@ def render(view: View) -> Response:
             body["progress"] = dict(view.progress)
         return _json(202, body, headers={"Retry-After": str(math.ceil(view.retry_after))})
     if view.state == "rejected":
-        return _refusal(422, view.code, view.message)
+        return _refusal(422, view.code, view.message, view.fields)
     return _json(
         409,
         {
@@ -130,8 +134,20 @@ def agency_routes(sim: AgencySimulator) -> list[Route]:
         sim.time_outcome(key, record, answered=False)
         return render(sim.view(record))
 
+    async def ask(request: Request) -> Response:
+        if sim.roll_unavailable():
+            return _unavailable(sim.name)
+        question: str = request.path_params["question"]
+        answer = sim.query(question, dict(request.query_params))
+        if answer is None:
+            return _json(404, {"status": "unknown", "message": f"no question {question!r}"})
+        return _json(200, answer)
+
     prefix = f"/{sim.name}/v1"
     return [
         Route(f"{prefix}/requests", submit, methods=["POST"]),
         Route(f"{prefix}/requests/{{key:path}}", status, methods=["GET"]),
+        # Questions answered without acting (the bureau's name check): last, so that they
+        # never shadow the requests' routes.
+        Route(f"{prefix}/{{question:path}}", ask, methods=["GET"]),
     ]

@@ -5,7 +5,8 @@
     GET  /{agency}/soap?wsdl    that WSDL, its service address pointing at this server
 
     200  reply element: requestKey and one of done / processing / unknown (query only)
-    500  soap:Fault  soap:Client + detail Refusal (rejected, invalid or malformed request)
+    500  soap:Fault  soap:Client + detail Refusal (rejected, invalid or malformed request),
+                     with a `field` per path into the request it concerns, if the rules say
                      soap:Client + detail MaterialsMissing (blocked)
                      soap:Server (a reply lost after the action committed)
     503  soap:Fault  soap:Server (outage, transient error)
@@ -210,11 +211,19 @@ def fault(
     return _xml(status_code, envelope)
 
 
-def refusal(service: SoapService, code: str, message: str, *, status_code: int = 500) -> Response:
-    """A soap:Client fault carrying a Refusal."""
-    return fault(
-        status_code, "Client", message, (service, "Refusal", {"code": code, "message": message})
-    )
+def refusal(
+    service: SoapService,
+    code: str,
+    message: str,
+    *,
+    status_code: int = 500,
+    fields: tuple[str, ...] = (),
+) -> Response:
+    """A soap:Client fault carrying a Refusal, naming `fields` (paths into the request)."""
+    content: dict[str, Any] = {"code": code, "message": message}
+    if fields:  # an optional element: a refusal that concerns no one field goes without
+        content["field"] = list(fields)
+    return fault(status_code, "Client", message, (service, "Refusal", content))
 
 
 def server_fault(status_code: int, message: str) -> Response:
@@ -225,7 +234,7 @@ def server_fault(status_code: int, message: str) -> Response:
 def render(service: SoapService, key: str, view: View | None) -> Response:
     """The reply for what the agency says about a request (None: it never saw the key)."""
     if view is not None and view.state == "rejected":
-        return refusal(service, view.code, view.message)
+        return refusal(service, view.code, view.message, fields=view.fields)
     if view is not None and view.state == "blocked":
         content = {"code": view.code, "message": view.message, "material": list(view.materials)}
         return fault(500, "Client", view.message, (service, "MaterialsMissing", content))

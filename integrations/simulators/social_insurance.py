@@ -13,32 +13,22 @@ from typing import Any
 from pydantic import Field
 
 from integrations.simulators.checks import EmployeeIn
-from integrations.simulators.unit_registration import (
-    Objection,
-    UnitIn,
-    UnitRegistrationRules,
-    roster_objection,
-)
+from integrations.simulators.unit_registration import EnrolmentIn, EnrolmentRules
 
 
-class UnitRegistrationIn(UnitIn):
+class UnitRegistrationIn(EnrolmentIn):
     """What the agency accepts: a unit registration (单位参保登记) with its employees."""
 
-    unit_name: str = Field(min_length=1, max_length=100)
-    employee: list[EmployeeIn] = Field(default_factory=list)
+    roster: list[EmployeeIn] = Field(default_factory=list, alias="employee")
 
 
-class SocialInsuranceRules(UnitRegistrationRules[UnitRegistrationIn]):
+class SocialInsuranceRules(EnrolmentRules[UnitRegistrationIn]):
     """Opens unit accounts and enrols the staff."""
 
     name = "social_insurance"
     form = UnitRegistrationIn
     number_digits = 9
 
-    def check(self, unit: UnitRegistrationIn) -> Objection | None:
-        """Every employee enrolled needs a valid resident ID; no roster, no registration."""
-        return roster_objection(unit.employee, required=True)
-
     def register(self, unit: UnitRegistrationIn, number: str) -> dict[str, Any]:
         """The unit number and how many were insured."""
-        return {"unit_no": f"{unit.region_code}{number}", "insured_count": len(unit.employee)}
+        return {"unit_no": f"{unit.region_code}{number}", "insured_count": len(unit.roster)}

@@ -48,7 +48,7 @@ class TaxRules(UnitRegistrationRules[TaxRegistrationIn]):
                 "material_missing", "缺少财务负责人实名信息，补齐后办理", ("finance_officer",)
             )
         if bad := first_bad_person([("财务负责人", officer.name, officer.cert_no)]):
-            return Refused("invalid_id_number", bad)
+            return Refused("invalid_id_number", bad, ("finance_officer.cert_no",))
         return None
 
     def register(self, unit: TaxRegistrationIn, number: str) -> dict[str, Any]:

@@ -41,7 +41,16 @@ class UnitIn(WireModel):
     region_code: str = Field(pattern=DISTRICT_PATTERN)
 
 
+class EnrolmentIn(UnitIn):
+    """A unit registration that enrols the staff on a roster (the insurance agencies, the
+    housing-fund centre); each agency names the roster its own way (the field's alias)."""
+
+    unit_name: str = Field(min_length=1, max_length=100)
+    roster: list[EmployeeIn]
+
+
 UnitT = TypeVar("UnitT", bound=UnitIn)
+EnrolmentT = TypeVar("EnrolmentT", bound=EnrolmentIn)
 
 Objection = Refused | Blocked
 
@@ -62,7 +71,7 @@ class UnitRegistrationRules(AgencyRules, Generic[UnitT]):
         """Refuse an invalid credit code or what `check` objects to; else register the unit."""
         unit = parse(self.form, payload)
         if problem := credit_code_problem(unit.uscc):
-            return Refused("invalid_credit_code", problem)
+            return Refused("invalid_credit_code", problem, ("uscc",))
         if (objection := self.check(unit)) is not None:
             return objection
         number = f"{self._numbers.take():0{self.number_digits}d}"
@@ -77,16 +86,35 @@ class UnitRegistrationRules(AgencyRules, Generic[UnitT]):
         """The registration's result in the agency's words; `number` is its next in sequence."""
 
 
-def roster_objection(staff: list[EmployeeIn], *, required: bool) -> Objection | None:
+class EnrolmentRules(UnitRegistrationRules[EnrolmentT]):
+    """Registers units with their staff: the roster is checked by `roster_objection`."""
+
+    # Whether an empty roster stops the registration (a 容缺 material to supplement).
+    roster_required: ClassVar[bool] = True
+
+    def check(self, unit: EnrolmentT) -> Objection | None:
+        """Every person on the roster needs a valid resident ID, and may stand there once."""
+        # The roster under the agency's own name for it (the field's alias), as refusals name it.
+        roster = self.form.model_fields["roster"].alias or "roster"
+        return roster_objection(unit.roster, required=self.roster_required, name=roster)
+
+
+def roster_objection(staff: list[EmployeeIn], *, required: bool, name: str) -> Objection | None:
     """What stops a staff roster: missing when `required` (blocked: a 容缺 material), an
-    invalid resident ID or a person listed twice (refused)."""
+    invalid resident ID or a person listed twice (refused, naming the IDs concerned as paths
+    into the roster, which the application calls `name`)."""
     if required and not staff:
         return Blocked("material_missing", "缺少参保职工花名册，补齐后办理", ("staff_roster",))
-    if bad := first_bad_person(("职工", e.name, e.cert_no) for e in staff):
-        return Refused("invalid_id_number", bad)
-    seen: set[str] = set()
-    for e in staff:
-        if e.cert_no in seen:
-            return Refused("duplicate_employee", f"职工{e.name}（{e.cert_no}）在花名册上出现了两次")
-        seen.add(e.cert_no)
+    for n, e in enumerate(staff):
+        if bad := first_bad_person([("职工", e.name, e.cert_no)]):
+            return Refused("invalid_id_number", bad, (f"{name}.{n}.cert_no",))
+    first_at: dict[str, int] = {}
+    for n, e in enumerate(staff):
+        if (first := first_at.setdefault(e.cert_no, n)) != n:
+            # Either entry may be the wrong one: both are named.
+            return Refused(
+                "duplicate_employee",
+                f"职工{e.name}（{e.cert_no}）在花名册上出现了两次",
+                (f"{name}.{first}.cert_no", f"{name}.{n}.cert_no"),
+            )
     return None

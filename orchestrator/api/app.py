@@ -3,9 +3,11 @@ vendored assets, and one place that renders errors."""
 
 from __future__ import annotations
 
+import importlib
 import logging
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,15 +18,17 @@ from sqlalchemy import exc as db_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from orchestrator import runtime
+from orchestrator.api.filings import router as filings_router
+from orchestrator.api.licences import router as licences_router
 from orchestrator.api.limits import BodySizeLimit, BodyTooLarge
 from orchestrator.api.middleware import RequestContext
+from orchestrator.api.names import router as names_router
 from orchestrator.api.rate_limits import RateLimiter
 from orchestrator.api.request_target import PlainRequestTarget
 from orchestrator.api.responses import error_response, error_responses
+from orchestrator.api.supervision import router as supervision_router
 from orchestrator.calendar import missing_schedule_notice
 from orchestrator.errors import DomainError
-from orchestrator.filings.api import router as filings_router
-from orchestrator.licences.api import router as licences_router
 from orchestrator.settings import Settings, get_settings
 from orchestrator.validation import field_errors_from_dicts
 
@@ -105,10 +109,14 @@ async def _database_unavailable(_request: Request, exc: Exception) -> JSONRespon
     )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, larger_bodies: Mapping[str, int] | None = None
+) -> FastAPI:
     """The API application; the runtime comes from `orchestrator.runtime`.
 
-    `settings` (default: the process's) set its body limit and its rate limits.
+    `settings` (default: the process's) set its body limit and its rate limits;
+    `larger_bodies` lets paths under given prefixes take larger bodies (a web process that
+    serves pages with uploads beside the API).
     """
     settings = settings or get_settings()
     app = FastAPI(
@@ -123,7 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.rate_limiter = RateLimiter(settings)
     # The last added is the outermost: RequestContext's headers and 500 cover the others.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes, larger=larger_bodies)
     app.add_middleware(PlainRequestTarget)
     app.add_middleware(RequestContext)
     app.add_exception_handler(DomainError, _domain_error)
@@ -134,6 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(db_errors.TimeoutError, _database_unavailable)
     app.include_router(filings_router, prefix="/api/v1")
     app.include_router(licences_router, prefix="/api/v1")
+    app.include_router(names_router, prefix="/api/v1")
+    app.include_router(supervision_router, prefix="/api/v1")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/docs", include_in_schema=False)
@@ -165,3 +175,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return health
 
     return app
+
+
+def web_app(settings: Settings | None = None) -> FastAPI:
+    """The web process's application, built by the factory that `settings.web_app` names
+    (by default the portal's, which serves this API beside the portal's pages).
+
+    Loaded by name: the core may not import the portal, which builds on it. The factory
+    takes the settings, as `create_app` does.
+    """
+    settings = settings or get_settings()
+    module, _, factory = settings.web_app.partition(":")
+    build = cast(Callable[[Settings], FastAPI], getattr(importlib.import_module(module), factory))
+    return build(settings)

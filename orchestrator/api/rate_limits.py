@@ -109,6 +109,22 @@ class RateLimiter:
             log.warning("rate-limit store unavailable: %s", exc.storage_error)
             raise RateLimitUnavailable() from exc
 
+    def spent(self, name: str, limits: str, client: str) -> int | None:
+        """Without counting anything: None if `client` may still be counted against `limits`
+        of `name`, else the seconds until it may (for limits on failures, counted with `hit`
+        only when one happens). Raises `RateLimitUnavailable` if the store cannot be reached.
+        """
+        identifiers = (self._prefix, name, client)
+        try:
+            for item in _items(limits):
+                if not self._strategy.test(item, *identifiers):
+                    reset_at = self._strategy.get_window_stats(item, *identifiers).reset_time
+                    return max(1, math.ceil(reset_at - time.time()))
+        except StorageError as exc:
+            log.warning("rate-limit store unavailable: %s", exc.storage_error)
+            raise RateLimitUnavailable() from exc
+        return None
+
 
 def client_address(request: Request) -> str:
     """Whom a request is counted against: its client's address (an IPv6 client's /64)."""

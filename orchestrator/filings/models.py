@@ -8,9 +8,19 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orchestrator.db import Base, str_enum
@@ -43,12 +53,31 @@ class StepStatus(enum.StrEnum):
 ACTIVE_STEP_STATUSES = (StepStatus.READY, StepStatus.RUNNING, StepStatus.SUBMITTED)
 
 
+class SlaState(enum.StrEnum):
+    """Where a filing stands against its committed deadline (`tracker.sla` decides).
+
+    The first three are open: the tracker's beat job looks at those filings again; met and
+    missed are settled once the filing is ready. A cancelled filing has none.
+    """
+
+    ON_TRACK = "on_track"  # predicted ready by the deadline
+    AT_RISK = "at_risk"  # the predicted ready time passes the deadline
+    BREACHED = "breached"  # the deadline has passed and the filing is not ready
+    MET = "met"  # ready by the deadline
+    MISSED = "missed"  # ready after it
+
+
+OPEN_SLA_STATES = (SlaState.ON_TRACK, SlaState.AT_RISK, SlaState.BREACHED)
+
+
 class MaterialStatus(enum.StrEnum):
-    """A checklist material: provided at intake, missing (容缺), or supplemented later."""
+    """A checklist material: provided at intake, missing (容缺), supplemented later, or
+    waived once the branch withdrew the steps that waited for it."""
 
     PROVIDED = "provided"
     MISSING = "missing"
     SUPPLEMENTED = "supplemented"
+    WAIVED = "waived"  # past due, and every step it blocked was withdrawn: needed no more
 
 
 class Filing(Base):
@@ -61,6 +90,8 @@ class Filing(Base):
         # every filing of the branch.
         UniqueConstraint("branch_id", "idempotency_key", name="uq_filing_idempotency"),
         Index("ix_filing_district_accepted", "district_code", "accepted_at"),
+        # The tracker's beat job reads the open states, dashboards count each state.
+        Index("ix_filing_sla_state", "sla_state", "district_code"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -72,6 +103,9 @@ class Filing(Base):
     company_name: Mapped[str] = mapped_column(String(100))
     status: Mapped[FilingStatus] = mapped_column(str_enum(FilingStatus), index=True)
     payload: Mapped[dict[str, Any]]  # the AcceptedFiling (input and filing date) as JSON
+    # The district's graph of steps in force at acceptance (`workflow.Graph.to_json`): a
+    # later change of policy never rewires a filing under way.
+    graph: Mapped[list[Any]] = mapped_column(JSON)
     credit_code: Mapped[str | None] = mapped_column(String(18))
     accepted_at: Mapped[datetime]
     # The district's committed time when the filing was accepted: later policy changes
@@ -80,6 +114,17 @@ class Filing(Base):
     deadline_at: Mapped[datetime]  # committed deadline: accepted + sla, in working time
     ready_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
+    # The SLA as the tracker last saw it (`tracker.sla`); a new filing is on track.
+    sla_state: Mapped[SlaState | None] = mapped_column(
+        str_enum(SlaState), server_default=SlaState.ON_TRACK.value, default=SlaState.ON_TRACK
+    )
+    # Working time the filing waited for the applicant's 容缺 materials, credited to its
+    # deadline (already in `deadline_at`), and up to when blocked time has been counted:
+    # steps blocked at once are counted once (`filings.blocked_time`).
+    blocked_seconds: Mapped[int] = mapped_column(server_default=text("0"), default=0)
+    blocked_counted_until: Mapped[datetime | None]
+    predicted_ready_at: Mapped[datetime | None]
+    predicted_complete_at: Mapped[datetime | None]
 
     steps: Mapped[list[Step]] = relationship(
         back_populates="filing", order_by="Step.position", cascade="all, delete-orphan"
@@ -130,7 +175,10 @@ class Material(Base):
     """A document of the filing's checklist, provided or accepted as 容缺."""
 
     __tablename__ = "material"
-    __table_args__ = (UniqueConstraint("filing_id", "code", name="uq_material_filing_code"),)
+    __table_args__ = (
+        UniqueConstraint("filing_id", "code", name="uq_material_filing_code"),
+        Index("ix_material_status_due", "status", "due_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     filing_id: Mapped[int] = mapped_column(ForeignKey("filing.id"))
@@ -139,6 +187,8 @@ class Material(Base):
     blocks: Mapped[list[str]]  # step names that wait for it while it is missing
     due_at: Mapped[datetime | None]
     supplied_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]  # the applicant was texted: due within a working day
+    overdue_at: Mapped[datetime | None]  # its due date passed: the branch was told
 
     filing: Mapped[Filing] = relationship(back_populates="materials")
 
@@ -183,3 +233,10 @@ class Document(Base):
     # up by digest so that how long a lookup takes says nothing about the tokens stored.
     verification_token_sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
+
+
+# Their Core tables, for the transitions' statements: no ORM on the workers' hot path.
+FILING_TABLE = cast(Table, Filing.__table__)
+STEP_TABLE = cast(Table, Step.__table__)
+MATERIAL_TABLE = cast(Table, Material.__table__)
+EVENT_TABLE = cast(Table, Event.__table__)

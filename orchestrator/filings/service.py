@@ -13,15 +13,21 @@ from decimal import Decimal
 from typing import Any, TypeVar, cast
 
 from pydantic import ValidationError
-from sqlalchemy import Table, false, func, insert, select
+from sqlalchemy import Table, false, func, insert, or_, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from orchestrator.calendar import WorkingCalendar, WorkingDuration
+from orchestrator.calendar import WorkingCalendar, WorkingDuration, default_calendar
 from orchestrator.db import after_commit
 from orchestrator.errors import Conflict, Forbidden, Invalid, NotFound
+from orchestrator.filings import documents, transitions
+from orchestrator.filings.acceptance import accept, application_of, supplemented
+from orchestrator.filings.dispatch import dispatch
+from orchestrator.filings.history import event_row, record
+from orchestrator.filings.lifecycle import FILING
 from orchestrator.filings.materials import assess_materials
 from orchestrator.filings.models import (
+    Document,
     Event,
     Filing,
     FilingStatus,
@@ -30,19 +36,16 @@ from orchestrator.filings.models import (
     Step,
     StepStatus,
 )
-from orchestrator.filings.schemas import (
-    FilingInput,
-    accept,
-    application_of,
-    supplemented,
-)
-from orchestrator.filings.transitions import event_row, record
+from orchestrator.filings.schemas import FilingInput
 from orchestrator.identity.models import Branch
 from orchestrator.identity.service import Scope
+from orchestrator.notifications import notices, outbox
+from orchestrator.notifications.notices import DueMaterial, FilingFacts
 from orchestrator.privacy import masked
 from orchestrator.reference import load_reference
+from orchestrator.subsidies import ledger
 from orchestrator.validation import FieldError, field_errors
-from orchestrator.workflow import STEPS
+from orchestrator.workflow import CREDIT_CODE, HANDOVER_STEP, Graph, step_giving
 
 _CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud at a counter
 
@@ -107,6 +110,7 @@ def file_filing(
         raise _invalid(exc) from None
     materials = _materials(data, now=now, calendar=calendar)
     sla = district.policy.sla_working_days
+    graph = reference.graph_of(data.district_code)
     deadline = committed_deadline(calendar, accepted_at=now, sla_working_days=sla)
     # Core inserts, one statement per table, the receipt's objects built from the same
     # values: the unit of work's flush of these rows was a large part of the API's CPU.
@@ -123,6 +127,7 @@ def file_filing(
                 "company_name": data.company_name.full,
                 "status": FilingStatus.ACCEPTED,
                 "payload": payload,
+                "graph": graph.to_json(),
                 "accepted_at": now,
                 "sla_working_days": sla,
                 "deadline_at": deadline,
@@ -130,7 +135,8 @@ def file_filing(
         ],
     )[0]
     of_filing = {"filing_id": filing.id}
-    steps = _inserted(session, Step, [{**row, **of_filing} for row in _steps(lease_until)])
+    rows = [{**row, **of_filing} for row in _steps(graph, lease_until)]
+    steps = _inserted(session, Step, rows)
     set_committed_value(filing, "steps", steps)
     rows = [{**row, **of_filing} for row in materials]
     set_committed_value(filing, "materials", _inserted(session, Material, rows))
@@ -146,9 +152,49 @@ def file_filing(
         materials_to_supplement=missing,
     )
     history = _inserted(session, Event, [accepted])
+    _announce_acceptance(session, filing, materials, now=now, send_by=lease_until)
+    # Last: the month's budget row stays locked until the commit, which comes right after.
+    ledger.reserve_for_filing(
+        session.connection(),
+        filing_id=filing.id,
+        district_code=data.district_code,
+        payload=payload,
+        now=now,
+        actor=actor.name,
+    )
     roots = [step.id for step in steps if step.status == StepStatus.READY]
-    after_commit(session, lambda: _dispatch(roots))
+    after_commit(session, lambda: dispatch(roots))
     return Filed(filing, created=True, history=history)
+
+
+def _announce_acceptance(
+    session: Session,
+    filing: Filing,
+    materials: list[dict[str, Any]],
+    *,
+    now: datetime,
+    send_by: datetime,
+) -> None:
+    """Text the applicant the acceptance and each 容缺 material due (sent after commit)."""
+    catalogue = load_reference().materials
+    due = tuple(
+        DueMaterial(
+            name_zh=catalogue[row["code"]].name_zh,
+            name_en=catalogue[row["code"]].name_en,
+            due_at=row["due_at"],
+        )
+        for row in materials
+        if row["status"] == MaterialStatus.MISSING and row["due_at"] is not None
+    )
+    facts = FilingFacts(
+        filing_id=filing.id,
+        tracking_code=filing.tracking_code,
+        company_name=filing.company_name,
+        mobile=filing.payload["legal_representative"]["mobile"],
+        materials_due=due,
+    )
+    notices.announce(session.connection(), "accepted", facts, now=now, send_by=send_by)
+    outbox.send_after_commit(session)
 
 
 _Row = TypeVar("_Row", Filing, Step, Material, Event)
@@ -164,24 +210,18 @@ def _inserted(session: Session, entity: type[_Row], rows: list[dict[str, Any]]) 
     return [entity(id=row_id, **row) for row_id, row in zip(ids, rows, strict=True)]
 
 
-def _steps(lease_until: datetime) -> list[dict[str, Any]]:
+def _steps(graph: Graph, lease_until: datetime) -> list[dict[str, Any]]:
     return [
         {
-            "name": spec.name,
+            "name": name,
             "position": position,
-            "status": StepStatus.WAITING if spec.needs else StepStatus.READY,
-            "pending_needs": len(spec.needs),
+            "status": StepStatus.WAITING if needs else StepStatus.READY,
+            "pending_needs": len(needs),
             "attempts": 0,
-            "next_check_at": None if spec.needs else lease_until,
+            "next_check_at": None if needs else lease_until,
         }
-        for position, spec in enumerate(STEPS)
+        for position, (name, needs) in enumerate(graph.steps)
     ]
-
-
-def _dispatch(step_ids: list[int]) -> None:
-    from orchestrator.filings.tasks import dispatch  # tasks import this module's neighbours
-
-    dispatch(step_ids)
 
 
 def _filing_branch(session: Session, actor: Actor) -> Branch:
@@ -281,6 +321,20 @@ def _visible(scope: Scope) -> Any:
     return conditions
 
 
+def visible_matching(scope: Scope, search: str | None) -> list[Any]:
+    """The conditions of the filings `scope` may see that `search` finds (see `list_filings`)."""
+    conditions: list[Any] = _visible(scope)
+    if search := (search or "").strip():
+        conditions.append(
+            or_(
+                Filing.company_name.contains(search, autoescape=True),
+                Filing.tracking_code == search.upper(),
+                Filing.credit_code == search.upper(),
+            )
+        )
+    return conditions
+
+
 def get_filing(session: Session, scope: Scope, tracking_code: str, *, lock: bool = False) -> Filing:
     """One filing the scope may see, with steps and materials; NotFound otherwise."""
     query = (
@@ -288,8 +342,15 @@ def get_filing(session: Session, scope: Scope, tracking_code: str, *, lock: bool
         .where(Filing.tracking_code == tracking_code, *_visible(scope))
         .options(selectinload(Filing.steps), selectinload(Filing.materials))
     )
-    if lock:
-        query = query.with_for_update(of=Filing)
+    if lock:  # in the order every transaction takes them: see `transitions`
+        visible = select(Filing.id).where(Filing.tracking_code == tracking_code, *_visible(scope))
+        session.execute(
+            select(Step.id)
+            .where(Step.filing_id.in_(visible.scalar_subquery()))
+            .order_by(Step.position)
+            .with_for_update()
+        )
+        query = query.with_for_update(of=Filing, key_share=True)
     filing = session.scalars(query).first()
     if filing is None:
         # Another branch's filing is a 404 too: its existence is not ours to reveal.
@@ -311,11 +372,17 @@ def list_filings(
     status: FilingStatus | None = None,
     district_code: str | None = None,
     branch_id: int | None = None,
+    search: str | None = None,
     page: int = 1,
     page_size: int = 20,
+    where: tuple[Any, ...] = (),
 ) -> tuple[list[Filing], int]:
-    """A page of the filings the scope may see, newest first, and how many match in all."""
-    conditions = _visible(scope)
+    """A page of the filings the scope may see, newest first, and how many match in all.
+
+    `search` keeps the filings whose company name contains it, or whose tracking code or
+    credit code is it; `where` adds conditions of the caller's (a work queue's bucket).
+    """
+    conditions = [*visible_matching(scope, search), *where]
     if status is not None:
         conditions.append(Filing.status == status)
     if district_code is not None:
@@ -337,8 +404,8 @@ def list_filings(
 def cancel_filing(session: Session, *, actor: Actor, tracking_code: str, now: datetime) -> Filing:
     """Cancel a filing whose registration has not been sent to the agency yet."""
     filing = get_filing(session, actor.scope, tracking_code, lock=True)
-    _require_branch_staff(actor)
-    registration = _locked_step(session, filing, "registration")
+    require_branch_staff(actor)
+    registration = _locked_step(session, filing, step_giving(CREDIT_CODE))
     if filing.status == FilingStatus.CANCELLED:
         return filing
     # A failed attempt may have reached the agency all the same (a timeout, a lost reply):
@@ -349,12 +416,53 @@ def cancel_filing(session: Session, *, actor: Actor, tracking_code: str, now: da
             "registration has already been sent to market supervision; it cannot be cancelled",
             step_status=registration.status.value,
         )
-    for step in filing.steps:
-        if step.status not in (StepStatus.DONE, StepStatus.CANCELLED):
-            step.status = StepStatus.CANCELLED
-            step.next_check_at = None
-    filing.status = FilingStatus.CANCELLED
-    record(session, filing.id, "cancelled", at=now, actor=actor.name)
+    transitions.cancel(
+        session.connection(), filing.id, now=now, actor=actor.name, event="cancelled"
+    )
+    return _reloaded(session, filing)
+
+
+def withdraw_filing(session: Session, *, tracking_code: str, actor: str, now: datetime) -> Filing:
+    """The entrepreneur withdraws a filing that is not ready yet: every step not done stops.
+
+    For the tracker, which has checked that `actor` holds the filing (its tracking code and
+    the applicant's mobile). Steps an agency has already done stay done.
+    """
+    filing = get_filing(session, Scope(everything=True), tracking_code, lock=True)
+    if filing.status == FilingStatus.CANCELLED:
+        return filing
+    if filing.status not in FILING.sources("withdrawn"):
+        raise Conflict(
+            "该申请已办结，无法撤回",
+            "every agency step of this filing is done; it can no longer be withdrawn",
+            filing_status=filing.status.value,
+        )
+    transitions.cancel(session.connection(), filing.id, now=now, actor=actor, event="withdrawn")
+    return _reloaded(session, filing)
+
+
+def resubmit_filing(
+    session: Session, *, actor: Actor, tracking_code: str, now: datetime, lease_until: datetime
+) -> Filing:
+    """Branch staff corrected a filing an agency rejected: its rejected steps run again."""
+    filing = get_filing(session, actor.scope, tracking_code, lock=True)
+    require_branch_staff(actor)
+    if filing.status not in FILING.sources("resubmitted"):
+        raise Conflict(
+            "该申请没有被驳回的事项，无需重新提交",
+            "no step of this filing was rejected; there is nothing to resubmit",
+            filing_status=filing.status.value,
+        )
+    ready = transitions.resubmit(
+        session.connection(), filing.id, now=now, lease_until=lease_until, actor=actor.name
+    )
+    after_commit(session, lambda: dispatch(ready))
+    return _reloaded(session, filing)
+
+
+def _reloaded(session: Session, filing: Filing) -> Filing:
+    """`filing`, to be read again as the transitions left it: they wrote with Core statements."""
+    session.expire_all()
     return filing
 
 
@@ -367,12 +475,14 @@ def supplement_material(
     data: dict[str, Any],
     now: datetime,
     lease_until: datetime,
+    calendar: WorkingCalendar | None = None,
 ) -> Filing:
     """Record a 容缺 material as supplied, with the data it carries (only the fields the
-    catalogue says it carries, validated as at intake); unblock its steps. Its event says
-    what changed, with resident IDs and mobiles masked."""
+    catalogue says it carries, validated as at intake); unblock its steps, crediting the
+    working time they waited to the deadline (on `calendar`, the shipped one by default).
+    Its event says what changed, with resident IDs and mobiles masked."""
     filing = get_filing(session, actor.scope, tracking_code, lock=True)
-    _require_branch_staff(actor)
+    require_branch_staff(actor)
     material = next((m for m in filing.materials if m.code == material_code), None)
     entry = load_reference().materials.get(material_code)  # says what the material carries
     if material is None or entry is None or material.status == MaterialStatus.PROVIDED:
@@ -413,49 +523,64 @@ def supplement_material(
         material=material_code,
         changed=changed,
     )
-    _unblock(session, filing, now=now, lease_until=lease_until)
-    return filing
-
-
-def _unblock(session: Session, filing: Filing, *, now: datetime, lease_until: datetime) -> None:
-    still_missing = {
-        name for m in filing.materials if m.status == MaterialStatus.MISSING for name in m.blocks
-    }
-    ready = []
-    for step in filing.steps:
-        if step.status == StepStatus.BLOCKED and step.name not in still_missing:
-            step.status = StepStatus.READY
-            step.reason = None
-            step.next_check_at = lease_until
-            record(session, filing.id, "unblocked", at=now, step=step.name)
-            ready.append(step.id)
+    session.flush()  # the material's new status, before the steps are unblocked on it
+    ready = transitions.unblock(
+        session.connection(),
+        filing.id,
+        now=now,
+        lease_until=lease_until,
+        calendar=calendar or default_calendar(),
+        actor=actor.name,
+    )
     if ready:
-        after_commit(session, lambda: _dispatch(ready))
+        after_commit(session, lambda: dispatch(ready))
+    return _reloaded(session, filing)
 
 
-def hand_over(session: Session, *, actor: Actor, tracking_code: str, now: datetime) -> Filing:
-    """Staff handed licence and seals to the client at the branch: the filing is complete."""
-    from orchestrator.filings.transitions import succeed
+def hand_over(
+    session: Session,
+    *,
+    actor: Actor,
+    tracking_code: str,
+    now: datetime,
+    collector: dict[str, Any] | None = None,
+) -> Filing:
+    """Staff handed licence and seals to the client at the branch: the filing is complete.
 
+    `collector` is who collected them, as `handover.checked_collector` records them (ID
+    masked): kept in the step's result and its event."""
     filing = get_filing(session, actor.scope, tracking_code, lock=True)
-    _require_branch_staff(actor)
-    delivery = _locked_step(session, filing, "delivery")
+    require_branch_staff(actor)
+    delivery = _locked_step(session, filing, HANDOVER_STEP)
     if delivery.status != StepStatus.AT_BRANCH:
         raise Conflict(
             "证照和印章尚未到达网点，无法交付",
             "licence and seals are not waiting at the branch; nothing to hand over",
             step_status=delivery.status.value,
         )
-    succeed(
+    transitions.succeed(
         session.connection(),
         delivery.id,
-        {"handed_over_by": actor.name},
+        {"handed_over_by": actor.name, **({"collector": collector} if collector else {})},
         now=now,
         lease_until=now,
         actor=actor.name,
     )
-    session.expire_all()  # `succeed` wrote with Core statements: reload what the reply shows
-    return filing
+    return _reloaded(session, filing)
+
+
+def licence_of(session: Session, scope: Scope, tracking_code: str) -> tuple[str, Document]:
+    """The filing's e-business licence as registration issued it, and its file name;
+    NotFound if the scope may not see the filing or registration has not issued it."""
+    filing = get_filing(session, scope, tracking_code)
+    licence = documents.latest_of_filing(session, filing.id, documents.LICENCE)
+    if licence is None:
+        raise NotFound(
+            "营业执照尚未签发（登记完成后可下载）",
+            "the licence has not been issued yet (registration is not done)",
+            tracking_code=tracking_code,
+        )
+    return f"licence-{filing.credit_code or tracking_code}.pdf", licence
 
 
 def _locked_step(session: Session, filing: Filing, name: str) -> Step:
@@ -468,6 +593,7 @@ def _locked_step(session: Session, filing: Filing, name: str) -> Step:
     return step
 
 
-def _require_branch_staff(actor: Actor) -> None:
+def require_branch_staff(actor: Actor) -> None:
+    """Refuse a read-only account (Forbidden): only branch staff change a filing."""
     if not actor.scope.can_file:
         raise Forbidden("只读账户不能修改申请", "read-only accounts cannot change filings")

@@ -37,6 +37,12 @@ class MaterialView(BaseModel):
         "published yet: counted on weekends and statutory holidays, it may still move."
     )
     supplied_at: datetime | None
+    reminded_at: datetime | None = Field(
+        description="When the applicant was texted that it falls due within a working day."
+    )
+    overdue_at: datetime | None = Field(
+        description="When its due date was found passed and the filing flagged to its branch."
+    )
 
 
 class EventView(BaseModel):
@@ -187,4 +193,6 @@ def _material(material: Material, filing: Filing, calendar: WorkingCalendar) -> 
         due_at=due,
         due_provisional=due is not None and calendar.touches_provisional(filing.accepted_at, due),
         supplied_at=material.supplied_at,
+        reminded_at=material.reminded_at,
+        overdue_at=material.overdue_at,
     )

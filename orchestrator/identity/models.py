@@ -84,3 +84,26 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None]
 
     staff: Mapped[Staff] = relationship()
+
+
+class StaffSession(Base):
+    """A browser's session of the staff portal, kept in the database; only the SHA-256 digest
+    of its id is stored, so a copy of the table lets nobody in.
+
+    A session without `staff_id` is a visitor's, before signing in: it holds the CSRF token
+    of the login form and the language chosen. Signing in replaces it with a new session
+    (a new id), so an id planted before sign-in is worth nothing after (session fixation).
+    """
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime]
+    # Written at most once a minute (`identity.sessions.SESSION_TOUCH_PRECISION`).
+    last_seen_at: Mapped[datetime] = mapped_column(index=True)
+
+    staff: Mapped[Staff | None] = relationship()

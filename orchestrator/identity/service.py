@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -24,6 +25,7 @@ from orchestrator.identity.models import (
 )
 
 _hasher = PasswordHasher()
+_RowT = TypeVar("_RowT", Branch, Staff)
 
 TOKEN_PREFIX = "ost_"
 
@@ -336,14 +338,20 @@ def ensure_district(session: Session, code: str, name: str) -> District:
     return district
 
 
+def _by_key_or_new(session: Session, model: type[_RowT], **key: str) -> _RowT:
+    """The row of `model` with this unique `key`, or a new one with it, added to the session."""
+    row = session.scalars(select(model).filter_by(**key)).first()
+    if row is None:
+        row = model(**key)
+        session.add(row)
+    return row
+
+
 def ensure_branch(
     session: Session, *, code: str, name: str, bank_code: str, district_code: str
 ) -> Branch:
     """The branch with `code`, created or updated."""
-    branch = session.scalars(select(Branch).where(Branch.code == code)).first()
-    if branch is None:
-        branch = Branch(code=code)
-        session.add(branch)
+    branch = _by_key_or_new(session, Branch, code=code)
     branch.name, branch.bank_code, branch.district_code = name, bank_code, district_code
     return branch
 
@@ -359,13 +367,31 @@ def ensure_staff(
     password: str | None = None,
 ) -> Staff:
     """The staff member `username`, created or updated."""
-    staff = session.scalars(select(Staff).where(Staff.username == username)).first()
-    if staff is None:
-        staff = Staff(username=username)
-        session.add(staff)
+    staff = _by_key_or_new(session, Staff, username=username)
     staff.name, staff.role, staff.district_code = name, role, district_code
     staff.branch = branch
     if password is not None:
         staff.password_hash = hash_password(password)
     session.flush()
     return staff
+
+
+def branch_recipients(
+    session: Session, *, branch_id: int, filed_by: int | None = None
+) -> list[int]:
+    """Who at a branch hears of a filing's trouble: its managers (active ones) and, if
+    given, the clerk who filed it, each once."""
+    managers = (Staff.branch_id == branch_id) & (Staff.role == Role.BRANCH_MANAGER)
+    who = managers if filed_by is None else or_(Staff.id == filed_by, managers)
+    return list(session.scalars(select(Staff.id).where(Staff.active, who).order_by(Staff.id)))
+
+
+def district_officers(session: Session, *, district_code: str) -> list[int]:
+    """The market-supervision officers (active ones) of a district."""
+    return list(
+        session.scalars(
+            select(Staff.id)
+            .where(Staff.active, Staff.role == Role.OFFICER, Staff.district_code == district_code)
+            .order_by(Staff.id)
+        )
+    )

@@ -26,6 +26,7 @@ from orchestrator.reference.models import (
     ProhibitedWordsFile,
     ReferenceData,
 )
+from orchestrator.workflow import WorkflowError, by_name, graph
 
 DATA_DIR = Path(__file__).parent
 """Where the shipped YAML files live (next to this module)."""
@@ -114,6 +115,7 @@ def read_reference(directory: Path) -> ReferenceData:
                     f"{entry}: policy.subsidies.seals.industry_divisions: "
                     f"unknown GB/T 4754 division {division!r}"
                 )
+    problems += _graph_problems(districts)
     _raise_if(DISTRICTS, problems)
 
     material_index = _index(MATERIALS, "materials", [(m.code, m) for m in materials.materials])
@@ -129,6 +131,11 @@ def read_reference(directory: Path) -> ReferenceData:
                     f"carried by {carrier[field]!r}"
                 )
             carrier.setdefault(field, material.code)
+    steps = by_name()
+    for i, material in enumerate(materials.materials):
+        for step in material.needed_by:
+            if step not in steps:
+                problems.append(f"entry materials[{i}] ({material.code}): unknown step {step!r}")
     _raise_if(MATERIALS, problems)
 
     prohibited: list[ProhibitedWord] = []
@@ -181,6 +188,8 @@ def read_reference(directory: Path) -> ReferenceData:
             PROHIBITED_WORDS: words.version,
             ENTERPRISE_TYPES_FILE: types.version,
         },
+        graphs=districts.graphs,
+        step_budgets=districts.step_budgets,
         districts=district_index,
         industry_sections=sections,
         industry_divisions=division_index,
@@ -191,6 +200,37 @@ def read_reference(directory: Path) -> ReferenceData:
         # Longest first, so that 股份有限公司 is recognised before 有限公司.
         organisation_forms=dict(sorted(form_index.items(), key=lambda item: -len(item[0]))),
     )
+
+
+def _graph_problems(districts: DistrictsFile) -> list[str]:
+    """Each graph checked against the declared steps; each district's graph one of them."""
+    problems = []
+    for name, steps in districts.graphs.items():
+        try:
+            graph((entry.step, entry.needs) for entry in steps)
+        except WorkflowError as exc:
+            problems.append(f"graphs.{name}: {exc}")
+    declared = by_name()
+    for step in districts.step_budgets:
+        if step not in declared:
+            problems.append(f"step_budgets: no step {step!r} is declared")
+    for name, steps in districts.graphs.items():
+        unbudgeted = [e.step for e in steps if e.step not in districts.step_budgets]
+        if unbudgeted:
+            problems.append(f"graphs.{name}: no step_budgets for {', '.join(unbudgeted)}")
+    for i, district in enumerate(districts.districts):
+        strangers = [s for s in district.policy.step_budgets if s not in declared]
+        if strangers:
+            problems.append(
+                f"entry districts[{i}] ({district.code}): policy.step_budgets: "
+                f"no step {', '.join(map(repr, strangers))} is declared"
+            )
+        if district.policy.graph not in districts.graphs:
+            problems.append(
+                f"entry districts[{i}] ({district.code}): policy.graph: "
+                f"no graph {district.policy.graph!r} under graphs"
+            )
+    return problems
 
 
 def _parse(directory: Path, name: str, model: type[_M]) -> _M:

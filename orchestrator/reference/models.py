@@ -13,19 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, 
 
 from integrations.codes import is_ascii_digits, luhn_check_digit
 from integrations.requests import SealKind
+from orchestrator.workflow import Graph, of_entries
 
-Step = Literal[
-    "registration",
-    "seal",
-    "bank_account",
-    "tax",
-    "social_insurance",
-    "medical_insurance",
-    "housing_fund",
-    "delivery",
-]
-"""The workflow's steps, by the names used in data files, events and the tracker."""
-STEPS: tuple[Step, ...] = get_args(Step)
+Step = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,29}$")]
+"""A step, by the name `orchestrator.workflow` declares it under (the loader checks it)."""
 
 EnterpriseType = Literal["llc", "one_person_llc"]
 ENTERPRISE_TYPES: tuple[EnterpriseType, ...] = get_args(EnterpriseType)
@@ -71,10 +62,21 @@ class SealSubsidy(_Data):
 
 
 class Subsidies(_Data):
-    """What a district's budget pays for a new firm."""
+    """What a district's budget pays for a new firm, and the budget per calendar month (in
+    fen) it pays from: a district that pays for anything states its budget."""
 
     seals: SealSubsidy | None = None
     courier_free: bool = False
+    budget_fen: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _budget_iff_paying(self) -> Subsidies:
+        paying = self.seals is not None or self.courier_free
+        if paying and self.budget_fen is None:
+            raise ValueError("budget_fen: a district that pays for seals or courier needs one")
+        if not paying and self.budget_fen is not None:
+            raise ValueError("budget_fen: no seals and no courier to pay for")
+        return self
 
     def free_seals(self, industry_code: str) -> frozenset[SealKind]:
         """Seal kinds free for a firm with this main industry code."""
@@ -97,18 +99,42 @@ class Prices(_Data):
         return self
 
 
-class DistrictPolicy(_Data):
-    """SLA target, partner banks, subsidies and prices of one district.
+class GraphStep(_Data):
+    """One step of a graph (`graphs` in `districts.yaml`) and the steps it waits for."""
 
-    A branch opens the basic account at its own bank; `account_banks_any_branch` lists the
-    partner banks at which any branch of the district may open it as well.
+    step: Step
+    needs: tuple[Step, ...] = ()
+
+
+GraphName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+
+# A working time as `orchestrator.calendar.parse_duration` reads it (3d, 0.5d, 4h, 30m, 1d4h).
+Budget = Annotated[
+    str,
+    Field(
+        min_length=2, pattern=r"^(?:[0-9]+(?:\.[0-9]+)?d)?(?:[0-9]+(?:\.[0-9]+)?h)?(?:[0-9]+m)?$"
+    ),
+]
+
+
+class DistrictPolicy(_Data):
+    """SLA target, step graph, partner banks, subsidies and prices of one district.
+
+    `graph` names the graph of steps its filings run (`graphs` in `districts.yaml`), stamped
+    on each filing at acceptance. A branch opens the basic account at its own bank;
+    `account_banks_any_branch` lists the partner banks at which any branch of the district
+    may open it as well.
     """
 
     sla_working_days: float = Field(gt=0)
+    graph: GraphName = "standard"
     partner_banks: tuple[str, ...] = Field(min_length=1)
     account_banks_any_branch: tuple[str, ...] = ()
     subsidies: Subsidies = Subsidies()
     prices: Prices
+    # Working time each step may take here, where it differs from `step_budgets` of the
+    # file: what the tracker predicts with until it has seen enough of the step done.
+    step_budgets: dict[Step, Budget] = {}
 
     @model_validator(mode="after")
     def _banks_unique(self) -> DistrictPolicy:
@@ -175,6 +201,9 @@ class DistrictsFile(_Data):
     """`districts.yaml`."""
 
     version: Text
+    graphs: dict[GraphName, tuple[GraphStep, ...]] = Field(min_length=1)
+    # The working time each step may take, unless a district's policy says otherwise.
+    step_budgets: dict[Step, Budget] = Field(min_length=1)
     districts: tuple[District, ...] = Field(min_length=1)
 
 
@@ -396,6 +425,8 @@ class ReferenceData(_Data):
     """Every reference table, indexed by code, checked across files by the loader."""
 
     versions: dict[str, str]
+    graphs: dict[str, tuple[GraphStep, ...]]
+    step_budgets: dict[str, str]
     districts: dict[str, District]
     industry_sections: dict[str, IndustrySection]
     industry_divisions: dict[str, IndustryDivision]
@@ -404,6 +435,16 @@ class ReferenceData(_Data):
     prohibited_words: tuple[ProhibitedWord, ...]
     enterprise_types: dict[EnterpriseType, EnterpriseTypeInfo]
     organisation_forms: dict[str, OrganisationForm]
+
+    def graph_of(self, district_code: str) -> Graph:
+        """The graph of steps a filing in this district runs, by the district's policy."""
+        entries = self.graphs[self.districts[district_code].policy.graph]
+        return of_entries(tuple((entry.step, entry.needs) for entry in entries))
+
+    def step_budget(self, district_code: str, step: str) -> str:
+        """The working time `step` may take in the district (its policy's, else the default)."""
+        policy = self.districts[district_code].policy
+        return policy.step_budgets.get(step) or self.step_budgets[step]
 
     def industry_division(self, industry_code: str) -> IndustryDivision | None:
         """The division of a 2–4 digit GB/T 4754 code, or None if there is none."""

@@ -9,15 +9,15 @@ from the same acceptance instant and committed time; each change is an event.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from orchestrator.calendar import WorkingCalendar
+from orchestrator.filings.history import record
 from orchestrator.filings.models import Filing, FilingStatus, MaterialStatus
 from orchestrator.filings.service import committed_deadline, supplement_due
-from orchestrator.filings.transitions import record
 from orchestrator.reference import load_reference
 from orchestrator.reference.models import Material as CatalogueEntry
 
@@ -55,7 +55,7 @@ def revise_deadlines(
             .order_by(Filing.id)
             .limit(batch)
             .options(selectinload(Filing.materials))
-            .with_for_update(of=Filing, skip_locked=True)
+            .with_for_update(of=Filing, skip_locked=True, key_share=True)
         ).all()
         if not filings:
             return revisions
@@ -78,6 +78,8 @@ def _revise(
     deadline = committed_deadline(
         calendar, accepted_at=accepted, sla_working_days=filing.sla_working_days
     )
+    if filing.blocked_seconds:  # the time it waited for its applicant stays credited
+        deadline = calendar.add(deadline, timedelta(seconds=filing.blocked_seconds))
     moved_materials: dict[str, dict[str, str]] = {}
     for material in filing.materials:
         entry = catalogue.get(material.code)

@@ -11,19 +11,20 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 
 from orchestrator.api.app import create_app
-from orchestrator.filings import service
 from orchestrator.filings.models import ACTIVE_STEP_STATUSES, Event, Filing, Material, Step
-from orchestrator.filings.schemas import FilingInput
 from orchestrator.runtime import Runtime
 from tests.factories import TRADE_NAMES, filing_input
+from tests.filings import file_undispatched as file_undispatched  # the API tests' too
 from tests.people import BranchStaff
 
 FILINGS = "/api/v1/filings"
 
 Filed = dict[str, Any]  # a filing as the API shows it (FilingDetail as JSON)
+# The `undispatched` fixture: files with the materials named missing; the tracking code.
+Undispatched = Callable[..., str]
 
 
 def api_client() -> TestClient:
@@ -34,6 +35,23 @@ def api_client() -> TestClient:
 def auth(token: str) -> dict[str, str]:
     """The Authorization header for `token`."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def assert_bilingual(response: Response, status: int, error: str) -> dict[str, Any]:
+    """An error in the API's JSON shape: `status`, code `error`, said in Chinese and in
+    English; its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body: dict[str, Any] = response.json()
+    assert body["error"] == error and body["message_zh"] and body["message_en"]
+    return body
+
+
+def assert_unavailable(response: Response) -> None:
+    """The API's answer while the database is away: a 503 that says when to come back."""
+    assert_bilingual(response, 503, "database_unavailable")
+    assert int(response.headers["Retry-After"]) > 0
+    assert "X-Request-ID" in response.headers
 
 
 def new_filing(**overrides: Any) -> dict[str, Any]:
@@ -53,36 +71,21 @@ def post_filing(
     return api.post(FILINGS, json=new_filing() if body is None else body, headers=headers)
 
 
+def supplement(api: TestClient, token: str, code: str, material: str, data: Any = None) -> Response:
+    """POST a 容缺 material of the filing as the holder of `token`, with `data` if any."""
+    return api.post(
+        f"{FILINGS}/{code}/materials/{material}",
+        json=None if data is None else {"data": data},
+        headers=auth(token),
+    )
+
+
 def file_via_api(api: TestClient, staff: BranchStaff, /, **overrides: Any) -> str:
     """File a fresh filing as the clerk; its tracking code."""
     response = post_filing(api, staff.clerk_token, new_filing(**overrides))
     assert response.status_code == 201, response.text
     code: str = response.json()["tracking_code"]
     return code
-
-
-def file_undispatched(rt: Runtime, staff: BranchStaff, /, **overrides: Any) -> str:
-    """File through the service as if the process died before dispatching any work, and
-    as if the sweeper had just looked: no worker touches the filing for a minute."""
-    data = FilingInput.model_validate(new_filing(**overrides))
-    with rt.database.transaction() as session:
-        filing = service.file_filing(
-            session,
-            actor=staff.clerk,
-            staff_id=staff.clerk_id,
-            data=data,
-            idempotency_key=None,
-            now=rt.clock.now(),
-            lease_until=rt.clock.after(rt.settings.step_lease_seconds),
-            calendar=rt.calendar,
-        ).filing
-        session.info["after_commit"].clear()
-        session.execute(
-            update(Step)
-            .where(Step.filing_id == filing.id, Step.next_check_at.is_not(None))
-            .values(next_check_at=rt.clock.now() + timedelta(minutes=1))
-        )
-        return filing.tracking_code
 
 
 def steps_of(filing: Filed) -> dict[str, str]:

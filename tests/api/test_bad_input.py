@@ -23,6 +23,7 @@ from orchestrator.runtime import Runtime
 from tests.api import (
     FILINGS,
     api_client,
+    assert_bilingual,
     at_rest,
     auth,
     complete,
@@ -33,6 +34,7 @@ from tests.api import (
     row_counts,
     settle,
     steps_of,
+    supplement,
     wait_for,
 )
 from tests.factories import (
@@ -50,17 +52,9 @@ pytestmark = pytest.mark.databases("sqlite", "postgresql")
 MiB = 1024 * 1024
 
 
-@pytest.fixture
-def api(onestop: Runtime) -> Iterator[TestClient]:
-    with api_client() as client:
-        yield client
-
-
 def field_errors(response: httpx.Response) -> list[dict[str, Any]]:
     """The `errors` of a 422, each checked to be bilingual."""
-    assert response.status_code == 422, response.text
-    body = response.json()
-    assert body["error"] == "invalid" and body["message_zh"] and body["message_en"]
+    body = assert_bilingual(response, 422, "invalid")
     errors: list[dict[str, Any]] = body["errors"]
     assert errors
     for error in errors:
@@ -173,9 +167,7 @@ class TestEveryFieldIsChecked:
 class TestRefusedBodies:
     def test_malformed_json_is_400(self, api: TestClient, branch_staff: BranchStaff) -> None:
         response = post_raw(api, branch_staff.clerk_token, b'{"district_code": "370783",')
-        assert response.status_code == 400
-        body = response.json()
-        assert body["error"] == "malformed_json" and body["message_zh"] and body["message_en"]
+        assert_bilingual(response, 400, "malformed_json")
 
     def test_a_body_that_is_not_utf8_is_400(
         self, api: TestClient, branch_staff: BranchStaff
@@ -214,10 +206,9 @@ class TestRefusedBodies:
         assert response.json()["message_zh"] and response.json()["message_en"]
 
     def test_a_body_over_1_mib_is_413(self, api: TestClient, branch_staff: BranchStaff) -> None:
-        response = post_raw(api, branch_staff.clerk_token, oversized_body())
-        assert response.status_code == 413
-        body = response.json()
-        assert body["error"] == "payload_too_large" and body["message_zh"] and body["message_en"]
+        assert_bilingual(
+            post_raw(api, branch_staff.clerk_token, oversized_body()), 413, "payload_too_large"
+        )
 
     def test_a_streamed_body_over_1_mib_is_413(
         self, api: TestClient, branch_staff: BranchStaff
@@ -268,9 +259,7 @@ class TestRefusedRequests:
         self, api: TestClient, branch_staff: BranchStaff
     ) -> None:
         response = api.get(f"{FILINGS}/OSNOSUCHCODE", headers=auth(branch_staff.clerk_token))
-        assert response.status_code == 404
-        body = response.json()
-        assert body["error"] == "not_found" and body["message_zh"] and body["message_en"]
+        assert_bilingual(response, 404, "not_found")
 
     def test_an_unknown_route_is_404_json(self, api: TestClient) -> None:
         response = api.get("/api/v1/companies")
@@ -301,19 +290,17 @@ class TestRefusedRequests:
         response = api.get(FILINGS, params=params, headers=auth(branch_staff.clerk_token))
         assert fields(response) == named
 
+    @pytest.mark.parametrize(
+        "materials",
+        [list(ESSENTIAL_MATERIALS[1:]), None],
+        ids=["an-essential-one-missing", "no-list-at-all"],
+    )
     def test_a_missing_essential_material_is_422_naming_materials(
-        self, api: TestClient, branch_staff: BranchStaff
+        self, api: TestClient, branch_staff: BranchStaff, materials: list[str] | None
     ) -> None:
-        body = new_filing(materials=list(ESSENTIAL_MATERIALS[1:]))
-        errors = field_errors(post_filing(api, branch_staff.clerk_token, body))
-        assert [e["field"] for e in errors] == ["materials"]
-        assert errors[0]["code"] == "essential_material_missing"
-
-    def test_a_filing_without_a_list_of_materials_is_422_naming_materials(
-        self, api: TestClient, branch_staff: BranchStaff
-    ) -> None:
-        body = new_filing()
-        del body["materials"]
+        body = new_filing(materials=materials)
+        if materials is None:
+            del body["materials"]
         errors = field_errors(post_filing(api, branch_staff.clerk_token, body))
         assert [e["field"] for e in errors] == ["materials"]
         assert errors[0]["code"] == "essential_material_missing"
@@ -454,46 +441,31 @@ def standing(_embedded: Runtime, branch_staff: BranchStaff) -> Standing:
 
 Refusal = Callable[[TestClient, BranchStaff, Standing], httpx.Response]
 
+
+def files(**overrides: Any) -> Refusal:
+    """The clerk files the default filing with `overrides`."""
+    return lambda api, s, _: post_filing(api, s.clerk_token, new_filing(**overrides))
+
+
+def supplies(material: str, data: Any = None) -> Refusal:
+    """The clerk supplements `material` of the standing blocked filing, with `data` if any."""
+    return lambda api, s, f: supplement(api, s.clerk_token, f.blocked, material, data)
+
+
 REFUSALS: dict[str, tuple[int, Refusal]] = {
-    "invalid field": (
-        422,
-        lambda api, s, _: post_filing(api, s.clerk_token, new_filing(bank_code="HSBC")),
-    ),
-    "missing essential material": (
-        422,
-        lambda api, s, _: post_filing(api, s.clerk_token, new_filing(materials=[])),
-    ),
+    "invalid field": (422, files(bank_code="HSBC")),
+    "missing essential material": (422, files(materials=[])),
     "another district": (
         422,
         lambda api, s, _: post_filing(api, s.clerk_token, filing_input_for("370811")),
     ),
-    "client-set filing date": (
-        422,
-        lambda api, s, _: post_filing(api, s.clerk_token, new_filing(filing_date="2040-06-18")),
-    ),
-    "another script's digits": (
-        422,
-        lambda api, s, _: post_filing(
-            api, s.clerk_token, new_filing(legal_representative__mobile="١٣٨٠٥٣٦١٢٣٤")
-        ),
-    ),
-    "capital past the registration form": (
-        422,
-        lambda api, s, _: post_filing(
-            api, s.clerk_token, new_filing(registered_capital_fen=10**30)
-        ),
-    ),
-    "account bank not the branch's": (
-        422,
-        lambda api, s, _: post_filing(api, s.clerk_token, new_filing(bank_code="CCB")),
-    ),
+    "client-set filing date": (422, files(filing_date="2040-06-18")),
+    "another script's digits": (422, files(legal_representative__mobile="١٣٨٠٥٣٦١٢٣٤")),
+    "capital past the registration form": (422, files(registered_capital_fen=10**30)),
+    "account bank not the branch's": (422, files(bank_code="CCB")),
     "a minor on the server's date": (
         422,
-        lambda api, s, _: post_filing(
-            api,
-            s.clerk_token,
-            new_filing(legal_representative__id_number=resident_id(date(2015, 1, 1))),
-        ),
+        files(legal_representative__id_number=resident_id(date(2015, 1, 1))),
     ),
     "officer files": (403, lambda api, s, _: post_filing(api, s.officer_token)),
     "no token": (401, lambda api, s, _: api.post(FILINGS, json=new_filing())),
@@ -519,41 +491,21 @@ REFUSALS: dict[str, tuple[int, Refusal]] = {
         409,
         lambda api, s, f: api.post(f"{FILINGS}/{f.complete}/handover", headers=auth(s.clerk_token)),
     ),
-    "unknown material": (
-        404,
-        lambda api, s, f: api.post(
-            f"{FILINGS}/{f.blocked}/materials/selfie", headers=auth(s.clerk_token)
-        ),
-    ),
-    "unsupplementable data": (
-        422,
-        lambda api, s, f: api.post(
-            f"{FILINGS}/{f.blocked}/materials/staff_roster",
-            json={"data": {"registered_capital_fen": 1}},
-            headers=auth(s.clerk_token),
-        ),
-    ),
+    "unknown material": (404, supplies("selfie")),
+    "unsupplementable data": (422, supplies("staff_roster", {"registered_capital_fen": 1})),
     "another material's field": (
         422,
-        lambda api, s, f: api.post(
-            f"{FILINGS}/{f.blocked}/materials/staff_roster",
-            json={"data": {"staff": [], "finance_officer": filing_input()["finance_officer"]}},
-            headers=auth(s.clerk_token),
+        supplies(
+            "staff_roster", {"staff": [], "finance_officer": filing_input()["finance_officer"]}
         ),
     ),
     "invalid supplemented data": (
         422,
-        lambda api, s, f: api.post(
-            f"{FILINGS}/{f.blocked}/materials/staff_roster",
-            json={"data": {"staff": [{"name": "", "id_number": "1"}]}},
-            headers=auth(s.clerk_token),
-        ),
+        supplies("staff_roster", {"staff": [{"name": "", "id_number": "1"}]}),
     ),
     "another branch supplements": (
         404,
-        lambda api, s, f: api.post(
-            f"{FILINGS}/{f.blocked}/materials/staff_roster", headers=auth(s.other_clerk_token)
-        ),
+        lambda api, s, f: supplement(api, s.other_clerk_token, f.blocked, "staff_roster"),
     ),
     "officer cancels": (
         403,

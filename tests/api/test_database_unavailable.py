@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -20,7 +19,7 @@ from orchestrator.api.deps import get_runtime
 from orchestrator.db import Database
 from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings
-from tests.api import FILINGS, auth, new_filing
+from tests.api import FILINGS, assert_unavailable, auth, new_filing
 from tests.faults.soak import TcpProxy, free_port
 from tests.people import BranchStaff
 
@@ -52,16 +51,6 @@ def api_on(rt: Runtime) -> TestClient:
     app = create_app()
     app.dependency_overrides[get_runtime] = lambda: rt
     return TestClient(app)
-
-
-def assert_unavailable(response: httpx.Response) -> None:
-    """A 503 in our JSON error shape that says when to come back."""
-    assert response.status_code == 503, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    assert int(response.headers["Retry-After"]) > 0
-    body = response.json()
-    assert body["error"] == "database_unavailable" and body["message_zh"] and body["message_en"]
-    assert "X-Request-ID" in response.headers
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ licence, and the API's documentation served whole from the API itself."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from html.parser import HTMLParser
 
 import httpx
@@ -22,12 +21,6 @@ from tests.api import (
     wait_for,
 )
 from tests.people import BranchStaff
-
-
-@pytest.fixture
-def api(onestop: Runtime) -> Iterator[TestClient]:
-    with api_client() as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

@@ -8,15 +8,13 @@ PostgreSQL refuses a NUL in any text it is given: `/api/v1/licences/%00` was a p
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from orchestrator.api.app import create_app
-from orchestrator.runtime import Runtime
-from tests.api import FILINGS, api_client, auth
+from tests.api import FILINGS, assert_bilingual, auth
 from tests.people import BranchStaff
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
@@ -38,20 +36,6 @@ TEMPLATED = [(method, path) for method, path in operations() if "{" in path]
 def with_params(template: str, value: str) -> str:
     """`template` with every path parameter set to `value`."""
     return re.sub(r"\{[^}]+\}", value, template)
-
-
-@pytest.fixture
-def api(onestop: Runtime) -> Iterator[TestClient]:
-    with api_client() as client:
-        yield client
-
-
-def assert_bilingual(response: Any, status: int, error: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body: dict[str, Any] = response.json()
-    assert body["error"] == error and body["message_zh"] and body["message_en"]
-    return body
 
 
 class TestInThePath:
@@ -98,26 +82,29 @@ class TestInThePath:
         assert_bilingual(api.get(path), 404, "not_found")
 
 
+def listing_errors(api: TestClient, staff: BranchStaff, query: str) -> list[dict[str, Any]]:
+    """The errors of the 422 that the clerk's GET /filings?`query` is answered with."""
+    response = api.get(f"{FILINGS}?{query}", headers=auth(staff.clerk_token))
+    errors: list[dict[str, Any]] = assert_bilingual(response, 422, "invalid")["errors"]
+    return errors
+
+
 class TestInTheQuery:
     @pytest.mark.parametrize("parameter", ["status", "district_code", "branch_id", "page"])
     def test_is_422_naming_the_parameter(
         self, api: TestClient, branch_staff: BranchStaff, parameter: str
     ) -> None:
         for control in CONTROLS:
-            response = api.get(
-                f"{FILINGS}?{parameter}=1{control}", headers=auth(branch_staff.clerk_token)
-            )
-            body = assert_bilingual(response, 422, "invalid")
-            assert [(e["field"], e["code"]) for e in body["errors"]] == [
+            errors = listing_errors(api, branch_staff, f"{parameter}=1{control}")
+            assert [(e["field"], e["code"]) for e in errors] == [
                 (f"query.{parameter}", "control_character")
             ]
 
     def test_a_parameter_no_route_declares_is_refused_as_well(
         self, api: TestClient, branch_staff: BranchStaff
     ) -> None:
-        response = api.get(f"{FILINGS}?q%00=1&page=2", headers=auth(branch_staff.clerk_token))
-        body = assert_bilingual(response, 422, "invalid")
-        assert [e["field"] for e in body["errors"]] == ["query.q\\x00"]
+        errors = listing_errors(api, branch_staff, "q%00=1&page=2")
+        assert [e["field"] for e in errors] == ["query.q\\x00"]
 
     def test_is_422_on_every_route(self, api: TestClient, branch_staff: BranchStaff) -> None:
         for method, template in operations():
@@ -129,7 +116,6 @@ class TestInTheQuery:
         self, api: TestClient, branch_staff: BranchStaff
     ) -> None:
         # Only control characters are refused: a query in Chinese is merely not a status.
-        response = api.get(f"{FILINGS}?status=已受理", headers=auth(branch_staff.clerk_token))
-        body = assert_bilingual(response, 422, "invalid")
-        assert [e["field"] for e in body["errors"]] == ["query.status"]
-        assert body["errors"][0]["code"] != "control_character"
+        errors = listing_errors(api, branch_staff, "status=已受理")
+        assert [e["field"] for e in errors] == ["query.status"]
+        assert errors[0]["code"] != "control_character"

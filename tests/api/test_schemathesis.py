@@ -45,6 +45,7 @@ JUDGED_BEYOND_THE_SCHEMA = {
     ("POST", "/api/v1/filings"),
     ("POST", "/api/v1/filings/{tracking_code}/materials/{material_code}"),
     ("POST", "/api/v1/licences/verify"),
+    ("GET", "/api/v1/names/check"),
 }
 CASES = 1_000
 CASES_PER_OPERATION = math.ceil(CASES / len(OPERATIONS))

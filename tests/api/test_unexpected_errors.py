@@ -4,22 +4,33 @@ line with the traceback under that id, for an operator to find."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from integrations.simulators.server import serve_in_thread
+from orchestrator.api import licences as licences_api
 from orchestrator.api.app import create_app
 from orchestrator.filings import service
-from orchestrator.licences import api as licences_api
 from orchestrator.logs import RequestIdFilter
 from orchestrator.runtime import Runtime
-from tests.api import FILINGS, api_client, auth
+from tests.api import FILINGS, api_client, assert_bilingual, auth
+from tests.leaks import planted_in_logs
 from tests.people import BranchStaff
 
 # What the fault says: the kind of detail an exception carries and a client must never see.
-SECRET = "connection to 10.0.0.7 as onestop_admin; row 370783198503141315"
+PLANTED_ID = "370783198503141315"
+SECRET = f"connection to 10.0.0.7 as onestop_admin; row {PLANTED_ID}"
+
+
+@pytest.fixture(autouse=True)
+def _planted() -> Iterator[None]:
+    # The fault's resident ID is logged with its traceback on purpose (the lines a process
+    # writes are masked: tests/orchestrator/test_logs.py); not held against the run.
+    with planted_in_logs(PLANTED_ID):
+        yield
 
 
 def fail(*_: Any, **__: Any) -> Any:
@@ -61,11 +72,8 @@ class TestAnUnexpectedError:
         headers = auth(branch_staff.clerk_token) if with_token else {}
         with api_client() as api:
             response = api.request(method, path, headers=headers, content=b"%PDF-1.7 ...")
-        assert response.status_code == 500
-        assert response.headers["content-type"].startswith("application/json")
-        body = response.json()
+        body = assert_bilingual(response, 500, "internal_error")
         assert set(body) == {"error", "message_zh", "message_en", "request_id"}
-        assert body["error"] == "internal_error" and body["message_zh"] and body["message_en"]
         assert body["request_id"] == response.headers["X-Request-ID"]
         for internal in ("10.0.0.7", "370783", "RuntimeError", "Traceback", ".py"):
             assert internal not in response.text

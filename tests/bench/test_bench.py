@@ -24,22 +24,21 @@ from sqlalchemy import update
 from integrations.simulators.app import SimulatorConfig, create_app
 from integrations.simulators.engine import AgencyRules, AgencySimulator, Completed, Decision
 from integrations.simulators.server import serve_in_thread
-from orchestrator.bench import (
-    BenchOptions,
-    RunCounts,
-    critical_path_ms,
-    step_durations,
-    worker_threads,
-)
 from orchestrator.filings.models import Filing, FilingStatus
+from orchestrator.reference import load_reference
 from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings
-from orchestrator.workflow import STEPS, StepSpec
+from orchestrator.tools.bench.load import BenchOptions, RunCounts
+from orchestrator.tools.bench.report import critical_path_ms, step_durations
+from orchestrator.tools.bench.run import worker_threads
+from orchestrator.workflow import by_name
 from tests.api import file_undispatched
 from tests.factories import credit_code
+from tests.integrations.test_simulators import FakeClock
 from tests.people import BranchStaff
 
 REPO = Path(__file__).resolve().parents[2]
+STANDARD = load_reference().graph_of("370811").steps  # Rencheng's
 
 
 class TestCriticalPath:
@@ -55,25 +54,21 @@ class TestCriticalPath:
             "delivery": 30.0,
         }
         # registration + max(seal + bank_account, tax, …) + delivery
-        assert critical_path_ms(durations) == 100 + 120 + 30
-        assert critical_path_ms(durations | {"seal": 80.0}) == 100 + 130 + 30
+        assert critical_path_ms(durations, STANDARD) == 100 + 120 + 30
+        assert critical_path_ms(durations | {"seal": 80.0}, STANDARD) == 100 + 130 + 30
 
     def test_follows_whatever_graph_is_declared(self) -> None:
-        diamond = (
-            StepSpec("a", "x"),
-            StepSpec("b", "x", ("a",)),
-            StepSpec("c", "x", ("a",)),
-            StepSpec("d", "x", ("b", "c")),
-        )
+        diamond = (("a", ()), ("b", ("a",)), ("c", ("a",)), ("d", ("b", "c")))
         assert critical_path_ms({"a": 1, "b": 5, "c": 2, "d": 1}, diamond) == 7
 
     def test_is_unknown_when_a_step_was_not_timed(self) -> None:
-        assert critical_path_ms({"registration": 10.0}) is None
+        assert critical_path_ms({"registration": 10.0}, STANDARD) is None
 
     def test_step_durations_are_found_by_idempotency_key_at_each_steps_agency(self) -> None:
-        by_agency = {spec.agency: {f"OS123-{spec.name}": 7.0} for spec in STEPS}
-        found = step_durations("OS123", by_agency)
-        assert found == {spec.name: 7.0 for spec in STEPS}
+        steps = load_reference().graph_of("370783").steps
+        by_agency = {by_name()[name].agency: {f"OS123-{name}": 7.0} for name, _ in steps}
+        found = step_durations("OS123", by_agency, steps)
+        assert found == {name: 7.0 for name, _ in steps}
         assert "delivery" in found  # carried by the courier agency
 
 
@@ -86,10 +81,11 @@ class TestWorkerThreads:
         assert worker_threads(BenchOptions(filings=10, agency_latency_ms=0), self.settings) == 8
 
     def test_slow_agencies_get_half_as_many_again_as_calls_in_flight(self) -> None:
-        # 10 filings/s × 8 steps × 0.3 s = 24 calls in flight; × 1.5 over 2 workers = 18.
+        # 10 filings/s × 10 steps (the demo's Shouguang graph) × 0.3 s = 30 calls in
+        # flight; × 1.5 over 2 workers = 22.5.
         options = BenchOptions(filings=10, agency_latency_ms=300, rate=10, workers=2)
-        assert len(STEPS) == 8
-        assert worker_threads(options, self.settings) == 18
+        assert len(load_reference().graph_of("370783").steps) == 10
+        assert worker_threads(options, self.settings) == 23
 
     def test_an_unknown_arrival_rate_keeps_the_configured_threads(self) -> None:
         options = BenchOptions(filings=10, agency_latency_ms=300)
@@ -103,19 +99,11 @@ class _Instant(AgencyRules):
         return Completed(result={})
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class TestAgencyDurations:
     """The simulators time each request from its arrival to its final outcome."""
 
-    def make(self, latency_ms: float = 0) -> tuple[AgencySimulator, _Clock]:
-        clock = _Clock()
+    def make(self, latency_ms: float = 0) -> tuple[AgencySimulator, FakeClock]:
+        clock = FakeClock()
         sim = AgencySimulator(_Instant, seed=1, clock=clock)
         sim.behaviour = sim.behaviour.model_copy(update={"latency_ms": latency_ms})
         return sim, clock
@@ -156,7 +144,8 @@ class TestAgencyDurations:
         assert sim.durations() == {}
 
     def test_served_per_agency_and_key(self) -> None:
-        server = serve_in_thread(create_app(SimulatorConfig(seed=3, agencies=("courier",))))
+        config = SimulatorConfig(seed=3, agencies=("courier",), gateways=())
+        server = serve_in_thread(create_app(config))
         try:
             with httpx.Client(base_url=server.base_url, timeout=5) as client:
                 client.put("/_sim/courier/behaviour", json={"latency_ms": 50}).raise_for_status()

@@ -10,15 +10,33 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from orchestrator import runtime
-from orchestrator.calendar.cli import app
+from orchestrator.cli.calendar import app
 from orchestrator.clock import CHINA, Clock
 from orchestrator.migrations import migrate
 from orchestrator.settings import Settings
 
 runner = CliRunner()
+
+
+def ran(*args: str) -> Result:
+    """`onestop calendar ARGS`, which must succeed (exit code 0)."""
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def refused(args: list[str], chinese: str, english: str) -> Result:
+    """`onestop calendar ARGS`, which must refuse its input: exit code 2, the reason in both
+    languages on stderr, and no traceback."""
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert chinese in result.stderr
+    assert english in result.stderr
+    assert "Traceback" not in result.output
+    return result
 
 
 @pytest.fixture(autouse=True)
@@ -46,8 +64,7 @@ class TestAdd:
         ],
     )
     def test_prints_the_deadline(self, start: str, duration: str, expected: str) -> None:
-        result = runner.invoke(app, ["add", start, duration])
-        assert result.exit_code == 0, result.output
+        result = ran("add", start, duration)
         assert result.stdout == expected + "\n"
 
     @pytest.mark.parametrize(
@@ -65,24 +82,18 @@ class TestAdd:
     def test_bad_input_exits_2_without_traceback(
         self, args: list[str], chinese: str, english: str
     ) -> None:
-        result = runner.invoke(app, args)
-        assert result.exit_code == 2
-        assert chinese in result.stderr
-        assert english in result.stderr
-        assert "Traceback" not in result.output
-        assert result.stdout == ""
+        assert refused(args, chinese, english).stdout == ""
 
     def test_a_year_without_its_schedule_answers_provisionally_and_says_so(self) -> None:
         # 元旦 2027 is statutory, the weekend follows: the rest of the day is on Monday.
-        result = runner.invoke(app, ["add", "2026-12-31T16:00", "1d"])
-        assert result.exit_code == 0
+        result = ran("add", "2026-12-31T16:00", "1d")
         assert result.stdout == "2027-01-04T16:00:00+08:00\n"
         assert "2027 年尚无国务院节假日安排" in result.stderr
         assert "no official holiday schedule for 2027" in result.stderr
         assert "(provisional)" in result.stderr
 
     def test_a_known_year_says_nothing_more(self) -> None:
-        result = runner.invoke(app, ["add", "2026-12-31T10:00", "6h"])
+        result = ran("add", "2026-12-31T10:00", "6h")
         assert result.stdout == "2026-12-31T17:00:00+08:00\n"
         assert result.stderr == ""
 
@@ -101,18 +112,13 @@ class TestIsWorkday:
         ],
     )
     def test_answers(self, day: str, answer: str) -> None:
-        result = runner.invoke(app, ["is-workday", day])
-        assert result.exit_code == 0
+        result = ran("is-workday", day)
         assert result.stdout == answer + "\n"
         assert result.stderr == ""
 
     @pytest.mark.parametrize("day", ["2026-02-30", "yesterday", "2026/02/14", ""])
     def test_bad_date_exits_2_without_traceback(self, day: str) -> None:
-        result = runner.invoke(app, ["is-workday", day])
-        assert result.exit_code == 2
-        assert "无效的日期" in result.stderr
-        assert "invalid DATE" in result.stderr
-        assert "Traceback" not in result.output
+        result = refused(["is-workday", day], "无效的日期", "invalid DATE")
         assert isinstance(result.exception, SystemExit)
 
     @pytest.mark.parametrize(
@@ -120,16 +126,14 @@ class TestIsWorkday:
         [("2027-01-04", "workday"), ("2027-02-05", "off"), ("2027-02-09", "workday")],
     )
     def test_provisional_year(self, day: str, answer: str) -> None:
-        result = runner.invoke(app, ["is-workday", day])
-        assert result.exit_code == 0
+        result = ran("is-workday", day)
         assert result.stdout == answer + "\n"
         assert "provisional" in result.stderr
 
 
 class TestYears:
     def test_lists_the_official_years(self) -> None:
-        result = runner.invoke(app, ["years"])
-        assert result.exit_code == 0
+        result = ran("years")
         assert "2025  国务院办公厅关于2025年部分节假日安排的通知" in result.stdout
         assert "2026  国务院办公厅关于2026年部分节假日安排的通知" in result.stdout
 
@@ -145,16 +149,14 @@ class TestYears:
                 deployment.settings, clock=Clock(origin=today.replace(tzinfo=CHINA))
             )
         )
-        result = runner.invoke(app, ["years"])
-        assert result.exit_code == 0
+        result = ran("years")
         assert ("尚未导入 2027 年的国务院节假日安排" in result.stderr) is warned
         assert ("onestop calendar import FILE" in result.stderr) is warned
 
 
 class TestHelp:
     def test_app_help_lists_commands(self) -> None:
-        result = runner.invoke(app, ["--help"])
-        assert result.exit_code == 0
+        result = ran("--help")
         assert "add" in result.stdout
         assert "is-workday" in result.stdout
 
@@ -163,8 +165,7 @@ class TestHelp:
         assert "is-workday" in result.output
 
     def test_add_help_explains_durations(self) -> None:
-        result = runner.invoke(app, ["add", "--help"])
-        assert result.exit_code == 0
+        result = ran("add", "--help")
         assert "0.5d" in result.stdout
         assert "China time" in result.stdout
 

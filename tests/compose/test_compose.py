@@ -19,8 +19,8 @@ from dotenv import dotenv_values
 from jsonschema import Draft7Validator
 
 from orchestrator.cli import app
-from orchestrator.scenarios.yaml_lines import YamlDataError, parse_yaml, read_yaml
 from orchestrator.settings import Settings
+from orchestrator.tools.scenarios.yaml_lines import YamlDataError, parse_yaml, read_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "compose.yaml"

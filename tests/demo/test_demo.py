@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
 from integrations.codes import is_valid_uscc
 from orchestrator.cli import app
-from orchestrator.demo import EXIT_BAD_SCENARIO, EXIT_COMPLETE, EXIT_INCOMPLETE, run_demo
 from orchestrator.reference import load_reference
-from orchestrator.scenarios import DEMO_SCENARIO, load_scenario
+from orchestrator.tools.demo import EXIT_BAD_SCENARIO, EXIT_COMPLETE, EXIT_INCOMPLETE, run_demo
+from orchestrator.tools.scenarios import DEMO_SCENARIO, load_scenario
+from orchestrator.tools.scenarios.replay import ReplayPlan
 
 DEMO_TEXT = DEMO_SCENARIO.read_text(encoding="utf-8")
 
@@ -42,9 +46,11 @@ class Run:
         return found
 
 
-def start(path: Path, directory: Path, *, timeout: float) -> subprocess.Popen[str]:
+def start(
+    path: Path, directory: Path, *, timeout: float, options: tuple[str, ...] = ("--json",)
+) -> subprocess.Popen[str]:
     """`onestop demo PATH --json` in `directory` (its database goes to `var/` there)."""
-    command = [sys.executable, "-m", "orchestrator.cli", "demo", str(path), "--json"]
+    command = [sys.executable, "-m", "orchestrator.cli", "demo", str(path), *options]
     return subprocess.Popen(
         [*command, "--timeout", f"{timeout:g}"],
         cwd=directory,
@@ -203,6 +209,55 @@ class TestIncomplete:
             assert "registration" in filing["reason"]
             assert filing["company_name"] in run.output
         assert f"超时 timed out after {SHORT_TIMEOUT}s" in run.output
+
+
+class TestServing:
+    def test_after_the_replay_a_clerk_signs_in_and_sees_what_it_filed_until_ctrl_c(
+        self, tmp_path: Path
+    ) -> None:
+        process = start(DEMO_SCENARIO, tmp_path, timeout=60, options=("--serve",))
+        try:
+            printed = _printed_until(process, "Ctrl-C")
+            found = re.search(
+                r"(http://\S+)/portal/login\s+登录 sign in as (\S+) · 密码 password (\S+)", printed
+            )
+            assert found, printed
+            base, username, password = found.groups()
+            assert f"{base}/track/?code=OS" in printed and "mobile ending" in printed
+            with httpx.Client(base_url=f"{base}/portal", follow_redirects=True) as portal:
+                form = re.search(r'name="csrf_token" value="([^"]+)"', portal.get("/login").text)
+                assert form is not None
+                queue = portal.post(
+                    "/login",
+                    data={"username": username, "password": password, "csrf_token": form[1]},
+                )
+                plan = ReplayPlan.of(load_scenario(DEMO_SCENARIO))
+                first = plan.filings[0]
+                assert first.clerk_username == username
+                filed_here = [f for f in plan.filings if f.branch_code == first.branch_code]
+                assert queue.url.path == "/portal/"
+                assert queue.text.count('data-test="filing"') == len(filed_here)
+            assert process.poll() is None  # still serving
+            process.send_signal(signal.SIGINT)
+            output, _ = process.communicate(timeout=30)
+        finally:
+            process.kill()
+        assert process.returncode == EXIT_COMPLETE
+        assert "已停止 stopped" in output
+
+    def test_without_a_terminal_it_exits_after_the_summary(self, demo: Run) -> None:
+        assert "sign in as" not in demo.output
+
+
+def _printed_until(process: subprocess.Popen[str], text: str) -> str:
+    """What `process` printed, up to and including the first line with `text` in it."""
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if text in line:
+            return "".join(lines)
+    pytest.fail(f"exited ({process.wait()}) without printing {text!r}: {''.join(lines)}")
 
 
 class TestBadScenario:

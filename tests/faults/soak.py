@@ -32,17 +32,18 @@ import kombu
 import pytest
 import sqlalchemy as sa
 
-from integrations.simulators.app import ALL_AGENCIES
+from integrations.agencies import AGENCIES, GATEWAYS
 from orchestrator.clock import CHINA
 from orchestrator.db import Database
-from orchestrator.deployment import Deployment
 from orchestrator.filings.models import Event, Filing, FilingStatus, Step, StepStatus
-from orchestrator.identity.models import Role
-from orchestrator.identity.service import ensure_branch, ensure_staff, issue_token
-from orchestrator.scenarios.models import trade_names
-from orchestrator.workflow import STEPS
+from orchestrator.identity.service import issue_token
+from orchestrator.notifications.models import OutboxMessage, OutboxStatus
+from orchestrator.tools.deployment import Deployment
+from orchestrator.tools.scenarios.names import trade_names
+from orchestrator.workflow import by_name
 from tests import services
-from tests.factories import filing_input
+from tests.factories import filing_input, graph_steps
+from tests.people import shouguang_branch, staff_at
 
 T = TypeVar("T")
 
@@ -223,6 +224,16 @@ class TcpProxy:
 
     close = cut
 
+    @contextmanager
+    def away(self) -> Iterator[int]:
+        """The service away for the block (`cut`), back after it (`resume`): how many
+        connections were dropped."""
+        dropped = self.cut()
+        try:
+            yield dropped
+        finally:
+            self.resume()
+
     def _accept(self, listener: socket.socket) -> None:
         while True:
             with self._lock:
@@ -325,6 +336,7 @@ class Audit:
     duplicates: int
     subject_duplicates: int
     effects: dict[str, int]  # agency -> keys acted on
+    texts: int  # texts the SMS gateway sent (one per key: `duplicates` counts any second)
     resumed_steps: int  # claimed again while running: an attempt died, or a message came twice
     redispatched_steps: int  # sent again by the sweeper: a message was lost (or late)
     claims: dict[tuple[int, str], list[tuple[datetime, str]]]  # (filing, step) -> (at, worker)
@@ -400,14 +412,8 @@ class Soak:
         """Migrate and create a clerk with a token (the processes are left to the caller)."""
         self.deployment.migrate()
         with self.database.transaction() as session:
-            branch = ensure_branch(
-                session, code="SG-ABC-01", name="农业银行寿光支行", bank_code="ABC",
-                district_code="370783",
-            )  # fmt: skip
-            clerk = ensure_staff(
-                session, username="wangfang", name="王芳", role=Role.CLERK,
-                district_code="370783", branch=branch,
-            )  # fmt: skip
+            branch = shouguang_branch(session, "SG-ABC-01", "农业银行寿光支行", "ABC")
+            clerk = staff_at(session, branch, "wangfang", "王芳")
             self.token = issue_token(session, clerk, now=datetime.now(CHINA), label="soak")
 
     def stop(self) -> None:
@@ -418,7 +424,7 @@ class Soak:
     def agencies(self, **behaviour: Any) -> None:
         """Give every simulated agency the same behaviour (latency_ms=..., ...)."""
         with httpx.Client(base_url=self.deployment.agencies_url, timeout=10) as sim:
-            for agency in ALL_AGENCIES:
+            for agency in AGENCIES:
                 sim.put(f"/_sim/{agency}/behaviour", json=behaviour).raise_for_status()
 
     def file(
@@ -568,6 +574,16 @@ class Soak:
         with self.database.transaction() as session:
             return [(c, n, str(s), a, e) for c, n, s, a, e in session.execute(query)]
 
+    def _wait_for_texts(self, timeout: float = 30) -> None:
+        """Until no text is left to send: the last filing's last text follows its commit."""
+        deadline = time.monotonic() + timeout
+        pending = sa.select(sa.func.count()).where(OutboxMessage.status == OutboxStatus.PENDING)
+        while True:
+            with self.database.transaction() as session:
+                if not session.scalar(pending) or time.monotonic() > deadline:
+                    return
+            time.sleep(0.1)
+
     def audit(self) -> Audit:
         """Count filings, steps, events and agency effects."""
         with self.database.transaction() as session:
@@ -587,8 +603,10 @@ class Soak:
                 claims.setdefault(key, []).append((at, detail.get("worker", "")))
             elif kind == "done":
                 done[key] += 1
+        self._wait_for_texts()
         with httpx.Client(base_url=self.deployment.agencies_url, timeout=10) as sim:
             report = sim.get("/_sim/effects").json()
+        effects = {agency: len(keys) for agency, keys in report["effects"].items()}
         return Audit(
             filings=len(filings),
             by_status=Counter(str(status) for _, status in filings),
@@ -596,11 +614,16 @@ class Soak:
             done_events=done,
             duplicates=int(report["duplicates"]),
             subject_duplicates=int(report["subject_duplicates"]),
-            effects={agency: len(keys) for agency, keys in report["effects"].items()},
+            effects={a: n for a, n in effects.items() if a not in GATEWAYS},
+            texts=sum(n for a, n in effects.items() if a in GATEWAYS),
             resumed_steps=len(steps_with.get("resumed", ())),
             redispatched_steps=len(steps_with.get("redispatched", ())),
             claims=claims,
         )
+
+
+# The `new_soak` fixture (conftest.py): `new_soak(workers=…, broker_url=…, env=…)`.
+NewSoak = Callable[..., Soak]
 
 
 def assert_nothing_lost_or_duplicated(soak: Soak, audit: Audit, filed: int) -> None:
@@ -610,12 +633,14 @@ def assert_nothing_lost_or_duplicated(soak: Soak, audit: Audit, filed: int) -> N
     assert audit.filings == filed, f"{audit.filings} filings in the database, {filed} filed"
     assert audit.tracking_codes == set(soak.filed)
     assert audit.by_status == Counter({str(FilingStatus.COMPLETE): filed}), audit.by_status
-    assert len(audit.done_events) == filed * len(STEPS)
+    assert len(audit.done_events) == filed * len(graph_steps())
     twice = {key: n for key, n in audit.done_events.items() if n != 1}
     assert not twice, f"steps done more than once: {twice}"
     assert audit.duplicates == 0
     assert audit.subject_duplicates == 0
-    assert audit.effects == {spec.agency: filed for spec in STEPS}, audit.effects
+    assert audit.effects == {by_name()[name].agency: filed for name in graph_steps()}, audit.effects
+    # Accepted, ready and the waybill: every soak filing is couriered, with all its materials.
+    assert audit.texts == 3 * filed, audit.texts
 
 
 def assert_no_server_error(soak: Soak) -> None:

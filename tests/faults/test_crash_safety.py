@@ -15,7 +15,6 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 from typing import NamedTuple
 
 import pytest
@@ -24,8 +23,8 @@ from orchestrator.celery_app import STEPS_QUEUE, SWEEP_QUEUE
 from orchestrator.settings import Settings
 from tests.faults.soak import (
     AGENCY_LATENCY,
-    FAST_RECOVERY,
     Kill,
+    NewSoak,
     Soak,
     TcpProxy,
     assert_no_server_error,
@@ -80,19 +79,13 @@ def running(soak: Soak) -> Iterator[Soak]:
 class TestWorkerCrashes:
     @pytest.mark.timeout(TIMEOUT)
     def test_sigkilled_workers_lose_no_filing_and_duplicate_no_effect(
-        self, soak_database: str, broker_vhost: str, tmp_path: Path
+        self, new_soak: NewSoak, broker_vhost: str
     ) -> None:
         count = FILINGS
         seed = soak_seed()
         rng = random.Random(seed)
         workers = 3
-        soak = Soak(
-            database_url=soak_database,
-            broker_url=broker_vhost,
-            workers=workers,
-            log_dir=tmp_path / "logs",
-            env=FAST_RECOVERY,
-        )
+        soak = new_soak(workers=workers)
         kills: list[Kill] = []
         with running(soak), ThreadPoolExecutor(1) as background:
             filing = background.submit(soak.file, count, per_second=FILINGS_PER_SECOND)
@@ -138,17 +131,11 @@ class TestWorkerCrashes:
 class TestBrokerOutage:
     @pytest.mark.timeout(TIMEOUT)
     def test_cut_broker_connections_lose_no_filing_and_duplicate_no_effect(
-        self, soak_database: str, broker_vhost: str, broker_proxy: TcpProxy, tmp_path: Path
+        self, new_soak: NewSoak, broker_vhost: str, broker_proxy: TcpProxy
     ) -> None:
         count = FILINGS
         workers = 3
-        soak = Soak(
-            database_url=soak_database,
-            broker_url=broker_proxy.url(broker_vhost),
-            workers=workers,
-            log_dir=tmp_path / "logs",
-            env=FAST_RECOVERY,
-        )
+        soak = new_soak(workers=workers, broker_url=broker_proxy.url(broker_vhost))
         dropped: list[int] = []
         with running(soak), ThreadPoolExecutor(1) as background:
             started = time.monotonic()
@@ -157,9 +144,9 @@ class TestBrokerOutage:
                 time.sleep(max(0.0, started + at * count / FILINGS_PER_SECOND - time.monotonic()))
                 # Each outage hits a connected deployment: every worker consumes again.
                 wait_for_consumers(broker_vhost, STEPS_QUEUE, workers, timeout=30)
-                dropped.append(broker_proxy.cut())
-                time.sleep(OUTAGE_SECONDS)  # the API goes on filing: its publishes fail
-                broker_proxy.resume()
+                with broker_proxy.away() as cut:
+                    dropped.append(cut)
+                    time.sleep(OUTAGE_SECONDS)  # the API goes on filing: its publishes fail
             filing.result()
             waited = soak.wait_until_complete(count, timeout=COMPLETION_TIMEOUT)
             # No worker hung by the outages: each consumes again, none sits on messages.
@@ -186,19 +173,15 @@ class TestBrokerOutage:
 class TestDatabaseOutage:
     @pytest.mark.timeout(TIMEOUT + 2 * DATABASE_OUTAGE_SECONDS)
     def test_cut_database_connections_lose_no_filing_and_duplicate_no_effect(
-        self, soak_database: str, broker_vhost: str, database_proxy: TcpProxy, tmp_path: Path
+        self, new_soak: NewSoak, soak_database: str, broker_vhost: str, database_proxy: TcpProxy
     ) -> None:
         count = FILINGS
         seed = soak_seed()
         rng = random.Random(seed)
         workers = 3
-        soak = Soak(
-            database_url=soak_database,
-            broker_url=broker_vhost,
-            workers=workers,
-            log_dir=tmp_path / "logs",
-            # Every process of the deployment reaches PostgreSQL through the proxy only.
-            env={**FAST_RECOVERY, "ONESTOP_DATABASE_URL": database_proxy.url(soak_database)},
+        # Every process of the deployment reaches PostgreSQL through the proxy only.
+        soak = new_soak(
+            workers=workers, env={"ONESTOP_DATABASE_URL": database_proxy.url(soak_database)}
         )
         kills: list[Kill | None] = []
         with running(soak), ThreadPoolExecutor(1) as background:
@@ -209,13 +192,12 @@ class TestDatabaseOutage:
             kills.append(_kill_a_busy_worker(soak, rng))
             _sleep_until(started + 0.3 * filing_time)
             under_load = Sessions.of(soak.database_sessions())
-            dropped = database_proxy.cut()
-            cut_at = time.monotonic()
-            # Every session of the deployment ends with its connection: none lingers.
-            wait_until(lambda: not soak.database_sessions(), timeout=10, what="sessions end")
-            kills.append(_kill_a_busy_worker(soak, rng))  # a worker dies while it is away
-            _sleep_until(cut_at + DATABASE_OUTAGE_SECONDS)
-            database_proxy.resume()
+            with database_proxy.away() as dropped:
+                cut_at = time.monotonic()
+                # Every session of the deployment ends with its connection: none lingers.
+                wait_until(lambda: not soak.database_sessions(), timeout=10, what="sessions end")
+                kills.append(_kill_a_busy_worker(soak, rng))  # a worker dies while it is away
+                _sleep_until(cut_at + DATABASE_OUTAGE_SECONDS)
             _sleep_until(time.monotonic() + 2)
             kills.append(_kill_a_busy_worker(soak, rng))
             filing.result()

@@ -26,8 +26,8 @@ from orchestrator.celery_app import STEPS_QUEUE
 from orchestrator.clock import CHINA
 from tests.faults.soak import (
     AGENCY_LATENCY,
-    FAST_RECOVERY,
     Kill,
+    NewSoak,
     Soak,
     assert_no_server_error,
     assert_nothing_lost_or_duplicated,
@@ -180,15 +180,9 @@ def kill_a_busy_worker(soak: Soak, up: Up, rng: random.Random) -> tuple[int, Kil
 class TestAWorkerKilledUnderUp:
     @pytest.mark.timeout(300)
     def test_is_replaced_while_the_api_answers_and_its_filings_complete(
-        self, soak_database: str, broker_vhost: str, tmp_path: Path
+        self, new_soak: NewSoak, broker_vhost: str, tmp_path: Path
     ) -> None:
-        soak = Soak(
-            database_url=soak_database,
-            broker_url=broker_vhost,
-            workers=WORKERS,
-            log_dir=tmp_path / "logs",
-            env=FAST_RECOVERY,
-        )
+        soak = new_soak(workers=WORKERS)
         soak.prepare()  # the clerk and their token; `up` migrates and starts the rest
         deployment = soak.deployment
         args = [

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from orchestrator.privacy import masked
+from tests.api import assert_unavailable
 from tests.factories import TRADE_NAMES, filing_input, resident_id
 from tests.faults.soak import Soak, TcpProxy, fresh_database, rabbitmq_vhost
 
@@ -158,27 +159,15 @@ def production(
             broker_proxy.close()
 
 
-def assert_unavailable(reply: httpx.Response) -> None:
-    assert reply.status_code == 503, reply.text
-    assert reply.headers["content-type"].startswith("application/json")
-    assert int(reply.headers["Retry-After"]) > 0
-    body = reply.json()
-    assert body["error"] == "database_unavailable" and body["message_zh"] and body["message_en"]
-
-
 class TestTheBrokerAway:
     def test_a_filing_is_accepted_and_the_sweeper_sends_it_on_later(
         self, production: Production
     ) -> None:
         application = production.new_application()
-        with production.client() as client:
-            production.broker.cut()
-            try:
-                started = time.monotonic()
-                reply = client.post("/api/v1/filings", json=application)
-                waited = time.monotonic() - started
-            finally:
-                production.broker.resume()
+        with production.client() as client, production.broker.away():
+            started = time.monotonic()
+            reply = client.post("/api/v1/filings", json=application)
+            waited = time.monotonic() - started
         assert reply.status_code == 201, reply.text
         assert waited < 10, f"the API took {waited:.1f} s to give up on the broker"
         filing = production.wait_until_complete(reply.json()["tracking_code"])
@@ -193,13 +182,10 @@ class TestTheDatabaseAway:
         application = production.new_application()
         with production.client() as client:
             assert client.get("/api/v1/filings").status_code == 200  # connections pooled
-            production.database.cut()
-            try:
+            with production.database.away():
                 assert_unavailable(client.get("/api/v1/filings"))
                 assert_unavailable(client.post("/api/v1/filings", json=application))
                 assert_unavailable(client.get("/api/v1/licences/91370783MA0000001X"))
-            finally:
-                production.database.resume()
             deadline = time.monotonic() + 10
             while (reply := client.get("/api/v1/filings")).status_code != 200:
                 assert reply.status_code == 503, reply.text

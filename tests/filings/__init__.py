@@ -1,0 +1,106 @@
+"""Filing through the service in the embedded mode, and watching it: what the workflow,
+portal, district-graph and resubmit tests share."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+
+from orchestrator.filings import service
+from orchestrator.filings.models import Event, Filing, FilingStatus, Step
+from orchestrator.filings.schemas import FilingInput
+from orchestrator.runtime import Runtime
+from tests.factories import TRADE_NAMES, filing_input
+from tests.people import BranchStaff
+
+
+def file(
+    rt: Runtime,
+    staff: BranchStaff,
+    /,
+    *,
+    trade_name: str | None = None,
+    dispatch: bool = True,
+    **overrides: Any,
+) -> str:
+    """File the default filing (with a fresh name) as the clerk; returns the tracking code."""
+    data = FilingInput.model_validate(
+        filing_input(company_name__trade_name=trade_name or next(TRADE_NAMES), **overrides)
+    )
+    with rt.database.transaction() as session:
+        filing = service.file_filing(
+            session,
+            actor=staff.clerk,
+            staff_id=staff.clerk_id,
+            data=data,
+            idempotency_key=None,
+            now=rt.clock.now(),
+            lease_until=rt.clock.after(rt.settings.step_lease_seconds),
+            calendar=rt.calendar,
+        ).filing
+        if not dispatch:  # as if the process died between commit and publish
+            session.info["after_commit"].clear()
+        return filing.tracking_code
+
+
+def file_undispatched(rt: Runtime, staff: BranchStaff, /, **overrides: Any) -> str:
+    """File as if the process died before dispatching any work, and as if the sweeper had
+    just looked: no worker touches the filing for a minute."""
+    code = file(rt, staff, dispatch=False, **overrides)
+    with rt.database.transaction() as session:
+        filing_id = select(Filing.id).where(Filing.tracking_code == code).scalar_subquery()
+        session.execute(
+            update(Step)
+            .where(Step.filing_id == filing_id, Step.next_check_at.is_not(None))
+            .values(next_check_at=rt.clock.now() + timedelta(minutes=1))
+        )
+    return code
+
+
+def wait_for(rt: Runtime, code: str, done: Callable[[Filing], bool], timeout: float = 20) -> Filing:
+    """Poll the database until `done(filing)` holds; fail with the filing's steps if not."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with rt.database.transaction() as session:
+            filing = session.scalars(select(Filing).where(Filing.tracking_code == code)).one()
+            filing.steps, filing.materials  # noqa: B018 - load before the session closes
+            if done(filing):
+                return filing
+            if time.monotonic() > deadline:
+                steps = {s.name: (s.status.value, s.last_error, s.reason) for s in filing.steps}
+                pytest.fail(f"filing {code} stuck in {filing.status}: {steps}")
+        time.sleep(0.05)
+
+
+def complete(filing: Filing) -> bool:
+    return filing.status == FilingStatus.COMPLETE
+
+
+def events(rt: Runtime, code: str) -> list[Event]:
+    with rt.database.transaction() as session:
+        filing = session.scalars(select(Filing).where(Filing.tracking_code == code)).one()
+        return list(
+            session.scalars(select(Event).where(Event.filing_id == filing.id).order_by(Event.id))
+        )
+
+
+def simulators(rt: Runtime) -> httpx.Client:
+    assert rt.agencies_url
+    return httpx.Client(base_url=rt.agencies_url, timeout=5)
+
+
+def set_behaviour(rt: Runtime, agency: str, **behaviour: Any) -> None:
+    with simulators(rt) as sim:
+        sim.put(f"/_sim/{agency}/behaviour", json=behaviour).raise_for_status()
+
+
+def duplicate_effects(rt: Runtime) -> int:
+    with simulators(rt) as sim:
+        report = sim.get("/_sim/effects").json()
+    return int(report["duplicates"]) + int(report["subject_duplicates"])

@@ -18,6 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from integrations.codes import gb11643_check_char, gb32100_check_char
 from integrations.registration_form import MAX_REGISTERED_CAPITAL_FEN
 from orchestrator.clock import CHINA
+from orchestrator.filings.acceptance import AcceptedFiling, accept, application_of, supplemented
 from orchestrator.filings.fields import CreditCode, Mobile, ResidentId
 from orchestrator.filings.materials import assess_material_codes, assess_materials
 from orchestrator.filings.messages import ERROR_MESSAGES
@@ -25,12 +26,8 @@ from orchestrator.filings.schemas import (
     MAX_LISTED_CODES,
     MAX_PEOPLE,
     MAX_SCOPE_ITEMS,
-    AcceptedFiling,
     BranchPickup,
     FilingInput,
-    accept,
-    application_of,
-    supplemented,
 )
 from orchestrator.reference import load_reference
 from orchestrator.validation import FieldError, field_errors, field_errors_from_dicts

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import event, select
 
@@ -46,12 +46,18 @@ def claimed(rt: Runtime, step_id: int, *, after: timedelta, redelivered: bool = 
     return work is not None
 
 
+def claimed_registration(rt: Runtime, staff: BranchStaff) -> int:
+    """The registration of a new filing, claimed for its first attempt: its step id."""
+    step_id = registration_of(rt, file_undispatched(rt, staff))
+    assert claimed(rt, step_id, after=timedelta(0))
+    return step_id
+
+
 class TestRunningStep:
     def test_a_second_message_inside_the_lease_is_a_duplicate(
         self, onestop: Runtime, branch_staff: BranchStaff
     ) -> None:
-        step_id = registration_of(onestop, file_undispatched(onestop, branch_staff))
-        assert claimed(onestop, step_id, after=timedelta(0))
+        step_id = claimed_registration(onestop, branch_staff)
         assert not claimed(onestop, step_id, after=timedelta(seconds=5))
         assert step_kinds(onestop, step_id).count("started") == 1
         assert "resumed" not in step_kinds(onestop, step_id)
@@ -59,16 +65,14 @@ class TestRunningStep:
     def test_a_redelivered_message_takes_it_over_at_once(
         self, onestop: Runtime, branch_staff: BranchStaff
     ) -> None:
-        step_id = registration_of(onestop, file_undispatched(onestop, branch_staff))
-        assert claimed(onestop, step_id, after=timedelta(0))
+        step_id = claimed_registration(onestop, branch_staff)
         assert claimed(onestop, step_id, after=timedelta(seconds=5), redelivered=True)
         assert step_kinds(onestop, step_id)[-2:] == ["started", "resumed"]
 
     def test_any_message_takes_it_over_once_the_lease_ran_out(
         self, onestop: Runtime, branch_staff: BranchStaff
     ) -> None:
-        step_id = registration_of(onestop, file_undispatched(onestop, branch_staff))
-        assert claimed(onestop, step_id, after=timedelta(0))
+        step_id = claimed_registration(onestop, branch_staff)
         assert claimed(onestop, step_id, after=LEASE + timedelta(seconds=1))
 
 
@@ -136,8 +140,8 @@ class TestStepsMadeReady:
         code = file_undispatched(onestop, branch_staff)
         statements: list[str] = []
         taken = self.succeed_registration(onestop, code, statements)
-        assert [w.name for w in taken] == [
-            "seal", "tax", "social_insurance", "medical_insurance", "housing_fund",
+        assert [w.name for w in taken] == [  # Shouguang's graph: the seal design is filed first
+            "seal_design", "tax", "social_insurance", "medical_insurance", "housing_fund",
         ]  # fmt: skip
         registered = {"registration": {"credit_code": "91370783MA3C7RX41T"}}
         assert all(w.results == registered for w in taken)
@@ -155,7 +159,7 @@ class TestStepsMadeReady:
                 )
             ).all()
         workers = {step: detail.get("worker") for step, detail in started}
-        assert workers["seal"] == "celery@a"  # this task carries it on
+        assert workers["seal_design"] == "celery@a"  # this task carries it on
         assert workers["tax"] is None  # whoever receives its message
 
     def test_a_step_lacking_a_material_is_blocked_not_taken(
@@ -175,15 +179,21 @@ class TestStepsMadeReady:
         assert blocked == ["housing_fund"]
 
 
+def _swept_registration(rt: Runtime, staff: BranchStaff) -> tuple[int, datetime]:
+    """A filing's registration, claimed, then swept once its lease ran out; its step id and
+    the instant of the sweep."""
+    step_id = claimed_registration(rt, staff)
+    later = rt.clock.now() + LEASE + timedelta(seconds=1)
+    with rt.database.transaction() as session:
+        assert step_id in sweep(session, now=later, lease_until=later + LEASE)
+    return step_id, later
+
+
 class TestSweptStep:
     def test_the_sweeper_frees_a_step_whose_attempt_outlived_its_lease(
         self, onestop: Runtime, branch_staff: BranchStaff
     ) -> None:
-        step_id = registration_of(onestop, file_undispatched(onestop, branch_staff))
-        assert claimed(onestop, step_id, after=timedelta(0))
-        later = onestop.clock.now() + LEASE + timedelta(seconds=1)
-        with onestop.database.transaction() as session:
-            assert step_id in sweep(session, now=later, lease_until=later + LEASE)
+        step_id, _ = _swept_registration(onestop, branch_staff)
         with onestop.database.transaction() as session:
             step = session.get(Step, step_id)
             assert step is not None and step.status == StepStatus.READY
@@ -193,11 +203,7 @@ class TestSweptStep:
     def test_a_late_outcome_of_the_presumed_lost_attempt_still_lands(
         self, onestop: Runtime, branch_staff: BranchStaff
     ) -> None:
-        step_id = registration_of(onestop, file_undispatched(onestop, branch_staff))
-        assert claimed(onestop, step_id, after=timedelta(0))
-        later = onestop.clock.now() + LEASE + timedelta(seconds=1)
-        with onestop.database.transaction() as session:
-            sweep(session, now=later, lease_until=later + LEASE)
+        step_id, later = _swept_registration(onestop, branch_staff)
         with onestop.database.connection() as conn:
             ready = transitions.succeed(
                 conn, step_id, {"credit_code": "x"}, now=later, lease_until=later + LEASE
@@ -210,8 +216,7 @@ class TestHistoryOfAResult:
     def test_long_texts_go_into_the_history_as_digests_and_stay_whole_in_the_step(
         self, onestop: Runtime, branch_staff: BranchStaff
     ) -> None:
-        step_id = registration_of(onestop, file_undispatched(onestop, branch_staff))
-        assert claimed(onestop, step_id, after=timedelta(0))
+        step_id = claimed_registration(onestop, branch_staff)
         image = "iVBORw0KGgo" + "A" * 5000
         result = {"credit_code": "x", "seals": [{"no": "1", "specimen": image}]}
         now = onestop.clock.now()

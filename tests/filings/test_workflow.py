@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 from celery.signals import task_prerun
 from sqlalchemy import select
@@ -17,90 +15,43 @@ from integrations.base import Done
 from integrations.codes import is_valid_uscc
 from orchestrator import runtime
 from orchestrator.errors import Conflict
-from orchestrator.filings import service, tasks, transitions
+from orchestrator.filings import service, transitions
 from orchestrator.filings.models import Event, Filing, FilingStatus, Step, StepStatus
-from orchestrator.filings.schemas import FilingInput
+from orchestrator.reference import load_reference
 from orchestrator.runtime import Runtime
-from orchestrator.workflow import STEPS
-from tests.api import file_undispatched
-from tests.factories import TRADE_NAMES, filing_input
+from orchestrator.tasks import filings as filing_tasks
+from tests.factories import TRADE_NAMES, filing_input, graph_steps
+from tests.filings import (
+    complete,
+    duplicate_effects,
+    events,
+    file,
+    file_undispatched,
+    set_behaviour,
+    wait_for,
+)
 from tests.filings.misbehaving import misbehaving
 from tests.people import BranchStaff
-
-
-def file(
-    rt: Runtime,
-    staff: BranchStaff,
-    *,
-    trade_name: str | None = None,
-    dispatch: bool = True,
-    **overrides: Any,
-) -> str:
-    """File the default filing (with a fresh name) as the clerk; returns the tracking code."""
-    data = FilingInput.model_validate(
-        filing_input(company_name__trade_name=trade_name or next(TRADE_NAMES), **overrides)
-    )
-    with rt.database.transaction() as session:
-        filing = service.file_filing(
-            session,
-            actor=staff.clerk,
-            staff_id=staff.clerk_id,
-            data=data,
-            idempotency_key=None,
-            now=rt.clock.now(),
-            lease_until=rt.clock.after(rt.settings.step_lease_seconds),
-            calendar=rt.calendar,
-        ).filing
-        if not dispatch:  # as if the process died between commit and publish
-            session.info["after_commit"].clear()
-        return filing.tracking_code
-
-
-def wait_for(rt: Runtime, code: str, done: Callable[[Filing], bool], timeout: float = 20) -> Filing:
-    """Poll the database until `done(filing)` holds; fail with the filing's steps if not."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with rt.database.transaction() as session:
-            filing = session.scalars(select(Filing).where(Filing.tracking_code == code)).one()
-            filing.steps, filing.materials  # noqa: B018 - load before the session closes
-            if done(filing):
-                return filing
-            if time.monotonic() > deadline:
-                steps = {s.name: (s.status.value, s.last_error, s.reason) for s in filing.steps}
-                pytest.fail(f"filing {code} stuck in {filing.status}: {steps}")
-        time.sleep(0.05)
-
-
-def complete(filing: Filing) -> bool:
-    return filing.status == FilingStatus.COMPLETE
 
 
 def _tax(filing: Filing) -> Step:
     return next(s for s in filing.steps if s.name == "tax")
 
 
-def events(rt: Runtime, code: str) -> list[Event]:
+def _supplement(
+    rt: Runtime, staff: BranchStaff, code: str, material: str, data: dict[str, Any]
+) -> None:
+    """The branch clerk supplies `material` (with `data`) to the filing `code`, now."""
     with rt.database.transaction() as session:
-        filing = session.scalars(select(Filing).where(Filing.tracking_code == code)).one()
-        return list(
-            session.scalars(select(Event).where(Event.filing_id == filing.id).order_by(Event.id))
+        service.supplement_material(
+            session,
+            actor=staff.clerk,
+            tracking_code=code,
+            material_code=material,
+            data=data,
+            now=rt.clock.now(),
+            lease_until=rt.clock.now(),
         )
-
-
-def simulators(rt: Runtime) -> httpx.Client:
-    assert rt.agencies_url
-    return httpx.Client(base_url=rt.agencies_url, timeout=5)
-
-
-def set_behaviour(rt: Runtime, agency: str, **behaviour: Any) -> None:
-    with simulators(rt) as sim:
-        sim.put(f"/_sim/{agency}/behaviour", json=behaviour).raise_for_status()
-
-
-def duplicate_effects(rt: Runtime) -> int:
-    with simulators(rt) as sim:
-        report = sim.get("/_sim/effects").json()
-    return int(report["duplicates"]) + int(report["subject_duplicates"])
 
 
 class TestHappyPath:
@@ -109,7 +60,7 @@ class TestHappyPath:
     ) -> None:
         code = file(onestop, branch_staff)
         filing = wait_for(onestop, code, complete)
-        assert [s.status for s in filing.steps] == [StepStatus.DONE] * len(STEPS)
+        assert [s.status for s in filing.steps] == [StepStatus.DONE] * len(graph_steps())
         assert filing.credit_code is not None and is_valid_uscc(filing.credit_code)
         assert filing.ready_at is not None and filing.completed_at is not None
         assert filing.accepted_at <= filing.ready_at <= filing.completed_at
@@ -118,20 +69,15 @@ class TestHappyPath:
     def test_delivery_waits_for_every_agency_step(
         self, onestop: Runtime, branch_staff: BranchStaff
     ) -> None:
-        code = file(onestop, branch_staff)
-        wait_for(onestop, code, complete)
-        history = events(onestop, code)
+        history = _history_of_a_completed_filing(onestop, branch_staff)
         done_at = {e.step: e.id for e in history if e.kind == "done"}
         delivery_ready = next(e.id for e in history if e.kind == "ready" and e.step == "delivery")
-        for need in (
-            "bank_account",
-            "tax",
-            "social_insurance",
-            "medical_insurance",
-            "housing_fund",
-        ):
+        for need in SHOUGUANG.needs["delivery"]:
             assert done_at[need] < delivery_ready
-        assert done_at["registration"] < done_at["seal"] < done_at["bank_account"]
+        # Shouguang's graph: the account opens with the filed impressions and the pre-check.
+        assert done_at["registration"] < done_at["seal_design"] < done_at["bank_account"]
+        assert done_at["bank_precheck"] < done_at["bank_account"]
+        assert done_at["seal_design"] < done_at["seal"]
 
     def test_a_task_carries_on_with_one_ready_step_and_sends_the_others_in_one_message(
         self, onestop: Runtime, branch_staff: BranchStaff
@@ -153,30 +99,32 @@ class TestHappyPath:
             task_prerun.disconnect(count)
         ours = {step.id: step.name for step in filing.steps}
         sent = [sorted(ours[i] for i in ids) for ids in messages if set(ids) <= set(ours)]
-        # Registration's message; after it, one for the four parallel steps beside seal.
-        # Seal, bank account and delivery ride on the task of the step before them.
-        assert sorted(sent) == [
-            ["housing_fund", "medical_insurance", "social_insurance", "tax"],
-            ["registration"],
-        ]
+        # Registration's message and the pre-check's (the roots of Shouguang's graph); after
+        # registration, one for the four parallel steps beside the seal design. The design,
+        # the engraving and delivery ride on the task of the step before them, and so does
+        # the account, unless the design and the engraving were both ready at once: then the
+        # account has a message of its own.
+        assert ["registration"] in sent and ["bank_precheck"] in sent
+        assert ["housing_fund", "medical_insurance", "social_insurance", "tax"] in sent
+        assert len(sent) == 3 or (len(sent) == 4 and ["bank_account"] in sent), sent
 
     def test_every_transition_is_an_event_with_time_and_actor(
         self, onestop: Runtime, branch_staff: BranchStaff
     ) -> None:
-        code = file(onestop, branch_staff)
-        wait_for(onestop, code, complete)
-        history = events(onestop, code)
+        history = _history_of_a_completed_filing(onestop, branch_staff)
         kinds = [e.kind for e in history]
         assert kinds[0] == "accepted" and history[0].actor == "staff:wangfang"
-        assert kinds.count("started") == len(STEPS)
-        assert kinds.count("done") == len(STEPS)
+        assert kinds.count("started") == len(graph_steps())
+        assert kinds.count("done") == len(graph_steps())
         assert kinds[-2:] == ["done", "complete"]
         assert "filing_ready" in kinds
         assert all(e.at is not None and e.actor for e in history)
 
 
+SHOUGUANG = load_reference().graph_of("370783")  # the branch staff's district
+
 # Every step but housing fund's that delivery waits for.
-OTHER_BRANCHES = tuple(s.name for s in STEPS if s.name not in ("housing_fund", "delivery"))
+OTHER_BRANCHES = tuple(s for s in graph_steps() if s not in ("housing_fund", "delivery"))
 
 
 class TestMaterialsToSupplement:
@@ -196,16 +144,7 @@ class TestMaterialsToSupplement:
         statuses = {s.name: s.status for s in filing.steps}
         assert statuses["delivery"] == StepStatus.WAITING
         assert filing.ready_at is None
-        with onestop.database.transaction() as session:
-            service.supplement_material(
-                session,
-                actor=branch_staff.clerk,
-                tracking_code=code,
-                material_code="housing_fund_authorisation",
-                data={},
-                now=onestop.clock.now(),
-                lease_until=onestop.clock.now(),
-            )
+        _supplement(onestop, branch_staff, code, "housing_fund_authorisation", {})
         wait_for(onestop, code, complete)
 
     def test_an_agency_asking_for_a_material_blocks_until_supplied_with_its_data(
@@ -219,16 +158,7 @@ class TestMaterialsToSupplement:
             lambda f: {s.name: s.status for s in f.steps}["tax"] == StepStatus.BLOCKED,
         )
         assert {m.code: m.status.value for m in filing.materials}["finance_tax_agents"] == "missing"
-        with onestop.database.transaction() as session:
-            service.supplement_material(
-                session,
-                actor=branch_staff.clerk,
-                tracking_code=code,
-                material_code="finance_tax_agents",
-                data={"finance_officer": officer},
-                now=onestop.clock.now(),
-                lease_until=onestop.clock.now(),
-            )
+        _supplement(onestop, branch_staff, code, "finance_tax_agents", {"finance_officer": officer})
         filing = wait_for(onestop, code, complete)
         assert filing.payload["finance_officer"]["id_number"] == officer["id_number"]
         assert duplicate_effects(onestop) == 0
@@ -246,7 +176,23 @@ class TestRejection:
         registration = filing.steps[0]
         assert registration.status == StepStatus.REJECTED
         assert registration.reason
-        assert all(s.status == StepStatus.WAITING for s in filing.steps[1:])
+        # Everything after registration waits; the bank's pre-check, beside it, may be done.
+        after = {n for n in SHOUGUANG.needs if "registration" in SHOUGUANG.upstream(n)}
+        assert all(s.status == StepStatus.WAITING for s in filing.steps if s.name in after)
+
+
+def _history_of_a_completed_filing(rt: Runtime, staff: BranchStaff) -> list[Event]:
+    """File the default filing, wait until it is complete; its events in order."""
+    code = file(rt, staff)
+    wait_for(rt, code, complete)
+    return events(rt, code)
+
+
+def _complete_once(rt: Runtime, codes: list[str]) -> None:
+    """Every filing completes, and no agency acted twice for any."""
+    for code in codes:
+        wait_for(rt, code, complete, timeout=40)
+    assert duplicate_effects(rt) == 0
 
 
 class TestFaults:
@@ -259,19 +205,14 @@ class TestFaults:
         for code in codes:
             wait_for(onestop, code, lambda f: _tax(f).last_error is not None)
         set_behaviour(onestop, "tax", transient_error_rate=0.5)
-        for code in codes:
-            wait_for(onestop, code, complete, timeout=40)
-            assert any(e.kind == "retry_scheduled" for e in events(onestop, code))
-        assert duplicate_effects(onestop) == 0
+        _complete_once(onestop, codes)
+        assert all(any(e.kind == "retry_scheduled" for e in events(onestop, c)) for c in codes)
 
     def test_lost_replies_are_recovered_by_asking_the_agency(
         self, onestop: Runtime, branch_staff: BranchStaff
     ) -> None:
         set_behaviour(onestop, "bank_account", lost_reply_rate=0.7)
-        codes = [file(onestop, branch_staff) for _ in range(3)]
-        for code in codes:
-            wait_for(onestop, code, complete, timeout=40)
-        assert duplicate_effects(onestop) == 0
+        _complete_once(onestop, [file(onestop, branch_staff) for _ in range(3)])
 
     def test_garbage_from_soap_agencies_costs_retries_never_a_step(
         self, onestop: Runtime, branch_staff: BranchStaff
@@ -312,9 +253,8 @@ class TestFaults:
         self, onestop: Runtime, branch_staff: BranchStaff
     ) -> None:
         set_behaviour(onestop, "seal", latency_ms=600, sync_limit_ms=100)
-        code = file(onestop, branch_staff)
-        wait_for(onestop, code, complete)
-        kinds = [e.kind for e in events(onestop, code) if e.step == "seal"]
+        history = _history_of_a_completed_filing(onestop, branch_staff)
+        kinds = [e.kind for e in history if e.step == "seal"]
         assert kinds == ["ready", "started", "submitted", "done"]
 
     def test_a_step_whose_message_was_lost_is_swept(
@@ -327,7 +267,7 @@ class TestFaults:
     def test_duplicate_messages_change_nothing(
         self, onestop: Runtime, branch_staff: BranchStaff
     ) -> None:
-        from orchestrator.filings.tasks import run_step
+        from orchestrator.tasks.filings import run_step
 
         code = file(onestop, branch_staff, dispatch=False)
         with onestop.database.transaction() as session:
@@ -398,19 +338,21 @@ class TestRedeliveredBranches:
         with onestop.database.connection() as conn:
             registration = transitions.claim(conn, step_id, now=now, lease_until=lease_until)
         assert registration is not None
-        outcome = tasks._ask_agency(registration)
+        outcome = filing_tasks._ask_agency(registration)
         assert isinstance(outcome, Done)
         with onestop.database.connection() as conn:
             _, *branches = transitions.succeed_and_take(
                 conn, registration, dict(outcome.result), now=now, lease_until=lease_until
             )
         # The worker that received the branches reached the tax bureau, then died.
-        tasks._ask_agency(branches[0])
-        tasks.run_claimed.push_request(delivery_info={"redelivered": True}, hostname="celery@b")
+        filing_tasks._ask_agency(branches[0])
+        filing_tasks.run_claimed.push_request(
+            delivery_info={"redelivered": True}, hostname="celery@b"
+        )
         try:
-            tasks.run_claimed.run([dataclasses.asdict(work) for work in branches])
+            filing_tasks.run_claimed.run([dataclasses.asdict(work) for work in branches])
         finally:
-            tasks.run_claimed.pop_request()
+            filing_tasks.run_claimed.pop_request()
         history = events(onestop, code)
         for work in branches:
             kinds = [e.kind for e in history if e.step == work.name]

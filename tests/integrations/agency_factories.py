@@ -11,6 +11,7 @@ from integrations.base import AgencyAdapter
 from integrations.codes import USCC_ALPHABET, gb11643_check_char, gb32100_check_char
 from integrations.requests import (
     BankAccountRequest,
+    BankPrecheckRequest,
     CourierRequest,
     HousingFundRequest,
     MedicalInsuranceRequest,
@@ -151,6 +152,17 @@ def bank_account_request(**overrides: Any) -> BankAccountRequest:
     return BankAccountRequest(**{**fields, **overrides})
 
 
+def bank_precheck_request(**overrides: Any) -> BankPrecheckRequest:
+    fields: dict[str, Any] = {
+        "company_name": "寿光市瑞泽农业科技有限公司",
+        "bank_code": "ICBC",
+        "branch_code": "1607-0012",
+        "legal_representative": person(),
+        "shareholders": (shareholder("张伟", 60.0), shareholder("李娜", 40.0)),
+    }
+    return BankPrecheckRequest(**{**fields, **overrides})
+
+
 def _unit(**fields: Any) -> dict[str, Any]:
     """The company as every unit registration names it, with the agency's `fields`."""
     return {
@@ -195,6 +207,8 @@ def courier_request(**overrides: Any) -> CourierRequest:
 
 REQUEST_FACTORIES = {
     "registration": registration_request,
+    "bank_precheck": bank_precheck_request,
+    "seal_design": seal_request,
     "seal": seal_request,
     "bank_account": bank_account_request,
     "tax": tax_request,
@@ -206,6 +220,8 @@ REQUEST_FACTORIES = {
 
 RESULT_KEYS = {
     "registration": {"credit_code", "licence_id"},
+    "bank_precheck": {"precheck_no", "bank_code"},
+    "seal_design": {"seal_codes", "seal_specimens"},
     "seal": {"seal_codes", "seal_specimens"},
     "bank_account": {"account_number", "bank_code"},
     "tax": {"taxpayer_id", "taxpayer_type", "invoice_quota", "ukey_serial"},

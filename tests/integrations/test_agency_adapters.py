@@ -19,8 +19,9 @@ from integrations.base import (
 )
 from integrations.codes import is_valid_uscc, luhn_check_digit
 from integrations.registry import build_adapters, close_adapters
-from integrations.requests import StaffMember
+from integrations.requests import SealRequest, StaffMember
 from integrations.simulators.server import BackgroundServer
+from orchestrator.filings.agency_requests import reserved_specimens
 from orchestrator.reference import load_reference
 from tests.integrations.agency_factories import (
     DISTRICT,
@@ -28,7 +29,9 @@ from tests.integrations.agency_factories import (
     RESULT_KEYS,
     Adapters,
     bank_account_request,
+    bank_precheck_request,
     courier_request,
+    credit_code,
     housing_fund_request,
     medical_insurance_request,
     new_key,
@@ -46,6 +49,13 @@ from tests.integrations.conftest import SimControl
 
 AGENCIES = list(REQUEST_FACTORIES)
 ROSTER_AGENCIES = ["social_insurance", "medical_insurance", "housing_fund"]
+
+
+def rejection(adapter: AgencyAdapter[Any], request: Any) -> RejectedError:
+    """The agency's rejection of `request` submitted under a new key (none fails the test)."""
+    with pytest.raises(RejectedError) as caught:
+        adapter.submit(request, idempotency_key=new_key())
+    return caught.value
 
 
 def wait_done(adapter: AgencyAdapter[Any], key: str, *, limit: float = 5.0) -> Done:
@@ -233,14 +243,41 @@ class TestRegistration:
         assert isinstance(code, str) and is_valid_uscc(code)
         assert code.startswith("91" + DISTRICT)
 
-    def test_rejects_a_trade_name_registered_in_the_district(
-        self, adapters: Adapters, sim: SimControl
+    @pytest.mark.parametrize(
+        ("changes", "code", "said"),
+        [
+            pytest.param(
+                {"company_name": "寿光市鑫达食品有限公司"},
+                "name_conflict",
+                "寿光市鑫达农业科技有限公司",
+                id="a trade name registered in the district",
+            ),
+            pytest.param(
+                {"address": "浙江省宁波市江北区人民路1号"},  # Shouguang's bureau
+                "address_outside_district",
+                "寿光市",
+                id="a domicile outside the bureau's district",
+            ),
+            pytest.param(
+                {"company_name": f"寿光{trade_name()}中国农业有限公司"},
+                "prohibited_word",
+                "中国",
+                id="a prohibited word",
+            ),
+            pytest.param(
+                {"legal_representative": person(id_number="370783198806010010")},
+                "invalid_id_number",
+                "370783198806010010",
+                id="an invalid resident ID",
+            ),
+        ],
+    )
+    def test_rejects(
+        self, changes: dict[str, Any], code: str, said: str, adapters: Adapters, sim: SimControl
     ) -> None:
-        request = registration_request(company_name="寿光市鑫达食品有限公司")
-        with pytest.raises(RejectedError) as caught:
-            adapters["registration"].submit(request, idempotency_key=new_key())
-        assert caught.value.code == "name_conflict"
-        assert "寿光市鑫达农业科技有限公司" in caught.value.message
+        refusal = rejection(adapters["registration"], registration_request(**changes))
+        assert refusal.code == code
+        assert said in refusal.message
 
     def test_the_same_trade_name_is_free_in_another_district(
         self, adapters: Adapters, sim: SimControl
@@ -252,15 +289,6 @@ class TestRegistration:
         )
         assert isinstance(adapters["registration"].submit(request, idempotency_key=new_key()), Done)
 
-    def test_rejects_a_domicile_outside_the_bureaus_district(
-        self, adapters: Adapters, sim: SimControl
-    ) -> None:
-        request = registration_request(address="浙江省宁波市江北区人民路1号")  # Shouguang's bureau
-        with pytest.raises(RejectedError) as caught:
-            adapters["registration"].submit(request, idempotency_key=new_key())
-        assert caught.value.code == "address_outside_district"
-        assert "寿光市" in caught.value.message
-
     def test_a_new_registration_takes_its_trade_name(
         self, adapters: Adapters, sim: SimControl
     ) -> None:
@@ -268,24 +296,8 @@ class TestRegistration:
         first = registration_request(company_name=f"寿光市{name}农业科技有限公司")
         second = registration_request(company_name=f"山东{name}物流有限公司")
         adapters["registration"].submit(first, idempotency_key=new_key())
-        with pytest.raises(RejectedError) as caught:
-            adapters["registration"].submit(second, idempotency_key=new_key())
-        assert caught.value.code == "name_conflict"
-
-    def test_rejects_a_prohibited_word(self, adapters: Adapters, sim: SimControl) -> None:
-        request = registration_request(company_name=f"寿光{trade_name()}中国农业有限公司")
-        with pytest.raises(RejectedError) as caught:
-            adapters["registration"].submit(request, idempotency_key=new_key())
-        assert caught.value.code == "prohibited_word"
-        assert "中国" in caught.value.message
-
-    def test_rejects_an_invalid_resident_id(self, adapters: Adapters, sim: SimControl) -> None:
-        bad = person(id_number="370783198806010010")
-        with pytest.raises(RejectedError) as caught:
-            adapters["registration"].submit(
-                registration_request(legal_representative=bad), idempotency_key=new_key()
-            )
-        assert caught.value.code == "invalid_id_number"
+        refusal = rejection(adapters["registration"], second)
+        assert refusal.code == "name_conflict"
 
     def test_a_rejection_does_not_use_the_key_up(self, adapters: Adapters, sim: SimControl) -> None:
         key = new_key()
@@ -309,9 +321,9 @@ class TestUnitRegistrations:
         self, agency: str, adapters: Adapters, sim: SimControl
     ) -> None:
         request = REQUEST_FACTORIES[agency](credit_code="91370783MA3C0DE00X")
-        with pytest.raises(RejectedError) as caught:
-            adapters[agency].submit(request, idempotency_key=new_key())
-        assert caught.value.code == "invalid_credit_code"
+        refusal = rejection(adapters[agency], request)
+        assert refusal.code == "invalid_credit_code"
+        assert refusal.fields == ("credit_code",)
         assert sim.effects(agency) == {}
 
     @pytest.mark.parametrize("agency", ROSTER_AGENCIES)
@@ -319,9 +331,9 @@ class TestUnitRegistrations:
         self, agency: str, adapters: Adapters, sim: SimControl
     ) -> None:
         request = REQUEST_FACTORIES[agency](staff=staff(1) * 2)
-        with pytest.raises(RejectedError) as caught:
-            adapters[agency].submit(request, idempotency_key=new_key())
-        assert caught.value.code == "duplicate_employee"
+        refusal = rejection(adapters[agency], request)
+        assert refusal.code == "duplicate_employee"
+        assert refusal.fields == ("staff.0.id_number", "staff.1.id_number")  # either is wrong
 
     @pytest.mark.parametrize("agency", ROSTER_AGENCIES)
     def test_a_roster_with_an_invalid_resident_id_is_refused(
@@ -330,11 +342,11 @@ class TestUnitRegistrations:
         valid = resident_id()
         wrong_check = valid[:-1] + ("0" if valid[-1] != "0" else "1")
         request = REQUEST_FACTORIES[agency](
-            staff=(StaffMember(name="赵某", id_number=wrong_check),)
+            staff=(*staff(1), StaffMember(name="赵某", id_number=wrong_check))
         )
-        with pytest.raises(RejectedError) as caught:
-            adapters[agency].submit(request, idempotency_key=new_key())
-        assert caught.value.code == "invalid_id_number" and "赵某" in caught.value.message
+        refusal = rejection(adapters[agency], request)
+        assert refusal.code == "invalid_id_number" and "赵某" in refusal.message
+        assert refusal.fields == ("staff.1.id_number",)
 
     @pytest.mark.parametrize(
         ("agency", "number", "form"),
@@ -362,11 +374,9 @@ class TestUnitRegistrations:
 
 class TestOtherRules:
     def test_seal_rejects_an_invalid_credit_code(self, adapters: Adapters, sim: SimControl) -> None:
-        with pytest.raises(RejectedError) as caught:
-            adapters["seal"].submit(
-                seal_request(credit_code="91370783MA3C0DE00X"), idempotency_key=new_key()
-            )
-        assert caught.value.code == "invalid_credit_code"
+        refusal = rejection(adapters["seal"], seal_request(credit_code="91370783MA3C0DE00X"))
+        assert refusal.code == "invalid_credit_code"
+        assert refusal.fields == ("credit_code",)
 
     def test_seal_returns_one_code_per_kind(self, adapters: Adapters, sim: SimControl) -> None:
         outcome = adapters["seal"].submit(
@@ -406,15 +416,24 @@ class TestOtherRules:
             if luhn:
                 assert luhn_check_digit(number[:-1]) == number[-1]
 
+    @pytest.mark.parametrize("agency", ["bank_account", "bank_precheck"])
     def test_bank_refuses_a_blacklisted_shareholder(
-        self, adapters: Adapters, sim: SimControl
+        self, agency: str, adapters: Adapters, sim: SimControl
     ) -> None:
         listed = shareholder("赵某", 30.0, id_number="370783197503124019")
-        request = bank_account_request(shareholders=(shareholder("张伟", 70.0), listed))
-        with pytest.raises(RejectedError) as caught:
-            adapters["bank_account"].submit(request, idempotency_key=new_key())
-        assert caught.value.code == "blacklisted_person"
-        assert "赵某" in caught.value.message
+        request = REQUEST_FACTORIES[agency](shareholders=(shareholder("张伟", 70.0), listed))
+        refusal = rejection(adapters[agency], request)
+        assert refusal.code == "blacklisted_person"
+        assert "赵某" in refusal.message
+        assert refusal.fields == ("shareholders.1.name", "shareholders.1.id_number")
+
+    def test_registration_names_the_field_of_a_refused_name(
+        self, adapters: Adapters, sim: SimControl
+    ) -> None:
+        request = REQUEST_FACTORIES["registration"](company_name="寿光市鑫达农业科技有限公司")
+        refusal = rejection(adapters["registration"], request)
+        assert refusal.code == "name_conflict"
+        assert refusal.fields == ("company_name",)
 
     def test_tax_is_blocked_without_finance_officer_until_supplied(
         self, adapters: Adapters, sim: SimControl
@@ -442,11 +461,11 @@ class TestOtherRules:
     def test_housing_fund_rejects_a_rate_outside_5_to_12(
         self, rate: float, adapters: Adapters, sim: SimControl
     ) -> None:
-        with pytest.raises(RejectedError) as caught:
-            adapters["housing_fund"].submit(
-                housing_fund_request(contribution_rate_percent=rate), idempotency_key=new_key()
-            )
-        assert caught.value.code == "invalid_rate"
+        refusal = rejection(
+            adapters["housing_fund"], housing_fund_request(contribution_rate_percent=rate)
+        )
+        assert refusal.code == "invalid_rate"
+        assert refusal.fields == ("contribution_rate_percent",)
 
     @pytest.mark.parametrize("rate", [5.0, 7.5, 12.0])
     def test_housing_fund_accepts_rates_from_5_to_12(
@@ -470,6 +489,14 @@ class TestOtherRules:
         with pytest.raises(BlockedError) as caught:
             adapters[agency].submit(factory(staff=()), idempotency_key=new_key())
         assert caught.value.materials == ("staff_roster",)
+
+    def test_housing_fund_opens_the_account_before_anyone_deposits(
+        self, adapters: Adapters, sim: SimControl
+    ) -> None:
+        outcome = adapters["housing_fund"].submit(
+            housing_fund_request(staff=()), idempotency_key=new_key()
+        )
+        assert isinstance(outcome, Done) and outcome.result["enrolled"] == 0
 
     def test_courier_moves_from_pickup_through_transit_to_delivery(
         self, adapters: Adapters, sim: SimControl
@@ -495,3 +522,63 @@ class TestOtherRules:
         assert seen == ["COLLECTED", "IN_TRANSIT", "SIGNED"]
         done = adapters["courier"].status(key)
         assert done == Done(result={"waybill": waybill, "state": "delivered"})
+
+
+class TestTheSplitBankAccount:
+    """Where a district files the seal designs first and the bank pre-checks at the desk."""
+
+    def _designs(self, adapters: Adapters, request: SealRequest) -> dict[str, Any]:
+        filed = adapters["seal_design"].submit(request, idempotency_key=new_key())
+        assert isinstance(filed, Done)
+        return dict(filed.result)
+
+    def test_the_engraver_engraves_to_the_designs_it_filed(
+        self, adapters: Adapters, sim: SimControl
+    ) -> None:
+        request = seal_request(seals=("official", "finance"))
+        designs = self._designs(adapters, request)
+        order = request.model_copy(update={"filed_designs": designs["seal_codes"]})
+        engraved = adapters["seal"].submit(order, idempotency_key=new_key())
+        assert isinstance(engraved, Done)
+        assert engraved.result == designs  # the same filing numbers and impressions
+
+    def test_the_engraver_refuses_a_design_it_has_not_filed(
+        self, adapters: Adapters, sim: SimControl
+    ) -> None:
+        request = seal_request(seals=("official",))
+        designs = self._designs(adapters, seal_request(seals=("official",)))  # another firm's
+        order = request.model_copy(update={"filed_designs": designs["seal_codes"]})
+        with pytest.raises(RejectedError) as caught:
+            adapters["seal"].submit(order, idempotency_key=new_key())
+        assert caught.value.code == "design_not_filed"
+        assert caught.value.fields == ("filed_designs",)
+
+    def test_the_account_opens_with_a_passed_precheck_and_the_filed_impressions(
+        self, adapters: Adapters, sim: SimControl
+    ) -> None:
+        rep = person()
+        checked = adapters["bank_precheck"].submit(
+            bank_precheck_request(legal_representative=rep), idempotency_key=new_key()
+        )
+        assert isinstance(checked, Done)
+        code = credit_code()
+        designs = self._designs(
+            adapters, seal_request(credit_code=code, seals=("official",), legal_representative=rep)
+        )
+        request = bank_account_request(
+            credit_code=code,
+            legal_representative=rep,
+            seal_specimens=reserved_specimens(designs),
+            precheck_no=checked.result["precheck_no"],
+        )
+        opened = adapters["bank_account"].submit(request, idempotency_key=new_key())
+        assert isinstance(opened, Done)
+
+    def test_the_account_refuses_a_precheck_the_bank_does_not_know(
+        self, adapters: Adapters, sim: SimControl
+    ) -> None:
+        request = bank_account_request(precheck_no="YSICBC00000001")
+        with pytest.raises(RejectedError) as caught:
+            adapters["bank_account"].submit(request, idempotency_key=new_key())
+        assert caught.value.code == "precheck_unknown"
+        assert caught.value.fields == ("precheck_no",)

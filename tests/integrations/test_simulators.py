@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from integrations.agencies import AGENCIES
 from integrations.registration import RegistrationAdapter
 from integrations.simulators.app import SimulatorConfig, create_app
 from integrations.simulators.courier import s10_check_digit
@@ -48,12 +49,42 @@ def registration_payload() -> dict[str, Any]:
     return adapter.to_agency(registration_request())
 
 
+def register(
+    http: httpx.Client, key: str | None, change: dict[str, Any] | None = None
+) -> httpx.Response:
+    """POST a registration in the bureau's format, `change` applied, under `key` (if any)."""
+    headers = {} if key is None else {"Idempotency-Key": key}
+    return http.post(
+        "/registration/v1/requests",
+        json={**registration_payload(), **(change or {})},
+        headers=headers,
+    )
+
+
 class TestWireFormat:
+    def test_the_bureau_answers_a_name_check_without_acting(self, sim: SimControl) -> None:
+        def check(name: str, region_code: str = "370783") -> dict[str, Any]:
+            reply = sim.http.get(
+                "/registration/v1/names/check", params={"region_code": region_code, "name": name}
+            )
+            assert reply.status_code == 200
+            answer: dict[str, Any] = reply.json()
+            return answer
+
+        assert check("寿光市禾润农业科技有限公司")["available"] is True
+        assert check("寿光市鑫达农业科技有限公司")["code"] == "name_conflict"
+        assert check("寿光市鑫达农业科技有限公司", region_code="370811")["available"] is True
+        assert check("寿光市国家农业科技有限公司")["code"] == "prohibited_word"
+        assert check("寿光市禾润农业科技")["code"] == "invalid_name"
+        assert check("x")["code"] == "invalid_request"
+        assert sim.http.get("/_sim/effects").json()["effects"]["registration"] == {}
+        assert sim.http.get("/registration/v1/no/such/question").status_code == 404
+
     def post(self, sim: SimControl, body: bytes, headers: dict[str, str]) -> httpx.Response:
         return sim.http.post("/registration/v1/requests", content=body, headers=headers)
 
     def test_a_submit_without_idempotency_key_is_refused(self, sim: SimControl) -> None:
-        response = sim.http.post("/registration/v1/requests", json=registration_payload())
+        response = register(sim.http, None)
         assert response.status_code == 400
         assert response.json()["code"] == "missing_idempotency_key"
 
@@ -70,11 +101,7 @@ class TestWireFormat:
 
     def test_keys_may_hold_any_printable_character(self, sim: SimControl) -> None:
         key = "filing:7/registration #1"
-        response = sim.http.post(
-            "/registration/v1/requests",
-            json=registration_payload(),
-            headers={"Idempotency-Key": key},
-        )
+        response = register(sim.http, key)
         assert response.status_code == 200
         found = sim.http.get("/registration/v1/requests/filing%3A7%2Fregistration%20%231")
         assert found.json() == response.json()
@@ -100,22 +127,14 @@ class TestWireFormat:
         self, change: dict[str, Any], sim: SimControl
     ) -> None:
         key = new_key()
-        response = sim.http.post(
-            "/registration/v1/requests",
-            json={**registration_payload(), **change},
-            headers={"Idempotency-Key": key},
-        )
+        response = register(sim.http, key, change)
         assert response.status_code == 422
         assert response.json()["code"] == "invalid_request"
         assert sim.raw_status("registration", key).status_code == 404
 
     def test_replies_follow_the_documented_shapes(self, sim: SimControl) -> None:
         key = new_key()
-        response = sim.http.post(
-            "/registration/v1/requests",
-            json=registration_payload(),
-            headers={"Idempotency-Key": key},
-        )
+        response = register(sim.http, key)
         assert response.status_code == 200
         assert response.headers["content-type"] == "application/json"
         assert set(response.json()) == {"status", "result"}
@@ -126,18 +145,10 @@ class TestWireFormat:
     def test_processing_reply_says_when_to_come_back(self, sim: SimControl) -> None:
         sim.behave("seal", latency_ms=5000, sync_limit_ms=0)
         key = new_key()
-        response = sim.http.post(
-            "/registration/v1/requests",
-            json=registration_payload(),
-            headers={"Idempotency-Key": key},
-        )
+        response = register(sim.http, key)
         assert response.status_code == 200  # only the seal engraver was slowed down
         sim.behave("registration", latency_ms=5000, sync_limit_ms=0)
-        slow = sim.http.post(
-            "/registration/v1/requests",
-            json=registration_payload(),
-            headers={"Idempotency-Key": new_key()},
-        )
+        slow = register(sim.http, new_key())
         assert slow.status_code == 202
         assert slow.json()["status"] == "processing"
         assert 4.5 < slow.json()["retry_after"] <= 5
@@ -147,11 +158,7 @@ class TestWireFormat:
 class TestControl:
     def test_effects_report_per_agency_and_key(self, sim: SimControl) -> None:
         key = new_key()
-        sim.http.post(
-            "/registration/v1/requests",
-            json=registration_payload(),
-            headers={"Idempotency-Key": key},
-        ).raise_for_status()
+        register(sim.http, key).raise_for_status()
         report = sim.report()
         assert set(report) == {"effects", "duplicates", "subjects", "subject_duplicates"}
         assert report["effects"]["registration"] == {key: 1}
@@ -174,18 +181,14 @@ class TestControl:
 
     def test_reset_forgets_requests_and_effects(self, sim: SimControl) -> None:
         key = new_key()
-        sim.http.post(
-            "/registration/v1/requests",
-            json=registration_payload(),
-            headers={"Idempotency-Key": key},
-        ).raise_for_status()
+        register(sim.http, key).raise_for_status()
         sim.reset()
         assert sim.raw_status("registration", key).status_code == 404
         assert sim.report()["effects"]["registration"] == {}
 
     def test_healthz(self, sim: SimControl) -> None:
         body = sim.http.get("/healthz").json()
-        assert body["status"] == "ok" and len(body["agencies"]) == 8
+        assert body["status"] == "ok" and body["agencies"] == list(AGENCIES)
 
     def test_a_config_can_mount_some_agencies_with_their_behaviour(self) -> None:
         config = SimulatorConfig(
@@ -202,11 +205,7 @@ class TestControl:
     def test_the_same_seed_issues_the_same_codes(self) -> None:
         def first_code(seed: int) -> str:
             with served(SimulatorConfig(seed=seed)) as client:
-                reply = client.post(
-                    "/registration/v1/requests",
-                    json=registration_payload(),
-                    headers={"Idempotency-Key": "k"},
-                )
+                reply = register(client, "k")
                 code: str = reply.json()["result"]["uscc"]
                 return code
 
@@ -331,9 +330,10 @@ class TestCodesAndNames:
 
 
 # What simulators share with the adapters, as they would share a published standard: the
-# national code standards, the registration form's limits, and the e-licence format with its
-# signature algorithms.
+# agencies' names, the national code standards, the registration form's limits, and the
+# e-licence format with its signature algorithms.
 SHARED_WITH_ADAPTERS = {
+    "integrations.agencies",
     "integrations.codes",
     "integrations.e_licence",
     "integrations.registration_form",

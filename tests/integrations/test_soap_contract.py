@@ -41,6 +41,13 @@ REFUSED = {
     "tax": lambda: tax_request(credit_code="91370783MA3C0DE00X"),
     "social_insurance": lambda: social_insurance_request(credit_code="91370783MA3C0DE00X"),
 }
+# What each of those refusals concerns, as paths into our request.
+REFUSED_FIELDS = {
+    "seal": ("credit_code",),
+    "bank_account": ("bank_code",),
+    "tax": ("credit_code",),
+    "social_insurance": ("credit_code",),
+}
 BLOCKED = {
     "tax": lambda: tax_request(finance_officer=None),
     "social_insurance": lambda: social_insurance_request(staff=()),
@@ -115,8 +122,19 @@ class TestContract:
         with pytest.raises(RejectedError) as caught:
             adapters[agency].submit(REFUSED[agency](), idempotency_key=key)
         assert caught.value.code and caught.value.message
-        with pytest.raises(RejectedError):
+        assert caught.value.fields == REFUSED_FIELDS[agency]
+        with pytest.raises(RejectedError) as again:
             adapters[agency].status(key)
+        assert again.value.fields == REFUSED_FIELDS[agency]
+
+    def test_a_refusal_may_name_fields_or_none(self, agency: str) -> None:
+        # The field element is optional: a Refusal as agencies sent it before still fits.
+        service = SOAP_SERVICES[agency]
+        for fields in ((), ("uscc",), ("uscc", "legal_representative.cert_no")):
+            refusal = etree.Element(service.qname("Refusal"))
+            for name, value in (("code", "c"), ("message", "m"), *(("field", f) for f in fields)):
+                etree.SubElement(refusal, service.qname(name)).text = value
+            service.schema.assertValid(refusal)
 
     def test_the_served_wsdl_points_at_the_server_and_loads_in_zeep(
         self, agency: str, simulator_server: BackgroundServer, sim: SimControl
@@ -144,6 +162,7 @@ class TestSoapEndpoint:
         response = soap_post(sim, "tax", b"<soap:Envelope><unclosed")
         assert response.status_code == 500
         assert fault_detail(response) == ("soap:Client", "malformed_xml")
+        assert b"<tns:field" not in response.content and b"field>" not in response.content
 
     def test_entities_are_refused_and_never_expanded(self, sim: SimControl) -> None:
         body = (

@@ -32,7 +32,7 @@ from orchestrator.settings import (
     get_settings,
     licence_verify_url,
 )
-from tests.api import FILINGS, api_client, auth, file_via_api, wait_for
+from tests.api import FILINGS, assert_bilingual, auth, file_via_api, wait_for
 from tests.api.test_filings_api import set_behaviour
 from tests.integrations.hostile_pdfs import bomb_pdf
 from tests.integrations.test_e_licence import licence_data
@@ -40,12 +40,6 @@ from tests.people import BranchStaff
 
 VERIFY = "/api/v1/licences/verify"
 AUTHORITY = Ed25519Signer.generate()  # a registration authority's key, as production trusts
-
-
-@pytest.fixture
-def api(onestop: Runtime) -> Iterator[TestClient]:
-    with api_client() as client:
-        yield client
 
 
 def registered(filing: dict[str, object]) -> bool:
@@ -171,9 +165,7 @@ class TestPublicVerification:
         self, api: TestClient, content: bytes, status: int, error: str
     ) -> None:
         response = api.post(VERIFY, content=content)
-        assert response.status_code == status
-        body = response.json()
-        assert body["error"] == error and body["message_zh"] and body["message_en"]
+        assert_bilingual(response, status, error)
 
     def test_a_plain_pdf_is_not_a_licence(self, api: TestClient) -> None:
         response = api.post(VERIFY, content=render_licence(licence_data()))

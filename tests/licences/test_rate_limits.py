@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -18,6 +18,7 @@ from orchestrator.api.app import create_app
 from orchestrator.api.rate_limits import client_address
 from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings
+from tests.api import assert_bilingual
 from tests.integrations.test_e_licence import licence_data
 from tests.orchestrator.test_processes import free_port
 
@@ -43,9 +44,7 @@ def limited(onestop: Runtime, **changes: Any) -> Settings:
 
 def assert_refused(response: Any) -> int:
     """A 429 in the API's error shape; how many seconds it says to wait."""
-    assert response.status_code == 429, response.text
-    body = response.json()
-    assert body["error"] == "rate_limited" and body["message_zh"] and body["message_en"]
+    body = assert_bilingual(response, 429, "rate_limited")
     retry_after = int(response.headers["Retry-After"])
     assert body["retry_after_seconds"] == retry_after
     return retry_after
@@ -159,15 +158,25 @@ class TestSharedThroughRedis:
             store.delete(key)
         store.close()
 
-    def test_two_api_processes_sharing_redis_share_each_clients_limit(
-        self, onestop: Runtime, pdf: bytes, redis_url: str, prefix: str
-    ) -> None:
-        settings = limited(
+    @pytest.fixture
+    def in_redis(self, onestop: Runtime, redis_url: str, prefix: str) -> Callable[[str], Settings]:
+        """The settings of an API process whose counters live in Redis under `prefix`, with
+        licence checks limited to the rate given."""
+        return lambda rate: limited(
             onestop,
             rate_limit_storage_url=redis_url,
             rate_limit_key_prefix=prefix,
-            rate_limit_licence_checks="4/minute",
+            rate_limit_licence_checks=rate,
         )
+
+    def test_two_api_processes_sharing_redis_share_each_clients_limit(
+        self,
+        in_redis: Callable[[str], Settings],
+        pdf: bytes,
+        redis_url: str,
+        prefix: str,
+    ) -> None:
+        settings = in_redis("4/minute")
         first, second = client_for(settings), client_for(settings)
         answers = [api.post(VERIFY, content=pdf).status_code for api in (first, second) * 2]
         assert answers == [200, 200, 200, 200]
@@ -177,14 +186,9 @@ class TestSharedThroughRedis:
             assert store.keys(f"*{prefix}*"), "the counters live in Redis"
 
     def test_another_deployments_prefix_counts_apart(
-        self, onestop: Runtime, pdf: bytes, redis_url: str, prefix: str
+        self, in_redis: Callable[[str], Settings], pdf: bytes, prefix: str
     ) -> None:
-        settings = limited(
-            onestop,
-            rate_limit_storage_url=redis_url,
-            rate_limit_key_prefix=prefix,
-            rate_limit_licence_checks="1/minute",
-        )
+        settings = in_redis("1/minute")
         assert client_for(settings).post(VERIFY, content=pdf).status_code == 200
         assert_refused(client_for(settings).post(VERIFY, content=pdf))
         other = settings.model_copy(update={"rate_limit_key_prefix": f"{prefix}-other"})

@@ -144,3 +144,27 @@ def _wait_until_gone(conn: sa.Connection, pid: int) -> None:
     while not conn.execute(gone, {"pid": pid}).scalar_one():
         assert time.monotonic() < deadline, f"backend {pid} did not end"
         time.sleep(0.02)
+
+
+class TestAReadOnPostgres:
+    def test_sees_one_snapshot_however_many_statements_it_takes(self, postgres_url: str) -> None:
+        """A page reads a filing, then its steps: a writer committing in between must not
+        show it half of each."""
+        db = Database(postgres_url)
+        table = f"note_{time.monotonic_ns()}"
+        try:
+            with db.connection() as conn:
+                conn.execute(sa.text(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, body TEXT)"))
+                conn.execute(sa.text(f"INSERT INTO {table} VALUES (1, 'before')"))
+            with db.reading() as session:
+                first = session.execute(sa.text(f"SELECT body FROM {table}")).scalar_one()
+                with db.connection() as conn:
+                    conn.execute(sa.text(f"UPDATE {table} SET body = 'after'"))
+                again = session.execute(sa.text(f"SELECT body FROM {table}")).scalar_one()
+                with pytest.raises(sa.exc.InternalError):  # and it writes nothing
+                    session.execute(sa.text(f"UPDATE {table} SET body = 'reader'"))
+            assert first == again == "before"
+        finally:
+            with db.connection() as conn:
+                conn.execute(sa.text(f"DROP TABLE {table}"))
+            db.dispose()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.deployment import Deployment, DeploymentError, RestartPolicy
+from orchestrator.tools.deployment import Deployment, DeploymentError, RestartPolicy
 
 QUICK = RestartPolicy(first_delay=0.1, max_delay=0.4, stable_after=1.0, start_attempts=3)
 
@@ -67,11 +67,22 @@ class Supervising:
         assert not self.thread.is_alive()
 
 
+Start = Callable[..., Deployment]
+
+
 @pytest.fixture
-def started() -> Iterator[list[Deployment]]:
-    """Deployments a test starts; every process of each is stopped after the test."""
+def start(tmp_path: Path) -> Iterator[Start]:
+    """Starts a deployment of nothing but the commands given by name, with the restart policy
+    given (`QUICK` unless told); every process of each is stopped after the test."""
     deployments: list[Deployment] = []
-    yield deployments
+
+    def started(restart: RestartPolicy | None = QUICK, **commands: list[str]) -> Deployment:
+        deployment = deployment_of(tmp_path, restart, **commands)
+        deployments.append(deployment)
+        deployment.start()
+        return deployment
+
+    yield started
     for deployment in deployments:
         deployment.request_stop()
         deployment.stop()
@@ -92,14 +103,12 @@ class TestRestartPolicy:
 
 class TestSupervise:
     def test_restarts_a_killed_process_and_logs_it(
-        self, tmp_path: Path, started: list[Deployment], caplog: pytest.LogCaptureFixture
+        self, start: Start, caplog: pytest.LogCaptureFixture
     ) -> None:
-        deployment = deployment_of(tmp_path, QUICK, sleeper=SLEEPER)
-        started.append(deployment)
-        deployment.start()
+        deployment = start(sleeper=SLEEPER)
         first = deployment.processes["sleeper"].pid
         supervising = Supervising(deployment)
-        with caplog.at_level(logging.INFO, logger="orchestrator.deployment"):
+        with caplog.at_level(logging.INFO, logger="orchestrator.tools.deployment"):
             os.kill(first, signal.SIGKILL)
             wait_for(lambda: deployment.processes.get("sleeper", None) is not None
                      and deployment.processes["sleeper"].pid != first)  # fmt: skip
@@ -114,11 +123,9 @@ class TestSupervise:
         assert f"sleeper started (pid {deployment.processes['sleeper'].pid})" in said
 
     def test_a_crash_loop_at_start_is_given_up_saying_which_process_and_why(
-        self, tmp_path: Path, started: list[Deployment]
+        self, start: Start
     ) -> None:
-        deployment = deployment_of(tmp_path, QUICK, sleeper=SLEEPER, crasher=CRASHER)
-        started.append(deployment)
-        deployment.start()
+        deployment = start(sleeper=SLEEPER, crasher=CRASHER)
         with pytest.raises(DeploymentError) as failure:
             deployment.supervise(poll_seconds=0.02)
         message = str(failure.value)
@@ -132,12 +139,10 @@ class TestSupervise:
         assert sleeper.poll() is not None and deployment.processes == {}
 
     def test_a_process_that_had_come_up_is_restarted_however_often_it_exits(
-        self, tmp_path: Path, started: list[Deployment], caplog: pytest.LogCaptureFixture
+        self, start: Start, caplog: pytest.LogCaptureFixture
     ) -> None:
-        deployment = deployment_of(tmp_path, QUICK, short_lived=SHORT_LIVED)
-        started.append(deployment)
-        deployment.start()
-        with caplog.at_level(logging.INFO, logger="orchestrator.deployment"):
+        deployment = start(short_lived=SHORT_LIVED)
+        with caplog.at_level(logging.INFO, logger="orchestrator.tools.deployment"):
             supervising = Supervising(deployment)
             restarts = lambda: sum("restarting it" in m for m in caplog.messages)  # noqa: E731
             wait_for(lambda: restarts() > QUICK.start_attempts, timeout=30)
@@ -148,20 +153,14 @@ class TestSupervise:
             "restarting it in 0.1 s" in m for m in caplog.messages if "restarting it" in m
         ), caplog.messages
 
-    def test_without_a_restart_policy_an_exit_is_an_error(
-        self, tmp_path: Path, started: list[Deployment]
-    ) -> None:
-        deployment = deployment_of(tmp_path, None, sleeper=SLEEPER)
-        started.append(deployment)
-        deployment.start()
+    def test_without_a_restart_policy_an_exit_is_an_error(self, start: Start) -> None:
+        deployment = start(None, sleeper=SLEEPER)
         os.kill(deployment.processes["sleeper"].pid, signal.SIGKILL)
         with pytest.raises(DeploymentError, match="sleeper was killed by SIGKILL"):
             deployment.supervise(poll_seconds=0.02)
 
-    def test_returns_when_asked_to_stop(self, tmp_path: Path, started: list[Deployment]) -> None:
-        deployment = deployment_of(tmp_path, QUICK, sleeper=SLEEPER)
-        started.append(deployment)
-        deployment.start()
+    def test_returns_when_asked_to_stop(self, start: Start) -> None:
+        deployment = start(sleeper=SLEEPER)
         supervising = Supervising(deployment)
         supervising.stop()
         assert supervising.error is None

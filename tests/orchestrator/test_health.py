@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.health import beat_problem, http_problem
+from orchestrator.tools.health import beat_problem, http_problem
 from tests.faults.soak import free_port, rabbitmq_vhost
 
 

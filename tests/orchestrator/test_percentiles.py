@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator.percentiles import percentile
+from orchestrator.tools.percentiles import percentile
 
 samples = st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=2, max_size=50)
 

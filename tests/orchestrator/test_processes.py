@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from integrations.simulators.licence import DEFAULT_VERIFY_URL
 from orchestrator.cli import app
-from orchestrator.deployment import Deployment, DeploymentError
 from orchestrator.settings import Settings, licence_verify_url
+from orchestrator.tools.deployment import Deployment, DeploymentError
 
 runner = CliRunner()
 

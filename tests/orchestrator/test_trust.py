@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from integrations.signing import Ed25519Signer, public_key_text
-from orchestrator.deployment import Deployment
 from orchestrator.settings import SIMULATOR_LICENCE_KEY, environment_with_simulators
+from orchestrator.tools.deployment import Deployment
 from tests.orchestrator.test_processes import free_port
 
 ONESTOP = [sys.executable, "-m", "orchestrator.cli"]

@@ -6,7 +6,7 @@ import pytest
 from pydantic import BaseModel, ValidationError, field_validator
 
 import orchestrator.filings.schemas  # registers the filing's codes
-import orchestrator.scenarios.models  # noqa: F401  (registers the scenario's codes)
+import orchestrator.tools.scenarios.models  # noqa: F401  (registers the scenario's codes)
 from orchestrator.validation import bilingual, fail, field_errors, message, register
 
 

@@ -14,12 +14,12 @@ from integrations.codes import luhn_check_digit
 from orchestrator.reference import (
     DATA_DIR,
     SEAL_KINDS,
-    STEPS,
     ReferenceData,
     ReferenceDataError,
     load_reference,
     read_reference,
 )
+from orchestrator.workflow import by_name
 
 
 @pytest.fixture(scope="module")
@@ -202,7 +202,7 @@ class TestMaterials:
             "articles_of_association": ("essential", {"registration"}, None),
             "identity_documents": ("essential", {"registration"}, None),
             "proof_of_address": ("essential", {"registration"}, None),
-            "branch_mandate": ("essential", set(STEPS), None),
+            "branch_mandate": ("essential", set(by_name()), None),
             "finance_tax_agents": ("may_be_supplemented", {"tax"}, 5),
             "staff_roster": (
                 "may_be_supplemented",
@@ -407,8 +407,26 @@ class TestLoaderRejectsBadFiles:
             pytest.param(
                 "materials.yaml",
                 lambda d: d["materials"][1].update(needed_by=["notary"]),
-                ["entry materials[1] (articles_of_association)", "needed_by.0"],
+                ["entry materials[1] (articles_of_association)", "unknown step 'notary'"],
                 id="unknown-step",
+            ),
+            pytest.param(
+                "districts.yaml",
+                lambda d: _district(d, 1)["policy"].update(graph="fastest"),
+                ["entry districts[1] (370811)", "no graph 'fastest'"],
+                id="unknown-graph",
+            ),
+            pytest.param(
+                "districts.yaml",
+                lambda d: d["graphs"]["standard"].insert(1, {"step": "notarise"}),
+                ["graphs.standard", "undeclared step 'notarise'"],
+                id="graph-with-an-undeclared-step",
+            ),
+            pytest.param(
+                "districts.yaml",
+                lambda d: d["graphs"]["standard"][2].update(needs=["registration"]),
+                ["graphs.standard", "bank_account", "seal_impressions"],
+                id="graph-whose-step-lacks-what-its-request-uses",
             ),
             pytest.param(
                 "materials.yaml",

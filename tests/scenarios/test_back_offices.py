@@ -16,7 +16,7 @@ from integrations.simulators.engine import AgencySimulator, Behaviour, wall_cloc
 from integrations.simulators.server import serve_in_thread
 from orchestrator.calendar import WorkingCalendar
 from orchestrator.clock import CHINA, Clock
-from orchestrator.scenarios.back_offices import OfficeHours
+from orchestrator.tools.scenarios.back_offices import OfficeHours
 from tests.integrations.agency_factories import new_key, seal_request
 from tests.integrations.test_simulators import FakeClock, _Counter
 

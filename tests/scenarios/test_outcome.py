@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orchestrator.scenarios.outcome import (
+from orchestrator.tools.scenarios.outcome import (
     EXIT_INTERRUPTED,
     EXIT_LOST_OR_DUPLICATED,
     EXIT_OK,
-    RunOutcome,
+    ReplayOutcome,
     distribution,
 )
 
@@ -40,8 +40,8 @@ def row(number: int, status: str = "complete", **fields: Any) -> dict[str, Any]:
     } | fields
 
 
-def outcome(rows: list[dict[str, Any]], effects: dict[str, int] = NO_DUPLICATES) -> RunOutcome:
-    return RunOutcome(
+def outcome(rows: list[dict[str, Any]], effects: dict[str, int] = NO_DUPLICATES) -> ReplayOutcome:
+    return ReplayOutcome(
         scenario="s",
         short=True,
         scale=600,

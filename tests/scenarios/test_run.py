@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 
 from orchestrator.calendar import WorkingCalendar
 from orchestrator.cli import app
-from orchestrator.scenarios import DEMO_SCENARIO, load_scenario
-from orchestrator.scenarios.outcome import EXIT_BAD_SCENARIO, EXIT_OK
+from orchestrator.tools.scenarios import DEMO_SCENARIO, load_scenario
+from orchestrator.tools.scenarios.outcome import EXIT_BAD_SCENARIO, EXIT_OK
 
 SCENARIOS = DEMO_SCENARIO.parent
 SHIPPED = ("shouguang-day", "rencheng-3day", "flaky-tax", "lost-replies", "spring-festival-eve")
@@ -103,6 +103,23 @@ class TestEveryScenario:
             assert row["working_hours_to_ready"] == pytest.approx(elapsed, abs=1e-3)
             calendar_hours = (ready - accepted).total_seconds() / 3600
             assert row["working_hours_to_ready"] <= calendar_hours + 1e-3  # rounded to 4 places
+
+    @pytest.mark.parametrize("name", SHIPPED)
+    def test_the_sla_of_every_filing_is_settled_and_reported(
+        self, runs: dict[str, Run], name: str
+    ) -> None:
+        figures = runs[name].figures
+        sla = figures["sla"]
+        assert sla["states"]["met"] + sla["states"]["missed"] == figures["ready"]
+        late = {r["tracking_code"] for r in figures["rows"] if not r["within_target"]}
+        assert sla["states"]["missed"] >= len(late) - len(
+            [r for r in figures["rows"] if r["supplemented"]]
+        )  # a deadline extended for an applicant's wait may still be met
+        for row in sla["flagged"]:  # warned before the deadline, as it stood then
+            assert row["lead_working_hours"] >= 0
+        error = sla["prediction_error"]
+        assert 0 < error["filings"] <= figures["ready"]  # a filing predicted before ready
+        assert error["every_prediction"]["median_hours"] is not None
 
 
 class TestFaults:

@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from orchestrator.reference import load_reference
-from orchestrator.scenarios import DEMO_SCENARIO, Scenario, load_scenario
-from orchestrator.scenarios.replay import ReplayPlan, spread
+from orchestrator.tools.scenarios import DEMO_SCENARIO, Scenario, load_scenario
+from orchestrator.tools.scenarios.replay import ReplayPlan, spread
 
 SCENARIOS = DEMO_SCENARIO.parent
 FILES = sorted(SCENARIOS.glob("*.yaml"))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from integrations.agencies import GATEWAYS
 from integrations.simulators.engine import (
     AgencyRules,
     AgencySimulator,
@@ -19,7 +20,7 @@ from integrations.simulators.registration import name_rules, trade_name_of
 from orchestrator.clock import CHINA
 from orchestrator.filings.materials import assess_materials
 from orchestrator.reference import load_reference
-from orchestrator.scenarios import (
+from orchestrator.tools.scenarios import (
     AGENCIES,
     DEMO_SCENARIO,
     AgencyBehaviour,
@@ -116,7 +117,7 @@ class TestDemo:
 
     def test_is_the_happy_path_and_runs_in_seconds(self, demo: Scenario) -> None:
         config = demo.simulator_config()
-        assert set(config.behaviours) == set(AGENCIES)
+        assert set(config.behaviours) == {*AGENCIES, *GATEWAYS}
         for behaviour in config.behaviours.values():
             assert behaviour.transient_error_rate == behaviour.lost_reply_rate == 0
             assert not behaviour.outage
@@ -133,7 +134,70 @@ class TestDemo:
         assert registration.uniform.min == timedelta(minutes=3)
 
 
+# One edit of the demo, the one problem it makes: at the line holding `needle`, the field at
+# `loc`, saying `says`.
+ONE_PROBLEM = [
+    pytest.param(
+        'industry_code: "0141"',
+        'filing_date: 2040-06-18\n      industry_code: "0141"',
+        "2040-06-18",
+        "filings.0.data.filing_date",
+        "not allowed",
+        id="a-filing-that-sets-its-own-date",
+    ),
+    pytest.param(
+        "    bank_code: CCB\n",
+        "    bank_code: CCB\n    colour: blue\n",
+        "colour",
+        "branches.2.colour",
+        "This field is not allowed",
+        id="an-unknown-key",
+    ),
+    pytest.param(
+        "seed: 20261123\n",
+        "seed: 20261123\nseed: 7\n",
+        "seed: 7",
+        "seed",
+        "",
+        id="a-key-given-twice",
+    ),
+    pytest.param(
+        "at: 1m30s",
+        "at: 90 seconds",
+        "90 seconds",
+        "filings.1.at",
+        "invalid duration",
+        id="a-bad-duration",
+    ),
+    pytest.param(
+        "registration: {latency: {uniform: {min: 3m, max: 6m}}}",
+        "registration: {latency: {uniform: {min: 3m, max: 6 min}}}",
+        "max: 6 min",
+        "agencies.registration.latency.uniform.max",
+        "",
+        id="a-bad-latency-inside-a-distribution",
+    ),
+    pytest.param(
+        'recipient: 韩雪\n        mobile: "18766301925"',
+        'recipient: 韩雪\n        mobile: "12345"',
+        "12345",
+        "filings.2.data.delivery.mobile",  # the union's tag is not shown as a field
+        "",
+        id="a-union-tag-is-not-shown-as-a-field",
+    ),
+]
+
+
 class TestProblemsNameFileLineAndField:
+    @pytest.mark.parametrize(("old", "new", "needle", "loc", "says"), ONE_PROBLEM)
+    def test_one_edit_one_problem_at_its_line_and_field(
+        self, tmp_path: Path, old: str, new: str, needle: str, loc: str, says: str
+    ) -> None:
+        text = edited(old, new)
+        (problem,) = problems(tmp_path, text)
+        assert f"scenario.yaml:{line_of(text, needle)}: {loc}: " in problem
+        assert says in problem
+
     def test_a_bad_resident_id_deep_inside_a_filing(self, tmp_path: Path) -> None:
         text = edited('id_number: "370783198109032647"', 'id_number: "370783198109032648"')
         (problem,) = problems(tmp_path, text)
@@ -170,14 +234,6 @@ class TestProblemsNameFileLineAndField:
         assert any(f":{line}: filings.3.data.district_code: " in p for p in found), found
         assert any("differs from 370783" in p for p in found)
 
-    def test_a_filing_that_sets_its_own_date(self, tmp_path: Path) -> None:
-        text = edited(
-            'industry_code: "0141"', 'filing_date: 2040-06-18\n      industry_code: "0141"'
-        )
-        (problem,) = problems(tmp_path, text)
-        assert f":{line_of(text, '2040-06-18')}: filings.0.data.filing_date: " in problem
-        assert "not allowed" in problem
-
     def test_ages_are_taken_on_the_day_the_filing_arrives(self, tmp_path: Path) -> None:
         adult_tomorrow = resident_id(date(2008, 11, 24))  # the demo starts on 2026-11-23
         representative = 'legal_representative: {name: 王建华, id_number: "370783197804121735"'
@@ -205,40 +261,6 @@ class TestProblemsNameFileLineAndField:
         assert re.match(r".*scenario\.yaml:\d+: YAML 语法错误 / YAML syntax error: ", problem)
         reported = int(problem.split(":")[1])
         assert reported >= line_of(text, "scale: [600")
-
-    def test_an_unknown_key(self, tmp_path: Path) -> None:
-        text = edited("    bank_code: CCB\n", "    bank_code: CCB\n    colour: blue\n")
-        (problem,) = problems(tmp_path, text)
-        assert f"scenario.yaml:{line_of(text, 'colour')}: branches.2.colour: " in problem
-        assert "This field is not allowed" in problem
-
-    def test_a_key_given_twice(self, tmp_path: Path) -> None:
-        text = edited("seed: 20261123\n", "seed: 20261123\nseed: 7\n")
-        (problem,) = problems(tmp_path, text)
-        assert f"scenario.yaml:{line_of(text, 'seed: 7')}: seed: " in problem
-
-    def test_a_bad_duration(self, tmp_path: Path) -> None:
-        text = edited("at: 1m30s", "at: 90 seconds")
-        (problem,) = problems(tmp_path, text)
-        assert f"scenario.yaml:{line_of(text, '90 seconds')}: filings.1.at: " in problem
-        assert "invalid duration" in problem
-
-    def test_a_bad_latency_inside_a_distribution(self, tmp_path: Path) -> None:
-        text = edited(
-            "registration: {latency: {uniform: {min: 3m, max: 6m}}}",
-            "registration: {latency: {uniform: {min: 3m, max: 6 min}}}",
-        )
-        (problem,) = problems(tmp_path, text)
-        line = line_of(text, "max: 6 min")
-        assert f"scenario.yaml:{line}: agencies.registration.latency.uniform.max: " in problem
-
-    def test_a_union_tag_is_not_shown_as_a_field(self, tmp_path: Path) -> None:
-        text = edited(
-            'recipient: 韩雪\n        mobile: "18766301925"',
-            'recipient: 韩雪\n        mobile: "12345"',
-        )
-        (problem,) = problems(tmp_path, text)
-        assert f":{line_of(text, '12345')}: filings.2.data.delivery.mobile: " in problem
 
     def test_several_problems_at_once_by_line(self, tmp_path: Path) -> None:
         text = edited("at: 1m30s", "at: soon", edited("role: branch_manager", "role: boss"))

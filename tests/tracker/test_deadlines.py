@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 from orchestrator import runtime
 from orchestrator.calendar import HolidayDataError, WorkingCalendar, parse_duration, parse_holidays
-from orchestrator.calendar.cli import app as calendar_cli
 from orchestrator.calendar.schedules import import_schedules
+from orchestrator.cli.calendar import app as calendar_cli
 from orchestrator.clock import CHINA, Clock
 from orchestrator.filings import service, views
 from orchestrator.filings.models import Event, Filing
@@ -29,8 +29,8 @@ from orchestrator.identity.models import Role, Staff
 from orchestrator.identity.service import Scope, ensure_branch, ensure_staff, issue_token
 from orchestrator.migrations import migrate
 from orchestrator.runtime import Runtime
-from orchestrator.seed import seed_reference
 from orchestrator.settings import Settings
+from orchestrator.tools.seed import seed_reference
 from orchestrator.tracker.deadlines import Revision, revise_deadlines
 from tests.api import api_client, at_rest, new_filing, post_filing, wait_for
 from tests.factories import ALL_MATERIALS, TRADE_NAMES, filing_input_for

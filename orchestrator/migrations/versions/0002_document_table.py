@@ -1,19 +1,10 @@
-"""document table: agency-issued documents (the e-business licence) kept apart from results
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-22 04:02:04.293969
-"""
-
-from collections.abc import Sequence
+"""document table: agency-issued documents (the e-business licence) kept apart from results"""
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
-down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0002"
+down_revision = "0001"
 
 
 def upgrade() -> None:

@@ -3,20 +3,12 @@
 With both, a plan made while the table was young (a prepared statement keeps it) looked an
 Idempotency-Key up through ix_filing_branch_id and filtered every filing of the branch:
 one filing's acceptance read all the branch's earlier ones.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-06 17:20:00
 """
-
-from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0003"
-down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0003"
+down_revision = "0002"
 
 
 def upgrade() -> None:

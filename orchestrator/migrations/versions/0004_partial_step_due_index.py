@@ -4,21 +4,13 @@ Led by status, the index let the planner start a filing's ready steps (`status =
 AND id IN (...)`) by reading every entry with status 'ready', the dead ones that earlier
 transitions left included: ~8,000 entries per statement after 2,000 filings. Only active
 steps have a next check, so the sweeper's range scan over it reads what it needs.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-06 17:35:00
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004"
-down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0004"
+down_revision = "0003"
 
 _ACTIVE = sa.text("next_check_at IS NOT NULL")
 

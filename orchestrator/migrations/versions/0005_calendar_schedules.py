@@ -3,21 +3,13 @@
 Holiday schedules published after a release are imported into the database, which all
 processes share. A filing keeps the committed time it was accepted under, so its deadline
 can be recomputed when the holiday schedule of a year it reaches into is published.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-07 10:00:00
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0005"
-down_revision: str | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0005"
+down_revision = "0004"
 
 
 def upgrade() -> None:

@@ -2,21 +2,13 @@
 
 `onestop token list` shows it, so that an administrator can tell a token in use from one
 forgotten before revoking it.
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-07 10:10:00
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006"
-down_revision: str | None = "0005"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0006"
+down_revision = "0005"
 
 
 def upgrade() -> None:

@@ -3,21 +3,13 @@
 The public check by licence number could be walked through by counting numbers; the QR
 code now carries a token the registration authority draws at random, stored as a digest.
 Documents issued before have none and stay reachable by number.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-08 10:00:00
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision = "0007"
+down_revision = "0006"
 
 
 def upgrade() -> None:

@@ -1,0 +1,185 @@
+"""`onestop history`: a small history written into PostgreSQL adds up, to the row, to the
+summary a fold of its days counts; SQLite is refused with a message that says what to do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from orchestrator import runtime
+from orchestrator.calendar import default_calendar
+from orchestrator.cli import app
+from orchestrator.clock import CHINA, Clock
+from orchestrator.feedback.models import FollowUp, Rating
+from orchestrator.filings.models import (
+    Filing,
+    FilingStatus,
+    Material,
+    MaterialStatus,
+    SlaState,
+    Step,
+)
+from orchestrator.identity.models import Role, Staff
+from orchestrator.identity.service import Scope
+from orchestrator.runtime import Runtime
+from orchestrator.settings import Settings, get_settings
+from orchestrator.supervision import figures
+from orchestrator.supervision.fold import tally_day
+from orchestrator.supervision.models import SupervisionDay, SupervisionHours, SupervisionRatings
+from orchestrator.tools.history import HistoryOptions, HistoryReport, write_history
+from tests.conftest import fresh_postgres_database
+
+NOW = datetime(2026, 11, 20, 15, 30, tzinfo=CHINA)  # a Friday afternoon
+
+
+@pytest.fixture(scope="module")
+def written() -> Iterator[tuple[Runtime, HistoryReport]]:
+    """2,000 filings over 60 days in two districts, on a PostgreSQL database of their own."""
+    with fresh_postgres_database() as url:
+        settings = Settings(database_url=url)
+        options = HistoryOptions(
+            filings=2000, days=60, districts=("370783", "370811"), batch_size=500, jobs=2
+        )
+        calendar = default_calendar()
+        clock = Clock(origin=NOW, scale=0.0)
+        report = write_history(settings, options, calendar=calendar, clock=clock)
+        rt = runtime.from_settings(settings, clock=clock)
+        try:
+            yield rt, report
+        finally:
+            rt.database.dispose()
+
+
+@pytest.mark.integration
+class TestHistory:
+    def test_writes_what_it_reports(self, written: tuple[Runtime, HistoryReport]) -> None:
+        rt, report = written
+        with rt.database.reading() as session:
+            assert session.scalar(select(func.count()).select_from(Filing)) == 2000
+            assert session.scalar(select(func.count()).select_from(Step)) == report.steps
+            assert session.scalar(select(func.count()).select_from(Rating)) == report.ratings
+            assert session.scalar(select(func.count()).select_from(FollowUp)) == report.follow_ups
+            statuses = dict(
+                session.execute(select(Filing.status, func.count()).group_by(Filing.status)).all()
+            )
+            missing = session.scalar(
+                select(func.count()).where(Material.status == MaterialStatus.MISSING)
+            )
+            officers = session.scalar(select(func.count()).where(Staff.role == Role.OFFICER))
+        # Mostly complete, some open (recent ones, or waiting for a 容缺 material).
+        assert statuses[FilingStatus.COMPLETE] > 1500
+        assert statuses[FilingStatus.ACCEPTED] > 0
+        assert missing and missing > 0
+        assert officers == 2
+        assert report.summary_rows > 0
+
+    def test_its_summary_is_what_a_fold_counts(
+        self, written: tuple[Runtime, HistoryReport]
+    ) -> None:
+        rt, _ = written
+        with rt.database.reading() as session:
+            days = sorted(session.scalars(select(SupervisionDay.day).distinct()))
+            assert len(days) > 30
+            for day in days[:3] + days[-3:]:
+                counted = tally_day(session, day, calendar=rt.calendar)
+                stored = {
+                    (r.day, r.district_code, r.branch_id, r.subject): [
+                        r.count,
+                        r.within_half_day,
+                        r.within_one_day,
+                        r.within_three_days,
+                        r.working_seconds,
+                    ]
+                    for r in session.scalars(
+                        select(SupervisionDay).where(SupervisionDay.day == day)
+                    )
+                }
+                assert stored == counted.times
+                hours = {
+                    (r.day, r.district_code, r.branch_id, r.hours): r.count
+                    for r in session.scalars(
+                        select(SupervisionHours).where(SupervisionHours.day == day)
+                    )
+                }
+                assert hours == counted.hours
+                rated = {
+                    (r.day, r.district_code, r.branch_id): [r.count, r.good]
+                    for r in session.scalars(
+                        select(SupervisionRatings).where(SupervisionRatings.day == day)
+                    )
+                }
+                assert rated == counted.ratings
+
+    def test_leaves_the_tracker_nothing_of_the_past_to_do(
+        self, written: tuple[Runtime, HistoryReport]
+    ) -> None:
+        """Filings ready are settled met or missed; materials long past due were reminded
+        and flagged then: a tracker started on this history works on today only."""
+        rt, _ = written
+        now = rt.clock.now()
+        with rt.database.reading() as session:
+            settled = session.execute(
+                select(Filing.sla_state, func.count())
+                .where(Filing.ready_at.is_not(None))
+                .group_by(Filing.sla_state)
+            ).all()
+            undealt = session.scalar(
+                select(func.count())
+                .select_from(Material)
+                .where(
+                    Material.status == MaterialStatus.MISSING,
+                    Material.due_at <= now,
+                    Material.overdue_at.is_(None),
+                )
+            )
+        assert {state for state, _ in settled} <= {SlaState.MET, SlaState.MISSED}
+        assert dict(settled).get(SlaState.MET, 0) > 0
+        assert undealt == 0
+
+    def test_an_officer_sees_its_figures(self, written: tuple[Runtime, HistoryReport]) -> None:
+        rt, _ = written
+        with rt.database.reading() as session:
+            filters = figures.filters_for(
+                session,
+                Scope(district_code="370783"),
+                district_code=None,
+                branch_id=None,
+                start=None,
+                end=None,
+                today=NOW.date(),
+            )
+            histogram = figures.completion_histogram(session, filters)
+            ready = session.scalar(
+                select(func.count()).where(
+                    Filing.district_code == "370783",
+                    Filing.ready_at >= datetime(2026, 10, 22, tzinfo=CHINA),
+                )
+            )
+        assert histogram.count == ready
+
+
+def test_sqlite_is_refused_with_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    monkeypatch.setenv("ONESTOP_DATABASE_URL", "sqlite:///nowhere.db")
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["history", "--filings", "10"])
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "PostgreSQL" in result.stderr
+    assert "ONESTOP_DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_help_explains_the_command() -> None:
+    result = CliRunner().invoke(app, ["history", "--help"])
+    assert result.exit_code == 0
+    for words in ("--filings", "--days", "--district", "PostgreSQL"):
+        assert words in result.output
