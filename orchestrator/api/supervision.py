@@ -18,16 +18,18 @@ from sqlalchemy.orm import Session
 from orchestrator.api.deps import CallerDep, RuntimeDep
 from orchestrator.api.responses import error_responses
 from orchestrator.supervision import figures
+from orchestrator.supervision.at_risk import AtRisk, at_risk
 from orchestrator.supervision.figures import (
     Feedback,
     Filters,
     Grouping,
     Histogram,
-    Overview,
     Shares,
     Supplements,
     Table,
 )
+from orchestrator.supervision.overview import Overview, overview
+from orchestrator.supervision.subsidy_spend import SubsidySpend, subsidy_spend
 
 router = APIRouter(
     prefix="/supervision",
@@ -126,15 +128,19 @@ def _answer(figure: Table, fmt: str, name: str) -> BaseModel | Response:
 @router.get(
     "/overview", response_model=Overview, summary="Every supervision figure for the filters"
 )
-def overview(
+def overview_figures(
     rt: RuntimeDep,
     caller: CallerDep,
     asked: Asked,
 ) -> Overview:
-    """The dashboard's figures at once: histogram, shares, 容缺 outstanding, 好差评."""
+    """The dashboard's figures at once: histogram, shares, at risk and breached, 容缺
+    outstanding, subsidy spend, 好差评."""
     now = rt.clock.now()
     return _figure(
-        rt, caller, lambda session, filters: figures.overview(session, filters, now=now), asked
+        rt,
+        caller,
+        lambda session, filters: overview(session, filters, now=now, calendar=rt.calendar),
+        asked,
     )
 
 
@@ -174,6 +180,47 @@ def shares(
         rt, caller, lambda session, filters: figures.shares(session, filters, by), asked
     )
     return _answer(figure, format, f"shares-by-{by.value}")
+
+
+@router.get(
+    "/at-risk",
+    response_model=AtRisk,
+    responses=_CSV,
+    summary="Open filings at risk and past their deadline, with the step holding them back",
+)
+def at_risk_filings(
+    rt: RuntimeDep,
+    caller: CallerDep,
+    asked: Asked,
+    format: Format = "json",
+) -> BaseModel | Response:
+    """The state now (the period is not used): counts by state and cause, and the most late
+    filings, each with the unfinished step that has run longest and its agency."""
+    now = rt.clock.now()
+    figure = _figure(
+        rt,
+        caller,
+        lambda session, filters: at_risk(session, filters, now=now, calendar=rt.calendar),
+        asked,
+    )
+    return _answer(figure, format, "at-risk")
+
+
+@router.get(
+    "/subsidy-spend",
+    response_model=SubsidySpend,
+    responses=_CSV,
+    summary="Free seals and courier: the months' reservations and settlements against budget",
+)
+def subsidy_spend_figures(
+    rt: RuntimeDep,
+    caller: CallerDep,
+    asked: Asked,
+    format: Format = "json",
+) -> BaseModel | Response:
+    """The district's months from the period's first to its last, in fen."""
+    figure = _figure(rt, caller, subsidy_spend, asked)
+    return _answer(figure, format, "subsidy-spend")
 
 
 @router.get(

@@ -4,8 +4,9 @@ Every figure takes `Filters` (a district, maybe a branch, a period of China days
 `filters_for` builds from what the caller asked and may see, and returns a pydantic model
 that is both the API's schema and the dashboard's data. Time figures sum the daily summary
 (`supervision.models`), never the filings; 容缺 outstanding and open follow-ups are the
-state now, read through small indexes. A new figure (SLA at risk, subsidy spend) is one
-more function here and one more entry in `Overview` and `FIGURES`.
+state now, read through small indexes. The figures of the promise under threat
+(`at_risk`) and of the subsidies (`subsidy_spend`) build on these filters in modules of
+their own; `overview` puts every figure together.
 """
 
 from __future__ import annotations
@@ -165,7 +166,7 @@ def _where(model: Any, filters: Filters) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _filings_where(filters: Filters) -> list[ColumnElement[bool]]:
+def filings_where(filters: Filters) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if filters.district_code is not None:
         conditions.append(Filing.district_code == filters.district_code)
@@ -420,7 +421,7 @@ def supplements_outstanding(session: Session, filters: Filters, *, now: datetime
         .where(
             open_filing(),
             Material.status == literal(MaterialStatus.MISSING.value, literal_execute=True),
-            *_filings_where(filters),
+            *filings_where(filters),
         )
     )
     by_material: dict[str, list[int]] = {}
@@ -495,34 +496,4 @@ def feedback(session: Session, filters: Filters) -> Feedback:
         good_rate=round(good / ratings, 4) if ratings else None,
         open_follow_ups=sum(by_status.values()),
         follow_ups_by_status=by_status,
-    )
-
-
-# --- everything at once ------------------------------------------------------------------
-
-
-class Overview(BaseModel):
-    """Every figure of the dashboard for one set of filters."""
-
-    period: Period
-    histogram: Histogram
-    shares_by_branch: Shares
-    shares_by_step: Shares
-    shares_by_agency: Shares
-    shares_by_week: Shares
-    supplements: Supplements
-    feedback: Feedback
-
-
-def overview(session: Session, filters: Filters, *, now: datetime) -> Overview:
-    """Every figure for `filters`."""
-    return Overview(
-        period=Period.of(filters),
-        histogram=completion_histogram(session, filters),
-        shares_by_branch=shares(session, filters, Grouping.BRANCH),
-        shares_by_step=shares(session, filters, Grouping.STEP),
-        shares_by_agency=shares(session, filters, Grouping.AGENCY),
-        shares_by_week=shares(session, filters, Grouping.WEEK),
-        supplements=supplements_outstanding(session, filters, now=now),
-        feedback=feedback(session, filters),
     )

@@ -1,5 +1,6 @@
 """A small history with figures known by hand: four filings ready in March 2025 at a branch
-of their own, two open with a 容缺 material missing, three ratings and one open follow-up."""
+of their own, two open with a 容缺 material missing (one past its deadline, one at risk), three
+ratings, one open follow-up, and the district's subsidies of the month."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from orchestrator.filings.models import (
     FilingStatus,
     Material,
     MaterialStatus,
+    SlaState,
     Step,
     StepStatus,
 )
 from orchestrator.identity.models import Role
 from orchestrator.runtime import Runtime
+from orchestrator.subsidies.models import SubsidyPeriod
 from orchestrator.supervision.fold import fold_days
 from tests.people import SHOUGUANG, shouguang_branch, staff_at
 
@@ -45,6 +48,8 @@ def _filing(
     *,
     steps: tuple[tuple[str, datetime, datetime], ...] = (),
     missing_due: datetime | None = None,
+    sla_state: SlaState | None = None,
+    open_steps: tuple[tuple[str, StepStatus, datetime], ...] = (),
 ) -> Filing:
     code = f"OSK{next(_codes):04d}{branch_id:05d}"
     filing = Filing(
@@ -61,6 +66,7 @@ def _filing(
         deadline_at=accepted,
         ready_at=ready,
         completed_at=ready,
+        sla_state=sla_state or (SlaState.MET if ready else SlaState.ON_TRACK),
     )
     filing.steps = [
         Step(
@@ -73,6 +79,9 @@ def _filing(
             result={},
         )
         for i, (name, start, end) in enumerate(steps)
+    ] + [
+        Step(name=name, position=len(steps) + i, status=status, pending_needs=0, started_at=start)
+        for i, (name, status, start) in enumerate(open_steps)
     ]
     if missing_due is not None:
         filing.materials = [
@@ -113,11 +122,38 @@ def write_known(rt: Runtime) -> int:
                 steps=(("registration", at(3, 9), at(4, 9)),),  # one working day, exactly
             )
             f4 = _filing(branch.id, clerk.id, at(7, 9), at(17, 9))  # six working days: 42 h
-            f5 = _filing(branch.id, clerk.id, at(20, 9), None, missing_due=at(27, 17))
-            f6 = _filing(
-                branch.id, clerk.id, at(21, 9), None, missing_due=datetime(2099, 1, 5, tzinfo=CHINA)
+            # Past its deadline, held back by tax (started first of its unfinished steps).
+            f5 = _filing(
+                branch.id,
+                clerk.id,
+                at(20, 9),
+                None,
+                missing_due=at(27, 17),
+                sla_state=SlaState.BREACHED,
+                open_steps=(
+                    ("tax", StepStatus.SUBMITTED, at(20, 16)),
+                    ("social_insurance", StepStatus.BLOCKED, at(21, 9)),
+                ),
+            )
+            f6 = _filing(  # at risk, registration running
+                branch.id,
+                clerk.id,
+                at(21, 9),
+                None,
+                missing_due=datetime(2099, 1, 5, tzinfo=CHINA),
+                sla_state=SlaState.AT_RISK,
+                open_steps=(("registration", StepStatus.RUNNING, at(21, 9)),),
             )
             session.add_all([f1, f2, f3, f4, f5, f6])
+            session.merge(
+                SubsidyPeriod(
+                    district_code=SHOUGUANG,
+                    period="2025-03",
+                    budget_fen=100_000,
+                    committed_fen=30_000,
+                    settled_fen=12_000,
+                )
+            )
             session.flush()
             ratings = [
                 Rating(filing_id=f1.id, round=1, score=5, created_at=at(4, 10)),

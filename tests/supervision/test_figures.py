@@ -11,12 +11,15 @@ from sqlalchemy import func, select
 from orchestrator.calendar import default_calendar
 from orchestrator.clock import CHINA
 from orchestrator.errors import Forbidden
+from orchestrator.filings.models import SlaState
 from orchestrator.identity.service import Scope
 from orchestrator.runtime import Runtime
 from orchestrator.supervision import figures
+from orchestrator.supervision.at_risk import at_risk
 from orchestrator.supervision.figures import Filters, Grouping
 from orchestrator.supervision.fold import fold_days
 from orchestrator.supervision.models import SupervisionDay
+from orchestrator.supervision.subsidy_spend import subsidy_spend
 from orchestrator.supervision.tally import LAST_HOUR
 from orchestrator.tasks.supervision import fold_recent_days
 from orchestrator.tools.history.axis import WorkingAxis
@@ -105,6 +108,45 @@ class TestSupplementsAndFeedback:
         assert (rated.ratings, rated.good, rated.good_rate) == (3, 2, 0.6667)
         assert rated.open_follow_ups == 1
         assert rated.follow_ups_by_status["open"] == 1
+
+
+class TestThePromise:
+    def test_at_risk_and_breached_with_the_step_holding_each_back(
+        self, onestop: Runtime, known: Filters
+    ) -> None:
+        with onestop.database.reading() as session:
+            threatened = at_risk(session, known, now=at(21, 11), calendar=onestop.calendar)
+        assert (threatened.at_risk, threatened.breached) == (1, 1)
+        breached, risky = threatened.filings  # the breached first
+        assert breached.cause is not None and risky.cause is not None
+        assert (breached.sla_state, breached.cause.step, breached.cause.agency) == (
+            SlaState.BREACHED,
+            "tax",
+            "tax",
+        )
+        assert breached.cause.working_hours == 3.0  # 16:00–17:00, then 9:00–11:00
+        assert (risky.cause.step, risky.cause.status, risky.cause.working_hours) == (
+            "registration",
+            "running",
+            2.0,
+        )
+        assert [(c.step, c.at_risk, c.breached) for c in threatened.by_cause] == [
+            ("registration", 1, 0),
+            ("tax", 0, 1),
+        ]
+
+    def test_subsidy_spend_of_the_month(self, onestop: Runtime, known: Filters) -> None:
+        with onestop.database.reading() as session:
+            spend = subsidy_spend(session, known)
+        (march,) = spend.months
+        assert (march.month, march.budget_fen, march.committed_fen, march.settled_fen) == (
+            "2025-03",
+            100_000,
+            30_000,
+            12_000,
+        )
+        assert (march.share_committed, march.approved) == (0.3, False)
+        assert (spend.committed_fen, spend.settled_fen) == (30_000, 12_000)
 
 
 class TestFold:

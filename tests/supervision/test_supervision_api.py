@@ -18,7 +18,15 @@ pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
 SUPERVISION = "/api/v1/supervision"
 MARCH = {"from": "2025-03-01", "to": "2025-03-31"}
-FIGURES = ("overview", "completion-time", "shares", "supplements", "feedback")
+FIGURES = (
+    "overview",
+    "completion-time",
+    "shares",
+    "at-risk",
+    "supplements",
+    "subsidy-spend",
+    "feedback",
+)
 BY_STEP = {"by": "step"}  # what the shares need, and the others ignore
 
 
@@ -162,7 +170,7 @@ class TestFigures:
 
 def test_every_route_is_documented(api: TestClient) -> None:
     paths = api.get("/openapi.json").json()["paths"]
-    for path in ("overview", "completion-time", "shares", "supplements", "feedback"):
+    for path in FIGURES:
         assert f"{SUPERVISION}/{path}" in paths
     shares = paths[f"{SUPERVISION}/shares"]["get"]
     assert "text/csv" in shares["responses"]["200"]["content"]
