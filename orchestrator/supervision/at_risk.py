@@ -161,7 +161,7 @@ def _causes(
     specs = by_name()
     causes: dict[int, Cause] = {}
     for filing_id, name, status, started_at in session.execute(query):
-        if filing_id in causes:
+        if filing_id in causes or started_at is None:  # None: excluded by the query
             continue
         spec = specs.get(name)
         causes[filing_id] = Cause(
