@@ -79,6 +79,7 @@ def page(visit: auth.Visit, request: Request, template: str, **context: Any) -> 
         csrf_token=visit.session.csrf_token,
         staff=visit.staff,
         unread=_unread(visit),
+        supervisor=supervises(visit.staff),
         **context,
     )
     if visit.new_id is not None:
@@ -209,6 +210,13 @@ def branch_staff(visit: auth.Visit, request: Request) -> SignedIn | Response:
     return visit.staff
 
 
+def supervises(staff: SignedIn | None) -> bool:
+    """Whether `staff` supervises a district (an officer) or every one (an administrator)."""
+    if staff is None or staff.scope.branch_id is not None:
+        return False
+    return staff.scope.everything or staff.scope.district_code is not None
+
+
 def _live_staff(request: Request) -> tuple[auth.Visit, SignedIn] | Response:
     """The branch staff a page's refresh comes from, without counting it as activity; an
     ended session sends the page to the sign-in form (htmx follows HX-Redirect)."""
@@ -274,6 +282,8 @@ def queue_page(
     """The branch's filings by bucket, newest first; found by company name, credit or
     tracking code within the bucket."""
     visit = auth.visit(request)
+    if supervises(visit.staff):  # the portal's home for them is the dashboard
+        return see_other(f"{base(request)}/supervision")
     staff = branch_staff(visit, request)
     if isinstance(staff, Response):
         return staff

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import exc as db_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,6 +25,7 @@ from bank_portal.intake import router as intake_router
 from bank_portal.pages import environment
 from bank_portal.routes import error_page, not_found
 from bank_portal.routes import router as portal_router
+from bank_portal.supervision import router as supervision_router
 from bank_portal.supplements import router as supplements_router
 from bank_portal.track import TRACK_PATH
 from bank_portal.track.app import create_tracking
@@ -85,6 +86,12 @@ async def _invalid_request(request: Request, _exc: Exception) -> Response:
     return _cannot_serve(request, 400)
 
 
+def _to_dashboard(request: Request) -> Response:
+    """/supervision: the dashboard is a page of the portal (its sign-in, its session)."""
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(f"/portal/supervision{query}", status_code=307)
+
+
 def create_portal(settings: Settings) -> FastAPI:
     """The staff portal alone: its pages, its stylesheet, its HTML errors."""
     # Catalogs compiled and templates' environments built now: a broken catalog stops the
@@ -101,6 +108,7 @@ def create_portal(settings: Settings) -> FastAPI:
     portal.include_router(follow_ups_router)
     portal.include_router(inbox_router)
     portal.include_router(supplements_router)
+    portal.include_router(supervision_router)
     portal.mount("/static", StaticFiles(directory=STATIC), name="static")
     portal.add_exception_handler(StarletteHTTPException, _http_error)
     portal.add_exception_handler(RequestValidationError, _invalid_request)
@@ -122,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             f"{TRACK_PATH}/supplement/": UPLOAD_BODY_BYTES,  # a 容缺 material's upload
         },
     )
+    app.add_api_route("/supervision", _to_dashboard, include_in_schema=False)
     app.mount("/portal", create_portal(settings))
     app.mount(TRACK_PATH, create_tracking(settings, str(STATIC)))
     return app

@@ -99,14 +99,15 @@ class TestSignIn:
         page.goto("/portal/")
         expect(page.locator("h1")).to_have_text("工作台")  # still signed in
 
-    def test_an_officer_is_told_the_portal_is_not_for_their_role(
+    def test_an_officer_lands_on_the_dashboard_not_on_branch_pages(
         self, context: BrowserContext, portal: PortalWorld
     ) -> None:
         page = context.new_page()
         sign_in(page, portal.officer)
-        expect(page.locator("h1")).to_have_text("不适用于您的角色")
+        expect(page).to_have_url(re.compile(r"/portal/supervision$"))
         response = page.goto(f"/portal/filings/{portal.own_codes[0]}")
         assert response is not None and response.status == 403
+        expect(page.locator("h1")).to_have_text("不适用于您的角色")
 
 
 class TestQueue:
@@ -263,6 +264,7 @@ def test_every_page_in_both_languages_fits_the_screen(
         _switch_to(page, "en")
         _check_and_keep(page, "login", "en", width)
         sign_in(page, portal.officer)  # the language chosen carries into the session
+        page.goto(PAGES["filing"].format(code=portal.own_codes[0]))  # not for an officer
         _check_and_keep(page, "role", "en", width)
         _switch_to(page, "zh")
         _check_and_keep(page, "role", "zh", width)

@@ -1,0 +1,368 @@
+"""The supervision dashboard (/portal/supervision; /supervision leads there): the figures of
+`orchestrator.supervision` for a market-supervision officer's district, filtered by branch
+and period, with charts, CSV exports and the monthly subsidy reimbursement to approve.
+
+Read-only but for that approval. Officers see their own district; administrators choose
+one (or every district); branch staff are shown that the page is not for their role. The
+figures are those of the JSON API (`/api/v1/supervision/...`), computed by the same code.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from datetime import date
+from functools import partial
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bank_portal import auth
+from bank_portal.follow_ups import FOLLOW_UP_STATUS
+from bank_portal.i18n import N_
+from bank_portal.pages import base, see_other
+from bank_portal.routes import forbidden_form, not_found, page, supervises
+from bank_portal.sla import SLA_STATE
+from orchestrator import runtime
+from orchestrator.errors import DomainError, Invalid
+from orchestrator.feedback.service import BAD_SCORE
+from orchestrator.identity.models import Branch, District, Staff
+from orchestrator.identity.sessions import SignedIn
+from orchestrator.reference import load_reference
+from orchestrator.subsidies import reimbursement
+from orchestrator.subsidies.ledger import period_of
+from orchestrator.supervision.at_risk import at_risk
+from orchestrator.supervision.figures import (
+    Filters,
+    Grouping,
+    Table,
+    completion_histogram,
+    feedback,
+    filters_for,
+    shares,
+    supplements_outstanding,
+)
+from orchestrator.supervision.overview import Overview, overview
+from orchestrator.supervision.subsidy_spend import subsidy_spend
+
+router = APIRouter()
+
+MONTH = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+# The filters an approval came back with: a query string of the dashboard's own fields.
+FILTER_QUERY = re.compile(r"^(?:(?:district|branch|from|to)=[0-9-]*&?)*$")
+
+
+def _exports() -> dict[str, Callable[[Session, Filters], Table]]:
+    """Each CSV the dashboard offers, by the name in its address."""
+    rt = runtime.current()
+    now = rt.clock.now()
+    exports: dict[str, Callable[[Session, Filters], Table]] = {
+        "completion-time": completion_histogram,
+        "at-risk": lambda s, f: at_risk(s, f, now=now, calendar=rt.calendar),
+        "supplements": lambda s, f: supplements_outstanding(s, f, now=now),
+        "subsidy-spend": subsidy_spend,
+        "feedback": feedback,
+    }
+    for grouping in Grouping:
+        exports[f"shares-by-{grouping.value}"] = partial(_shares_by, grouping)
+    return exports
+
+
+def _shares_by(grouping: Grouping, session: Session, filters: Filters) -> Table:
+    return shares(session, filters, grouping)
+
+
+def _officer(visit: auth.Visit, request: Request) -> SignedIn | Response:
+    """Who signed in, if they supervise a district (or administer); else where they go."""
+    if visit.staff is None:
+        return see_other(f"{base(request)}/login")
+    if not supervises(visit.staff):
+        return page(visit, request, "portal/role.html", status_code=403)
+    return visit.staff
+
+
+def _filters(
+    session: Session, staff: SignedIn, *, district: str, branch: str, start: str, end: str
+) -> Filters:
+    """The filters as the form sent them (text), checked as the API checks its own."""
+    try:
+        branch_id = int(branch) if branch else None
+        first = date.fromisoformat(start) if start else None
+        last = date.fromisoformat(end) if end else None
+    except ValueError as exc:
+        raise _not_understood() from exc
+    return filters_for(
+        session,
+        staff.scope,
+        district_code=district or None,
+        branch_id=branch_id,
+        start=first,
+        end=last,
+        today=runtime.current().clock.now().date(),
+    )
+
+
+def _not_understood() -> DomainError:
+    return Invalid(
+        "筛选条件无法识别", "a filter is not understood (a branch, or a date YYYY-MM-DD)"
+    )
+
+
+def _choices(session: Session, staff: SignedIn, district: str | None) -> dict[str, Any]:
+    """The districts (administrators only) and branches the filters offer."""
+    districts = (
+        session.execute(select(District.code, District.name).order_by(District.code)).all()
+        if staff.scope.everything
+        else []
+    )
+    branches = (
+        session.execute(
+            select(Branch.id, Branch.name)
+            .where(Branch.district_code == district)
+            .order_by(Branch.name)
+        ).all()
+        if district
+        else []
+    )
+    return {"districts": districts, "branches": branches}
+
+
+def _charts(figures: Overview, language: str) -> dict[str, Any]:
+    """What the page's script draws: plain numbers and labels, in the page's language."""
+    zh = language == "zh_Hans"
+    histogram = figures.histogram.buckets
+    weeks = figures.shares_by_week.rows
+    return {
+        "histogram": {
+            "labels": [f"{b.hours}+" if b.open_ended else str(b.hours) for b in histogram],
+            "counts": [b.count for b in histogram],
+        },
+        "weeks": {
+            "labels": [row.key for row in weeks],
+            "half": [_percent(row.share_half_day) for row in weeks],
+            "one": [_percent(row.share_one_day) for row in weeks],
+            "three": [_percent(row.share_three_days) for row in weeks],
+        },
+        "steps": {
+            "labels": [row.label_zh if zh else row.label_en for row in figures.shares_by_step.rows],
+            "hours": [row.mean_working_hours or 0 for row in figures.shares_by_step.rows],
+        },
+    }
+
+
+def _totals(figures: Overview) -> dict[str, float | int | None]:
+    """The period's filings over every branch: how many were ready, the shares within."""
+    rows = figures.shares_by_branch.rows
+    count = sum(row.count for row in rows)
+
+    def share(within: int) -> float | None:
+        return round(within * 100 / count, 1) if count else None
+
+    return {
+        "count": count,
+        "half": share(sum(row.within_half_day for row in rows)),
+        "one": share(sum(row.within_one_day for row in rows)),
+        "three": share(sum(row.within_three_days for row in rows)),
+    }
+
+
+def _percent(share: float | None) -> float | None:
+    return None if share is None else round(share * 100, 1)
+
+
+@router.get("/supervision", name="supervision")
+def dashboard(
+    request: Request,
+    district: Annotated[str, Query(max_length=20)] = "",
+    branch: Annotated[str, Query(max_length=20)] = "",
+    start: Annotated[str, Query(alias="from", max_length=20)] = "",
+    end: Annotated[str, Query(alias="to", max_length=20)] = "",
+    approved: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    """The district's figures for the filters (30 days up to today by default)."""
+    visit = auth.visit(request)
+    staff = _officer(visit, request)
+    if isinstance(staff, Response):
+        return staff
+    rt = runtime.current()
+    asked = {"district": district, "branch": branch, "from": start, "to": end}
+    with rt.database.reading() as session:
+        try:
+            filters = _filters(
+                session, staff, district=district, branch=branch, start=start, end=end
+            )
+        except DomainError as refused:
+            choices = _choices(session, staff, staff.scope.district_code or district or None)
+            return page(
+                visit,
+                request,
+                "portal/supervision.html",
+                status_code=refused.status_code,
+                refused=_in_language(refused, visit.language),
+                asked=asked,
+                figures=None,
+                **choices,
+            )
+        figures = overview(session, filters, now=rt.clock.now(), calendar=rt.calendar)
+        choices = _choices(session, staff, filters.district_code)
+    return page(
+        visit,
+        request,
+        "portal/supervision.html",
+        refused=None,
+        asked=asked,
+        figures=figures,
+        filters=filters,
+        charts=_charts(figures, visit.language),
+        materials=load_reference().materials,
+        branch_names={str(b_id): name for b_id, name in choices["branches"]},
+        sla_state=SLA_STATE,
+        follow_up_status=FOLLOW_UP_STATUS,
+        yuan=reimbursement.yuan,
+        this_month=period_of(rt.clock.now()),
+        approved=approved if MONTH.match(approved) else "",
+        totals=_totals(figures),
+        bad_score=BAD_SCORE,
+        filter_query=urlencode({name: value for name, value in asked.items() if value}),
+        **choices,
+    )
+
+
+def _in_language(refused: DomainError, language: str) -> str:
+    """The refusal's message, and its first field's, in the page's language."""
+    zh = language == "zh_Hans"
+    errors = getattr(refused, "errors", None) or []
+    if errors:
+        first = errors[0]
+        return str(first["message_zh"] if zh else first["message_en"])
+    return refused.message_zh if zh else refused.message_en
+
+
+@router.get("/supervision/export/{name}.csv", name="supervision_export")
+def export(
+    request: Request,
+    name: str,
+    district: Annotated[str, Query(max_length=20)] = "",
+    branch: Annotated[str, Query(max_length=20)] = "",
+    start: Annotated[str, Query(alias="from", max_length=20)] = "",
+    end: Annotated[str, Query(alias="to", max_length=20)] = "",
+) -> Response:
+    """One figure of the dashboard as CSV, for the same filters."""
+    visit = auth.visit(request)
+    staff = _officer(visit, request)
+    if isinstance(staff, Response):
+        return staff
+    compute = _exports().get(name)
+    if compute is None:
+        return not_found(request)
+    with runtime.current().database.reading() as session:
+        filters = _filters(session, staff, district=district, branch=branch, start=start, end=end)
+        figure: BaseModel = compute(session, filters)
+    assert isinstance(figure, Table)
+    header, rows = figure.csv()
+    return _csv(_table_text(header, rows), f"{name}.csv")
+
+
+def _table_text(header: list[str], rows: list[list[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _csv(text: str, filename: str) -> Response:
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _district_of(staff: SignedIn, district: str) -> str | None:
+    """The district whose reimbursement is asked: an officer's own, any for administrators."""
+    return district if staff.scope.everything and district else staff.scope.district_code
+
+
+@router.get("/supervision/reimbursement/{month}.{kind}", name="supervision_reimbursement")
+def reimbursement_report(
+    request: Request,
+    month: str,
+    kind: str,
+    district: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    """The month's reimbursement report per vendor, as CSV or PDF."""
+    visit = auth.visit(request)
+    staff = _officer(visit, request)
+    if isinstance(staff, Response):
+        return staff
+    code = _district_of(staff, district)
+    if not MONTH.match(month) or kind not in ("csv", "pdf") or code is None:
+        return not_found(request)
+    rt = runtime.current()
+    with rt.database.reading() as session:
+        known = session.get(District, code)
+        if known is None:
+            return not_found(request)
+        report = reimbursement.report(session.connection(), district_code=code, period=month)
+        district_name = known.name
+    filename = f"reimbursement-{code}-{month}.{kind}"
+    if kind == "csv":
+        return _csv(reimbursement.to_csv(report), filename)
+    return Response(
+        reimbursement.to_pdf(report, district_name=district_name),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@router.post("/supervision/reimbursement/{month}/approve", name="supervision_approve")
+def approve(
+    request: Request,
+    month: str,
+    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    district: Annotated[str, Form(max_length=20)] = "",
+    back: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """The officer approves the month's reimbursement (audited; the month closes)."""
+    visit = auth.visit(request)
+    staff = _officer(visit, request)
+    if isinstance(staff, Response):
+        return staff
+    if not auth.csrf_ok(visit.session, csrf_token):
+        return forbidden_form(visit, request)
+    code = _district_of(staff, district)
+    if not MONTH.match(month) or code is None:
+        return not_found(request)
+    rt = runtime.current()
+    try:
+        with rt.database.transaction() as session:
+            officer = session.get(Staff, staff.staff_id)
+            assert officer is not None, "a signed-in member of staff exists"
+            reimbursement.approve(
+                session.connection(),
+                district_code=code,
+                period=month,
+                officer=officer,
+                now=rt.clock.now(),
+            )
+    except DomainError as refused:
+        return page(
+            visit,
+            request,
+            "portal/error.html",
+            status_code=refused.status_code,
+            title=N_("The reimbursement was not approved"),
+            message=N_("Nothing was changed."),
+            detail=refused.message_zh if visit.language == "zh_Hans" else refused.message_en,
+        )
+    query = back.rstrip("&") if FILTER_QUERY.match(back) else ""
+    separator = "&" if query else ""
+    return see_other(f"{base(request)}/supervision?{query}{separator}approved={month}")
