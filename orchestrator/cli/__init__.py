@@ -610,8 +610,9 @@ def supervision_bench(
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Time every /api/v1/supervision endpoint (p50, p95) on the configured database, after
-    `onestop history`; and one beat's fold. Run by hand; figures go in docs/benchmarks.md."""
+    """Time every /api/v1/supervision endpoint and every view of the dashboard (p50, p95) on
+    the configured database, after `onestop history`; and one beat's fold. Run by hand;
+    figures go in docs/benchmarks.md."""
     import dataclasses
     import json
 
@@ -631,7 +632,7 @@ def supervision_bench(
         f"{figures.filings:,} filings, {figures.district_filings:,} in {figures.district_code}"
     )
     typer.echo(f"{'endpoint':<20} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
-    for row in figures.endpoints:
+    for row in [*figures.endpoints, *figures.views]:
         typer.echo(
             f"{row.endpoint:<20} {row.requests:>5} {row.p50_ms:>8} {row.p95_ms:>8} {row.max_ms:>8}"
         )

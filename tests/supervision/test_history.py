@@ -31,6 +31,7 @@ from orchestrator.supervision import figures
 from orchestrator.supervision.fold import tally_day
 from orchestrator.supervision.models import SupervisionDay, SupervisionHours, SupervisionRatings
 from orchestrator.tools.history import HistoryOptions, HistoryReport, write_history
+from orchestrator.tools.supervision_bench import ENDPOINTS, VIEWS, run_bench
 from tests.conftest import fresh_postgres_database
 
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=CHINA)  # a Friday afternoon
@@ -183,3 +184,18 @@ def test_help_explains_the_command() -> None:
     assert result.exit_code == 0
     for words in ("--filings", "--days", "--district", "PostgreSQL"):
         assert words in result.output
+
+
+@pytest.mark.integration
+def test_the_supervision_bench_times_every_endpoint_and_view(
+    written: tuple[Runtime, HistoryReport],
+) -> None:
+    """The hand-run benchmark's code, on the small history: every endpoint and every view of
+    the dashboard answers (a refusal would stop it) and is timed."""
+    rt, report = written
+    runtime.install(rt)
+    figures_timed = run_bench(rt, district_code=None, requests=3)
+    assert figures_timed.filings == report.filings
+    assert [e.endpoint for e in figures_timed.endpoints] == list(ENDPOINTS)
+    assert [v.endpoint for v in figures_timed.views] == [f"/portal/{v}" for v in VIEWS]
+    assert all(t.requests == 3 and t.p95_ms > 0 for t in figures_timed.endpoints)
