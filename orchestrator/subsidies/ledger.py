@@ -104,17 +104,14 @@ def reserve(
     if not items:
         return None
     total = sum(item.amount_fen for item in items)
-    period = _open_period(conn, district_code, period_of(now))
-    key = _key(district_code, period)
-    # Under the row's lock: the committed amount read by this condition is the last one.
-    granted = (
-        conn.execute(
-            update(_PERIOD)
-            .where(key, _PERIOD.c.committed_fen + total <= budget_fen)
-            .values(committed_fen=_PERIOD.c.committed_fen + total, budget_fen=budget_fen)
-        ).rowcount
-        == 1
-    )
+    period = period_of(now)
+    # Most acceptances: the month's row is there, open and within budget. One statement
+    # then books it (the update locks the row, and its condition reads the last committed
+    # amount); only otherwise is the open month found and locked first, then asked again.
+    granted = _book(conn, district_code, period, total, budget_fen, open_only=True)
+    if not granted:
+        period = _open_period(conn, district_code, period)
+        granted = _book(conn, district_code, period, total, budget_fen)
     kind = EntryKind.RESERVED if granted else EntryKind.FALLBACK
     conn.execute(
         insert(_ENTRY),
@@ -135,6 +132,28 @@ def reserve(
         ],
     )
     return Reservation(period, granted, tuple(items))
+
+
+def _book(
+    conn: Connection,
+    district_code: str,
+    period: str,
+    total: int,
+    budget_fen: int,
+    *,
+    open_only: bool = False,
+) -> bool:
+    """Add `total` to the month's committed amount if the budget covers it (and, with
+    `open_only`, if the month is there and not approved); whether it did."""
+    conditions = [_key(district_code, period), _PERIOD.c.committed_fen + total <= budget_fen]
+    if open_only:
+        conditions.append(_PERIOD.c.approved_at.is_(None))
+    booked = conn.execute(
+        update(_PERIOD)
+        .where(*conditions)
+        .values(committed_fen=_PERIOD.c.committed_fen + total, budget_fen=budget_fen)
+    )
+    return booked.rowcount == 1
 
 
 def settle(conn: Connection, filing_id: int, *, now: datetime, actor: str) -> int:
