@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
@@ -57,6 +57,16 @@ def staff_at(
     )
 
 
+def actor_of(staff: Staff) -> Actor:
+    """`staff` as the services' actor, named as the portal and the API name them."""
+    return Actor(name=f"staff:{staff.username}", scope=Scope.of(staff))
+
+
+def filing_as(staff: BranchStaff, clerk: Staff) -> BranchStaff:
+    """`staff` with `clerk` as the clerk who files (the rest, tokens included, as they were)."""
+    return replace(staff, clerk=actor_of(clerk), clerk_id=clerk.id)
+
+
 def make_branch_staff(rt: Runtime) -> BranchStaff:
     """Two Shouguang branches with a clerk each, a Shouguang and a Rencheng officer."""
     now = rt.clock.now()
@@ -78,5 +88,5 @@ def make_branch_staff(rt: Runtime) -> BranchStaff:
             other_clerk_token=issue_token(session, other_clerk, now=now),
             officer_token=issue_token(session, officer, now=now),
             other_district_officer_token=issue_token(session, far_officer, now=now),
-            clerk=Actor(name="staff:wangfang", scope=Scope.of(clerk)),
+            clerk=actor_of(clerk),
         )

@@ -5,7 +5,6 @@ filing's when the policy changes."""
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,9 +24,7 @@ from orchestrator import workflow
 from orchestrator.filings.agency_requests import BUILDERS, builds
 from orchestrator.filings.dispatch import dispatch
 from orchestrator.filings.models import Filing, Step, StepStatus
-from orchestrator.filings.service import Actor
-from orchestrator.identity.models import Role
-from orchestrator.identity.service import Scope, ensure_branch, ensure_staff
+from orchestrator.identity.service import ensure_branch
 from orchestrator.reference import loader
 from orchestrator.runtime import Runtime
 from orchestrator.tools.seed import seed_reference
@@ -41,7 +38,7 @@ from tests.district_graph.archive import (
 )
 from tests.factories import moved_to
 from tests.filings import complete, events, file, wait_for
-from tests.people import BranchStaff
+from tests.people import BranchStaff, filing_as, staff_at
 
 # The district whose policy, in the test's reference data only, runs the archive. One the
 # simulated registration authority registers in (it knows the shipped districts alone).
@@ -107,12 +104,8 @@ def xiangshan(
                 session, code="XS-ABC-01", name="农业银行象山支行", bank_code="ABC",
                 district_code=XIANGSHAN,
             )  # fmt: skip
-            clerk = ensure_staff(
-                session, username="xs.clerk", name="夏珊", role=Role.CLERK,
-                district_code=XIANGSHAN, branch=branch,
-            )  # fmt: skip
-            actor = Actor(name="staff:xs.clerk", scope=Scope.of(clerk))
-        yield dataclasses.replace(branch_staff, clerk=actor, clerk_id=clerk.id)
+            clerk = filing_as(branch_staff, staff_at(session, branch, "xs.clerk", "夏珊"))
+        yield clerk
     finally:
         _use_reference(shipped)
 

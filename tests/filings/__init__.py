@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from orchestrator.filings import service
-from orchestrator.filings.models import Event, Filing, FilingStatus, Step
+from orchestrator.filings.models import Event, Filing, FilingStatus, Step, StepStatus
 from orchestrator.filings.schemas import FilingInput
 from orchestrator.runtime import Runtime
 from tests.factories import TRADE_NAMES, filing_input
@@ -34,19 +35,24 @@ def file(
         filing_input(company_name__trade_name=trade_name or next(TRADE_NAMES), **overrides)
     )
     with rt.database.transaction() as session:
-        filing = service.file_filing(
-            session,
-            actor=staff.clerk,
-            staff_id=staff.clerk_id,
-            data=data,
-            idempotency_key=None,
-            now=rt.clock.now(),
-            lease_until=rt.clock.after(rt.settings.step_lease_seconds),
-            calendar=rt.calendar,
-        ).filing
+        filing = file_in(session, rt, staff, data)
         if not dispatch:  # as if the process died between commit and publish
             session.info["after_commit"].clear()
         return filing.tracking_code
+
+
+def file_in(session: Session, rt: Runtime, staff: BranchStaff, data: FilingInput) -> Filing:
+    """File `data` as the clerk, now, in `session` (which commits it, or not)."""
+    return service.file_filing(
+        session,
+        actor=staff.clerk,
+        staff_id=staff.clerk_id,
+        data=data,
+        idempotency_key=None,
+        now=rt.clock.now(),
+        lease_until=rt.clock.after(rt.settings.step_lease_seconds),
+        calendar=rt.calendar,
+    ).filing
 
 
 def file_undispatched(rt: Runtime, staff: BranchStaff, /, **overrides: Any) -> str:
@@ -61,6 +67,30 @@ def file_undispatched(rt: Runtime, staff: BranchStaff, /, **overrides: Any) -> s
             .values(next_check_at=rt.clock.now() + timedelta(minutes=1))
         )
     return code
+
+
+def supplement(
+    rt: Runtime,
+    staff: BranchStaff,
+    code: str,
+    material: str,
+    data: dict[str, Any],
+    *,
+    at: datetime | None = None,
+) -> None:
+    """The branch clerk supplies `material` (with `data`) to the filing `code`, at `at` (by
+    default now), on the runtime's calendar."""
+    with rt.database.transaction() as session:
+        service.supplement_material(
+            session,
+            actor=staff.clerk,
+            tracking_code=code,
+            material_code=material,
+            data=data,
+            now=at or rt.clock.now(),
+            lease_until=rt.clock.now(),
+            calendar=rt.calendar,
+        )
 
 
 def wait_for(rt: Runtime, code: str, done: Callable[[Filing], bool], timeout: float = 20) -> Filing:
@@ -80,6 +110,49 @@ def wait_for(rt: Runtime, code: str, done: Callable[[Filing], bool], timeout: fl
 
 def complete(filing: Filing) -> bool:
     return filing.status == FilingStatus.COMPLETE
+
+
+def step_status(filing: Filing, step: str) -> StepStatus:
+    """The status of the filing's step named `step`."""
+    return {s.name: s.status for s in filing.steps}[step]
+
+
+def tax_blocked(filing: Filing) -> bool:
+    """The tax step waits for a 容缺 material (the finance officer's, filed without)."""
+    return step_status(filing, "tax") == StepStatus.BLOCKED
+
+
+def file_blocked(rt: Runtime, staff: BranchStaff, /, **overrides: Any) -> str:
+    """File without the finance officer; the code once the tax step is blocked for them."""
+    code = file(rt, staff, finance_officer=None, **overrides)
+    wait_for(rt, code, tax_blocked)
+    return code
+
+
+def at_the_branch(filing: Filing) -> bool:
+    """The filing's licence and seals wait at the branch to be collected."""
+    return any(s.status == StepStatus.AT_BRANCH for s in filing.steps)
+
+
+def file_for_pickup(rt: Runtime, staff: BranchStaff, /, *, timeout: float = 20) -> Filing:
+    """File for collection at the branch; the filing once licence and seals wait there."""
+    code = file(rt, staff, delivery={"method": "branch_pickup"})
+    return wait_for(rt, code, at_the_branch, timeout)
+
+
+def hand_over(
+    rt: Runtime, staff: BranchStaff, code: str, collector: dict[str, Any] | None = None
+) -> None:
+    """The clerk hands the filing's licence and seals over, now (to `collector`, as
+    `handover.checked_collector` records them, if given)."""
+    with rt.database.transaction() as session:
+        service.hand_over(
+            session,
+            actor=staff.clerk,
+            tracking_code=code,
+            now=rt.clock.now(),
+            collector=collector,
+        )
 
 
 def events(rt: Runtime, code: str) -> list[Event]:

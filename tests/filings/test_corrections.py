@@ -42,22 +42,23 @@ def correct(rt: Runtime, staff: BranchStaff, code: str, step: str, **changes: An
         )
 
 
-def name_refused(rt: Runtime, staff: BranchStaff) -> str:
-    """A filing whose registration the bureau refused for its name, before the bank's
-    identity pre-check (which reads the name too) has finished: nothing used the name yet."""
-    set_behaviour(rt, "bank_precheck", outage=True)
-    code = file(rt, staff, trade_name=REGISTERED)
-    wait_for(rt, code, lambda f: f.status == FilingStatus.ACTION_REQUIRED)
+@pytest.fixture
+def name_refused(onestop: Runtime, branch_staff: BranchStaff) -> str:
+    """The code of a filing whose registration the bureau refused for its name, before the
+    bank's identity pre-check (which reads the name too) has finished: nothing used the name
+    yet."""
+    set_behaviour(onestop, "bank_precheck", outage=True)
+    code = file(onestop, branch_staff, trade_name=REGISTERED)
+    wait_for(onestop, code, lambda f: f.status == FilingStatus.ACTION_REQUIRED)
     return code
 
 
 @pytest.mark.databases("sqlite", "postgresql")
 class TestRefusals:
     def test_the_bureau_names_the_fields_of_the_name(
-        self, onestop: Runtime, branch_staff: BranchStaff
+        self, onestop: Runtime, name_refused: str
     ) -> None:
-        code = name_refused(onestop, branch_staff)
-        (refusal,) = refusals(onestop, code)
+        (refusal,) = refusals(onestop, name_refused)
         assert refusal.step == "registration"
         assert refusal.code == "name_conflict"
         assert REGISTERED in refusal.message
@@ -68,18 +69,19 @@ class TestRefusals:
 @pytest.mark.databases("sqlite", "postgresql")
 class TestCorrectAndResubmit:
     def test_a_corrected_name_is_registered_once_and_the_filing_completes(
-        self, onestop: Runtime, branch_staff: BranchStaff
+        self, onestop: Runtime, branch_staff: BranchStaff, name_refused: str
     ) -> None:
-        code = name_refused(onestop, branch_staff)
         set_behaviour(onestop, "bank_precheck", outage=False)
         new_name = next(TRADE_NAMES)
 
-        correct(onestop, branch_staff, code, "registration", company_name__trade_name=new_name)
+        correct(
+            onestop, branch_staff, name_refused, "registration", company_name__trade_name=new_name
+        )
 
-        filing = wait_for(onestop, code, complete, timeout=30)
+        filing = wait_for(onestop, name_refused, complete, timeout=30)
         assert new_name in filing.company_name
         assert filing.payload["company_name"]["trade_name"] == new_name
-        history = events(onestop, code)
+        history = events(onestop, name_refused)
         kinds = [(e.kind, e.step) for e in history]
         assert kinds.count(("done", "registration")) == 1
         assert ("resubmitted", "registration") in kinds
@@ -90,25 +92,27 @@ class TestCorrectAndResubmit:
         assert duplicate_effects(onestop) == 0
 
     def test_a_field_the_refusal_does_not_concern_is_refused(
-        self, onestop: Runtime, branch_staff: BranchStaff
+        self, onestop: Runtime, branch_staff: BranchStaff, name_refused: str
     ) -> None:
-        code = name_refused(onestop, branch_staff)
         with pytest.raises(Invalid) as refused:
-            correct(onestop, branch_staff, code, "registration", address="寿光市别处1号")
+            correct(onestop, branch_staff, name_refused, "registration", address="寿光市别处1号")
         assert [e["field"] for e in refused.value.detail["errors"]] == ["address"]
-        assert refusals(onestop, code)  # still rejected, nothing sent
-        assert wait_for(onestop, code, lambda f: True).status == FilingStatus.ACTION_REQUIRED
+        assert refusals(onestop, name_refused)  # still rejected, nothing sent
+        assert (
+            wait_for(onestop, name_refused, lambda f: True).status == FilingStatus.ACTION_REQUIRED
+        )
 
     def test_an_invalid_value_is_refused_as_at_intake(
-        self, onestop: Runtime, branch_staff: BranchStaff
+        self, onestop: Runtime, branch_staff: BranchStaff, name_refused: str
     ) -> None:
-        code = name_refused(onestop, branch_staff)
         with pytest.raises(Invalid) as refused:
-            correct(onestop, branch_staff, code, "registration", company_name__trade_name="A")
+            correct(
+                onestop, branch_staff, name_refused, "registration", company_name__trade_name="A"
+            )
         (error,) = refused.value.detail["errors"]
         assert error["field"] == "company_name.trade_name"
         assert error["message_zh"] and error["message_en"]
-        stored = wait_for(onestop, code, lambda f: True)
+        stored = wait_for(onestop, name_refused, lambda f: True)
         assert stored.payload["company_name"]["trade_name"] == REGISTERED
 
     def test_a_field_a_finished_step_used_is_locked(

@@ -8,12 +8,11 @@ from datetime import date
 import pytest
 
 from orchestrator.errors import Invalid
-from orchestrator.filings import service
 from orchestrator.filings.handover import checked_collector
-from orchestrator.filings.models import FilingStatus, StepStatus
+from orchestrator.filings.models import FilingStatus
 from orchestrator.runtime import Runtime
 from tests.factories import resident_id
-from tests.filings import events, file, wait_for
+from tests.filings import events, file_for_pickup, hand_over, wait_for
 from tests.people import BranchStaff
 
 NUMBER = resident_id(date(1985, 3, 9), sequence=246)
@@ -46,16 +45,9 @@ class TestHandOver:
     def test_the_collector_is_recorded_with_the_hand_over(
         self, onestop: Runtime, branch_staff: BranchStaff
     ) -> None:
-        code = file(onestop, branch_staff, delivery={"method": "branch_pickup"})
-        wait_for(onestop, code, lambda f: any(s.status == StepStatus.AT_BRANCH for s in f.steps))
-        with onestop.database.transaction() as session:
-            service.hand_over(
-                session,
-                actor=branch_staff.clerk,
-                tracking_code=code,
-                now=onestop.clock.now(),
-                collector=checked_collector("李娜", NUMBER, checked_in_person=True),
-            )
+        code = file_for_pickup(onestop, branch_staff).tracking_code
+        collector = checked_collector("李娜", NUMBER, checked_in_person=True)
+        hand_over(onestop, branch_staff, code, collector)
         filing = wait_for(onestop, code, lambda f: f.status == FilingStatus.COMPLETE)
         (delivery,) = [s for s in filing.steps if s.name == "delivery"]
         assert delivery.result is not None

@@ -9,22 +9,18 @@ requests, read as fields of the filing as the worker reads them.
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from orchestrator.filings.acceptance import AcceptedFiling
 from orchestrator.filings.field_use import filing_fields, used_by
 from orchestrator.filings.models import Filing, StepStatus
-from orchestrator.filings.service import Actor
-from orchestrator.identity.models import Role
-from orchestrator.identity.service import Scope, ensure_branch, ensure_staff
+from orchestrator.identity.service import ensure_branch
 from orchestrator.runtime import Runtime
 from orchestrator.workflow import BANK_ACCOUNT, REGISTRATION, SEAL, SOCIAL_INSURANCE, TAX, by_name
 from tests.factories import FILING_DATE, filing_input, moved_to
 from tests.filings import events, file, wait_for
 from tests.filings.test_corrections import refusals
-from tests.people import BranchStaff
+from tests.people import BranchStaff, filing_as, staff_at
 
 RENCHENG = "370811"  # its filings run the standard graph: no pre-check, the bank checks people
 ON_THE_WATCH_LIST = "370783197503124019"  # integrations/simulators/data/banks.yaml
@@ -38,12 +34,7 @@ def rencheng(onestop: Runtime, branch_staff: BranchStaff) -> BranchStaff:
             session, code="RC-ABC-01", name="农业银行任城支行", bank_code="ABC",
             district_code=RENCHENG,
         )  # fmt: skip
-        clerk = ensure_staff(
-            session, username="rc.clerk", name="任晨", role=Role.CLERK,
-            district_code=RENCHENG, branch=branch,
-        )  # fmt: skip
-        actor = Actor(name="staff:rc.clerk", scope=Scope.of(clerk))
-    return dataclasses.replace(branch_staff, clerk=actor, clerk_id=clerk.id)
+        return filing_as(branch_staff, staff_at(session, branch, "rc.clerk", "任晨"))
 
 
 def _bank_refused(filing: Filing) -> bool:

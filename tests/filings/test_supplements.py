@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session
 
 from orchestrator.errors import Conflict, Invalid, NotFound
 from orchestrator.filings import queue, service, supplements
-from orchestrator.filings.models import Event, Filing, MaterialStatus, StepStatus
+from orchestrator.filings.models import Event, Filing, MaterialStatus
 from orchestrator.filings.supplements import PendingSupplement, SupplementStatus
 from orchestrator.filings.uploads import DatabaseStore
 from orchestrator.identity.service import Scope
 from orchestrator.runtime import Runtime
 from tests.factories import filing_input
-from tests.filings import complete, duplicate_effects, file, wait_for
+from tests.filings import complete, duplicate_effects, file_blocked, tax_blocked, wait_for
 from tests.people import BranchStaff
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
@@ -27,10 +27,10 @@ PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\n%%EOF\n"
 STORE = DatabaseStore()
 
 
-def _blocked(rt: Runtime, staff: BranchStaff) -> str:
-    code = file(rt, staff, finance_officer=None)
-    wait_for(rt, code, lambda f: {s.name: s.status for s in f.steps}["tax"] == StepStatus.BLOCKED)
-    return code
+@pytest.fixture
+def code(onestop: Runtime, branch_staff: BranchStaff) -> str:
+    """A filing whose tax step is blocked for want of the finance officer's material."""
+    return file_blocked(onestop, branch_staff)
 
 
 def _send(
@@ -85,14 +85,12 @@ def _to_confirm(rt: Runtime, session: Session, scope: Scope) -> list[str]:
 
 class TestSending:
     def test_a_supplement_waits_for_the_branch_and_the_step_stays_blocked(
-        self, onestop: Runtime, branch_staff: BranchStaff
+        self, onestop: Runtime, branch_staff: BranchStaff, code: str
     ) -> None:
-        code = _blocked(onestop, branch_staff)
         sent = _send(onestop, code)
         assert sent.status == SupplementStatus.PENDING and sent.media_type == "application/pdf"
         assert _material_status(onestop, code) == MaterialStatus.MISSING
-        steps = {s.name: s.status for s in _filing(onestop, code).steps}
-        assert steps["tax"] == StepStatus.BLOCKED
+        assert tax_blocked(_filing(onestop, code))
         with onestop.database.reading() as session:
             waiting = _to_confirm(onestop, session, branch_staff.clerk.scope)
             elsewhere = _to_confirm(
@@ -115,9 +113,8 @@ class TestSending:
         assert event.detail["data"]["finance_officer"]["id_number"].startswith(id_number[:6])
 
     def test_bytes_unlike_their_name_and_invalid_fields_are_refused_per_field(
-        self, onestop: Runtime, branch_staff: BranchStaff
+        self, onestop: Runtime, code: str
     ) -> None:
-        code = _blocked(onestop, branch_staff)
         with pytest.raises(Invalid) as mismatch:
             _send(onestop, code, content=b"\x89PNG\r\n\x1a\n....")
         assert [e["field"] for e in mismatch.value.detail["errors"]] == ["file"]
@@ -133,10 +130,7 @@ class TestSending:
         with onestop.database.reading() as session:  # nothing half-kept
             assert supplements.of_filing(session, _filing(onestop, code).id) == []
 
-    def test_a_second_send_while_one_waits_is_a_conflict(
-        self, onestop: Runtime, branch_staff: BranchStaff
-    ) -> None:
-        code = _blocked(onestop, branch_staff)
+    def test_a_second_send_while_one_waits_is_a_conflict(self, onestop: Runtime, code: str) -> None:
         _send(onestop, code)
         with pytest.raises(Conflict):
             _send(onestop, code)
@@ -144,9 +138,8 @@ class TestSending:
 
 class TestTheBranchAnswers:
     def test_confirming_resumes_the_step_once_and_the_filing_completes(
-        self, onestop: Runtime, branch_staff: BranchStaff
+        self, onestop: Runtime, branch_staff: BranchStaff, code: str
     ) -> None:
-        code = _blocked(onestop, branch_staff)
         sent = _send(onestop, code)
         other = service.Actor("staff:liming", Scope(branch_id=branch_staff.branch_id + 1000,
                                                     can_file=True))  # fmt: skip
@@ -170,9 +163,8 @@ class TestTheBranchAnswers:
         assert duplicate_effects(onestop) == 0
 
     def test_refusing_keeps_the_material_due_says_why_and_allows_another_send(
-        self, onestop: Runtime, branch_staff: BranchStaff
+        self, onestop: Runtime, branch_staff: BranchStaff, code: str
     ) -> None:
-        code = _blocked(onestop, branch_staff)
         sent = _send(onestop, code)
         with onestop.database.transaction() as session, pytest.raises(Invalid):
             supplements.refuse(

@@ -27,7 +27,10 @@ from tests.filings import (
     events,
     file,
     file_undispatched,
+    hand_over,
     set_behaviour,
+    supplement,
+    tax_blocked,
     wait_for,
 )
 from tests.filings.misbehaving import misbehaving
@@ -36,22 +39,6 @@ from tests.people import BranchStaff
 
 def _tax(filing: Filing) -> Step:
     return next(s for s in filing.steps if s.name == "tax")
-
-
-def _supplement(
-    rt: Runtime, staff: BranchStaff, code: str, material: str, data: dict[str, Any]
-) -> None:
-    """The branch clerk supplies `material` (with `data`) to the filing `code`, now."""
-    with rt.database.transaction() as session:
-        service.supplement_material(
-            session,
-            actor=staff.clerk,
-            tracking_code=code,
-            material_code=material,
-            data=data,
-            now=rt.clock.now(),
-            lease_until=rt.clock.now(),
-        )
 
 
 class TestHappyPath:
@@ -144,7 +131,7 @@ class TestMaterialsToSupplement:
         statuses = {s.name: s.status for s in filing.steps}
         assert statuses["delivery"] == StepStatus.WAITING
         assert filing.ready_at is None
-        _supplement(onestop, branch_staff, code, "housing_fund_authorisation", {})
+        supplement(onestop, branch_staff, code, "housing_fund_authorisation", {})
         wait_for(onestop, code, complete)
 
     def test_an_agency_asking_for_a_material_blocks_until_supplied_with_its_data(
@@ -152,13 +139,9 @@ class TestMaterialsToSupplement:
     ) -> None:
         officer = filing_input()["finance_officer"]
         code = file(onestop, branch_staff, finance_officer=None)
-        filing = wait_for(
-            onestop,
-            code,
-            lambda f: {s.name: s.status for s in f.steps}["tax"] == StepStatus.BLOCKED,
-        )
+        filing = wait_for(onestop, code, tax_blocked)
         assert {m.code: m.status.value for m in filing.materials}["finance_tax_agents"] == "missing"
-        _supplement(onestop, branch_staff, code, "finance_tax_agents", {"finance_officer": officer})
+        supplement(onestop, branch_staff, code, "finance_tax_agents", {"finance_officer": officer})
         filing = wait_for(onestop, code, complete)
         assert filing.payload["finance_officer"]["id_number"] == officer["id_number"]
         assert duplicate_effects(onestop) == 0
@@ -293,10 +276,7 @@ class TestBranchPickup:
             lambda f: f.status == FilingStatus.READY and f.steps[-1].status == StepStatus.AT_BRANCH,
         )
         assert filing.completed_at is None
-        with onestop.database.transaction() as session:
-            service.hand_over(
-                session, actor=branch_staff.clerk, tracking_code=code, now=onestop.clock.now()
-            )
+        hand_over(onestop, branch_staff, code)
         filing = wait_for(onestop, code, complete)
         assert filing.completed_at is not None
 

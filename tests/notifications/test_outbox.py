@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from orchestrator.filings import service
 from orchestrator.filings.models import Filing, Material, MaterialStatus
 from orchestrator.filings.schemas import FilingInput
 from orchestrator.notifications import outbox, texts
@@ -21,7 +20,7 @@ from orchestrator.settings import tracking_url
 from orchestrator.tasks import notifications as notification_tasks
 from orchestrator.tracker.sweeper import sweep_outbox
 from tests.factories import ALL_MATERIALS, TRADE_NAMES, filing_input
-from tests.filings import complete, file, set_behaviour, wait_for
+from tests.filings import complete, file, file_in, set_behaviour, wait_for
 from tests.notifications import (
     fresh_mobile,
     outbox_rows,
@@ -114,16 +113,7 @@ class TestWhatIsSent:
             )
         )
         with pytest.raises(RuntimeError), onestop.database.transaction() as session:
-            service.file_filing(
-                session,
-                actor=branch_staff.clerk,
-                staff_id=branch_staff.clerk_id,
-                data=data,
-                idempotency_key=None,
-                now=onestop.clock.now(),
-                lease_until=onestop.clock.now(),
-                calendar=onestop.calendar,
-            )
+            file_in(session, onestop, branch_staff, data)
             raise RuntimeError("the request failed after filing")
         # A text written afterwards goes out: the rolled-back ones would have gone before it.
         later = write_text(onestop, mobile, "后来", send_by=onestop.clock.now())

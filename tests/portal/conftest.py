@@ -3,8 +3,9 @@ Debian Chromium driven by Playwright for the whole session."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -15,15 +16,15 @@ from sqlalchemy import select, update
 from integrations.simulators.server import serve_in_thread
 from orchestrator import runtime
 from orchestrator.api.app import web_app
-from orchestrator.filings import service
 from orchestrator.filings.models import Filing
-from orchestrator.identity.service import Scope
 from orchestrator.identity.sessions import set_password
 from orchestrator.runtime import Runtime
+from orchestrator.settings import Settings
 from tests import services
+from tests.faults.soak import free_port
 from tests.filings import file
 from tests.leaks import for_the_applicant, shown, unmasked_mobiles, unmasked_resident_ids
-from tests.people import BranchStaff, shouguang_branch, staff_at
+from tests.people import BranchStaff, filing_as, shouguang_branch, staff_at
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "var" / "artifacts" / "portal"
@@ -38,6 +39,13 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PASSWORD = "correct-horse-battery"
+CJK = re.compile(r"[\u4e00-\u9fff]")
+# The page's text but for what is shown as it came (data-raw: names).
+OUR_TEXT = """() => {
+    const body = document.body.cloneNode(true);
+    body.querySelectorAll("[data-raw]").forEach((element) => element.remove());
+    return body.textContent;
+}"""
 SCRIPT_NAME = "禾丰<script>window.__pwned = 1</script>农业科技有限公司"
 
 
@@ -70,16 +78,11 @@ def portal(_embedded: Runtime, branch_staff: BranchStaff) -> Iterator[PortalWorl
         locked = staff_at(session, other, "portal_locked", "吴敏")
         for username in ("wangfang", "portal_other", "portal_locked", "zhaojing"):
             set_password(session, username, PASSWORD)
-        other_scope = Scope.of(other_clerk)
-        other_id, locked_name = other_clerk.id, locked.username
+        other_staff = filing_as(branch_staff, other_clerk)
+        locked_name = locked.username
     # Trade names no other test's generator makes: a search for one finds its filing alone,
     # whatever else the same clerk filed earlier in the session.
     own = [file(rt, branch_staff, trade_name=name) for name in ("瑞霖", "璟瑜", "珂琪")]
-    other_staff = replace(
-        branch_staff,
-        clerk_id=other_id,
-        clerk=service.Actor(name="staff:portal_other", scope=other_scope),
-    )
     theirs = file(rt, other_staff)
     with rt.database.transaction() as session:  # a name no form accepts, in the database
         session.execute(
@@ -124,13 +127,31 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+def new_context(browser: Browser, portal: PortalWorld, width: int = 1280) -> BrowserContext:
+    """A fresh browser profile (no cookies) on the portal, `width` pixels wide (a desktop's, or
+    360 for a phone's)."""
+    ctx = browser.new_context(base_url=portal.url, viewport={"width": width, "height": 800})
+    ctx.set_default_timeout(10_000)
+    return ctx
+
+
 @pytest.fixture
 def context(browser: Browser, portal: PortalWorld) -> Iterator[BrowserContext]:
     """A fresh browser profile (no cookies) at desktop width."""
-    ctx = browser.new_context(base_url=portal.url, viewport={"width": 1280, "height": 800})
-    ctx.set_default_timeout(10_000)
+    ctx = new_context(browser, portal)
     yield ctx
     ctx.close()
+
+
+@pytest.fixture
+def database_away(onestop: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
+    """The embedded OneStop installed, then swapped as the process's runtime for one whose
+    database is on a port nobody listens on (and which gives up connecting after a second)."""
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/onestop"
+    away = runtime.from_settings(Settings(database_url=url, db_connect_timeout_seconds=1))
+    monkeypatch.setattr(runtime, "_current", away)
+    yield away
+    away.database.dispose()
 
 
 def sign_in(page: Page, username: str, password: str = PASSWORD) -> None:
@@ -152,6 +173,16 @@ def plant_session_cookie(ctx: BrowserContext, value: str) -> None:
     ctx.add_cookies(
         [{"name": "onestop_portal", "value": value, "domain": "127.0.0.1", "path": "/portal"}]
     )
+
+
+def check_page(page: Page, name: str, language: str, width: int) -> None:
+    """`page` (called `name`, in `language`) is no wider than the screen, and in English
+    nothing of ours is left in Chinese (what is shown as it came, such as names, aside)."""
+    fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert fits, f"{name} ({language}) is wider than {width} px"
+    if language == "en":
+        ours = page.evaluate(OUR_TEXT)
+        assert not CJK.search(ours), f"{name}: untranslated text in {ours!r}"
 
 
 def screenshot(page: Page, name: str) -> None:

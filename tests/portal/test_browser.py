@@ -17,9 +17,12 @@ from orchestrator.filings.models import Filing
 from tests.factories import graph_steps
 from tests.filings import wait_for
 from tests.portal.conftest import (
+    CJK,
     PASSWORD,
     SCRIPT_NAME,
     PortalWorld,
+    check_page,
+    new_context,
     plant_session_cookie,
     screenshot,
     session_cookie,
@@ -27,8 +30,6 @@ from tests.portal.conftest import (
 )
 
 pytestmark = pytest.mark.browser
-
-CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def signed_in_page(context: BrowserContext, username: str) -> Page:
@@ -217,12 +218,6 @@ class TestLanguage:
 
 
 # The page's text but for what is shown as it came (data-raw: names, agencies' words).
-OUR_TEXT = """() => {
-    const body = document.body.cloneNode(true);
-    body.querySelectorAll("[data-raw]").forEach((element) => element.remove());
-    return body.textContent;
-}"""
-
 PAGES = {
     "queue": "/portal/",
     "queue-supplement-to-confirm": "/portal/?bucket=supplement_to_confirm",
@@ -233,11 +228,7 @@ PAGES = {
 
 
 def _check_and_keep(page: Page, name: str, language: str, width: int) -> None:
-    fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    assert fits, f"{name} ({language}) is wider than {width} px"
-    if language == "en":  # nothing of ours left in Chinese
-        ours = page.evaluate(OUR_TEXT)
-        assert not CJK.search(ours), f"{name}: untranslated text in {ours!r}"
+    check_page(page, name, language, width)
     screenshot(page, f"{name}-{language}-{width}")
 
 
@@ -255,8 +246,7 @@ def test_every_page_in_both_languages_fits_the_screen(
 
     One browser profile per width, as one person would go: the login page, an officer's,
     then a clerk's pages, switching language on the way."""
-    ctx = browser.new_context(base_url=portal.url, viewport={"width": width, "height": 800})
-    ctx.set_default_timeout(10_000)
+    ctx = new_context(browser, portal, width)
     try:
         page = ctx.new_page()
         page.goto("/portal/login")

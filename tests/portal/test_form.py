@@ -19,7 +19,7 @@ from orchestrator.filings.models import Filing
 from orchestrator.filings.uploads import MAX_UPLOAD_BYTES
 from tests.factories import ALL_MATERIALS, TRADE_NAMES, filing_input
 from tests.integrations.test_e_licence import qr_codes_on, text_of
-from tests.portal.conftest import PortalWorld, screenshot, sign_in
+from tests.portal.conftest import PortalWorld, new_context, screenshot, sign_in
 from tests.portal.test_browser import _check_and_keep, _switch_to
 
 pytestmark = pytest.mark.browser
@@ -185,8 +185,7 @@ def test_file_with_a_material_to_supplement_and_get_the_receipt(
 def test_the_form_and_the_receipt_in_both_languages_fit_the_screen(
     browser: Browser, portal: PortalWorld, width: int
 ) -> None:
-    ctx = browser.new_context(base_url=portal.url, viewport={"width": width, "height": 800})
-    ctx.set_default_timeout(10_000)
+    ctx = new_context(browser, portal, width)
     try:
         page = ctx.new_page()
         sign_in(page, portal.clerk)

@@ -20,7 +20,7 @@ from orchestrator.identity.models import Branch, Role
 from tests.factories import TRADE_NAMES
 from tests.notifications import code_sent_by, fresh_mobile
 from tests.people import BranchStaff, staff_at
-from tests.portal.conftest import PortalWorld, screenshot, sign_in
+from tests.portal.conftest import PortalWorld, new_context, screenshot, sign_in
 from tests.portal.test_form import (
     MISSING,
     PDF,
@@ -107,10 +107,8 @@ def test_from_the_counter_to_the_managers_follow_up(
     expect(to_confirm).to_have_text("0")
     mark(desk)
 
-    phone_ctx = browser.new_context(base_url=portal.url, viewport={"width": 360, "height": 800})
-    phone_ctx.set_default_timeout(10_000)
-    manager_ctx = browser.new_context(base_url=portal.url, viewport={"width": 1280, "height": 800})
-    manager_ctx.set_default_timeout(10_000)
+    phone_ctx = new_context(browser, portal, 360)
+    manager_ctx = new_context(browser, portal)
     try:
         # The entrepreneur's phone: what the QR code opens, with the mobile's last four digits.
         phone = phone_ctx.new_page()

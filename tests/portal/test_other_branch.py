@@ -28,15 +28,14 @@ from orchestrator import runtime
 from orchestrator.api.app import web_app
 from orchestrator.feedback import service as feedback
 from orchestrator.feedback.models import FollowUp
-from orchestrator.filings import drafts, service, supplements
-from orchestrator.filings.models import Filing, StepStatus
+from orchestrator.filings import drafts, supplements
+from orchestrator.filings.models import Filing
 from orchestrator.filings.uploads import DatabaseStore, store_upload
 from orchestrator.identity.models import Branch, Role
-from orchestrator.identity.service import Scope
 from orchestrator.runtime import Runtime
 from tests.factories import filing_input
-from tests.filings import complete, file, wait_for
-from tests.people import BranchStaff, shouguang_branch, staff_at
+from tests.filings import complete, file, tax_blocked, wait_for
+from tests.people import BranchStaff, filing_as, shouguang_branch, staff_at
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
@@ -219,7 +218,6 @@ def _rated_two(rt: Runtime, code: str) -> int:
 
 def _supplement_sent(rt: Runtime, code: str) -> int:
     """As the applicant on the tracking page: the finance officer's material, pending."""
-    tax_blocked = lambda f: {s.name: s.status for s in f.steps}["tax"] == StepStatus.BLOCKED  # noqa: E731
     wait_for(rt, code, tax_blocked)
     with rt.database.transaction() as session:
         filing = session.scalars(select(Filing).where(Filing.tracking_code == code)).one()
@@ -251,12 +249,7 @@ def world(_embedded: Runtime, branch_staff: BranchStaff) -> World:
         branch_b = shouguang_branch(session, "SG-ABC-09", "农业银行寿光稻田支行", "ABC")
         clerk_b = staff_at(session, branch_b, "sweep_clerk_b", "钱磊", password=PASSWORD)
         staff_at(session, branch_b, "sweep_manager_b", "孙燕", role=MANAGER, password=PASSWORD)
-        b_staff = replace(
-            branch_staff,
-            branch_id=branch_b.id,
-            clerk_id=clerk_b.id,
-            clerk=service.Actor(name="staff:sweep_clerk_b", scope=Scope.of(clerk_b)),
-        )
+        b_staff = replace(filing_as(branch_staff, clerk_b), branch_id=branch_b.id)
         draft = drafts.new_draft(
             session, branch_id=branch_staff.branch_id, staff_id=branch_staff.clerk_id,
             now=rt.clock.now(),

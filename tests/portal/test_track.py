@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,10 +15,9 @@ from sqlalchemy import select, update
 
 from bank_portal import track
 from bank_portal.track import visits
-from orchestrator import runtime
 from orchestrator.api.app import web_app
 from orchestrator.feedback.models import FollowUp, FollowUpStatus
-from orchestrator.filings import documents, service
+from orchestrator.filings import documents
 from orchestrator.filings.models import Filing
 from orchestrator.filings.tracking import TrackingSession
 from orchestrator.identity.models import Branch, Role
@@ -26,8 +25,7 @@ from orchestrator.identity.one_time_codes import MAX_ATTEMPTS, MAX_PER_HOUR
 from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings
 from tests.factories import ALL_MATERIALS, filing_input
-from tests.faults.soak import free_port
-from tests.filings import complete, events, file, wait_for
+from tests.filings import complete, events, file, supplement, wait_for
 from tests.notifications import code_sent_by
 from tests.people import BranchStaff, shouguang_branch, staff_at
 from tests.portal.conftest import SCRIPT_NAME
@@ -81,17 +79,33 @@ def _open(client: TestClient, code: str, digits: str = DIGITS) -> Any:
     )
 
 
-def _error_text(html: str) -> str:
-    found = re.search(r'data-test="error">([^<]*)<', html)
+class Opened(NamedTuple):
+    """A filing opened on the tracking page: its code, and the CSRF token of the page shown."""
+
+    code: str
+    token: str
+
+
+def _marked(html: str, marker: str) -> str:
+    """The text of the element in `html` whose attributes end with `marker` (as written)."""
+    found = re.search(rf"{marker}>([^<]*)<", html)
     assert found, html
     return found.group(1)
 
 
+def _error_text(html: str) -> str:
+    return _marked(html, 'data-test="error"')
+
+
 class TestOpening:
+    @pytest.fixture
+    def code(self, onestop: Runtime, branch_staff: BranchStaff) -> str:
+        """The tracking code of a filing of the applicant's (not dispatched: it stays put)."""
+        return _file(onestop, branch_staff, dispatch=False)
+
     def test_the_receipts_address_opens_the_form_with_the_code_filled_in(
-        self, onestop: Runtime, branch_staff: BranchStaff, client: TestClient
+        self, client: TestClient, code: str
     ) -> None:
-        code = _file(onestop, branch_staff, dispatch=False)
         url = track.tracking_url("http://testserver", code)
         form = client.get(url, follow_redirects=False)
         assert form.status_code == 200  # straight to the form: no redirect on the way
@@ -100,9 +114,8 @@ class TestOpening:
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/track" in cookie
 
     def test_the_code_and_the_digits_open_the_filing_in_a_new_session(
-        self, onestop: Runtime, branch_staff: BranchStaff, client: TestClient
+        self, client: TestClient, code: str
     ) -> None:
-        code = _file(onestop, branch_staff, dispatch=False)
         client.get("/track/")
         before = client.cookies.get(visits.COOKIE)
         opened = _open(client, code.lower())  # as typed, in any case
@@ -112,9 +125,8 @@ class TestOpening:
         assert after and after != before  # a new id once a filing opens
 
     def test_wrong_digits_and_an_unknown_code_are_refused_alike(
-        self, onestop: Runtime, branch_staff: BranchStaff, client: TestClient
+        self, client: TestClient, code: str
     ) -> None:
-        code = _file(onestop, branch_staff, dispatch=False)
         wrong = _open(client, code, "0000")
         unknown = _open(client, "OS2345678923", DIGITS)
         malformed = _open(client, code, "87")
@@ -124,9 +136,8 @@ class TestOpening:
         assert client.get("/track/filing", follow_redirects=False).status_code == 303
 
     def test_failures_are_limited_per_tracking_code(
-        self, onestop: Runtime, branch_staff: BranchStaff
+        self, onestop: Runtime, branch_staff: BranchStaff, code: str
     ) -> None:
-        code = _file(onestop, branch_staff, dispatch=False)
         with _client(onestop, rate_limit_track_failures_per_code="3/minute") as client:
             for guess in ("0000", "0001", "0002"):
                 assert _open(client, code, guess).status_code == 401
@@ -136,10 +147,7 @@ class TestOpening:
             other = _file(onestop, branch_staff, dispatch=False)
             assert _open(client, other).status_code == 200  # another code is not locked
 
-    def test_failures_are_limited_per_client_address(
-        self, onestop: Runtime, branch_staff: BranchStaff
-    ) -> None:
-        code = _file(onestop, branch_staff, dispatch=False)
+    def test_failures_are_limited_per_client_address(self, onestop: Runtime, code: str) -> None:
         with _client(onestop, rate_limit_track_failures_per_address="3/minute") as client:
             for guess in ("OS2345678922", "OS2345678933", "OS2345678944"):
                 assert _open(client, guess).status_code == 401
@@ -147,9 +155,8 @@ class TestOpening:
             assert locked.status_code == 429
 
     def test_a_form_posted_without_its_token_is_refused(
-        self, onestop: Runtime, branch_staff: BranchStaff, client: TestClient
+        self, client: TestClient, code: str
     ) -> None:
-        code = _file(onestop, branch_staff, dispatch=False)
         client.get("/track/")
         refused = client.post("/track/", data={"code": code, "digits": DIGITS})
         assert refused.status_code == 403
@@ -196,8 +203,7 @@ class TestThePage:
         html = _open(client, code).text
         (item,) = re.findall(r'data-test="to-supply">(.*?)</li>', html, re.S)
         assert "员工花名册" in item and "须于" in item
-        holders = re.search(r'data-test="holders">([^<]*)<', html)
-        assert holders and "设立登记" in holders.group(1)
+        assert "设立登记" in _marked(html, 'data-test="holders"')
 
     def test_the_sla_state_the_estimate_and_a_deadline_extended_for_the_wait(
         self, onestop: Runtime, branch_staff: BranchStaff, client: TestClient
@@ -209,17 +215,11 @@ class TestThePage:
         code = _file(onestop, branch_staff, finance_officer=None)  # tax waits for it
         wait_for(onestop, code, lambda f: any(s.status == "blocked" for s in f.steps))
         blocked_at = next(e.at for e in events(onestop, code) if e.kind == "blocked")
-        with onestop.database.transaction() as session:
-            service.supplement_material(
-                session,
-                actor=branch_staff.clerk,
-                tracking_code=code,
-                material_code=MATERIAL,
-                data={"finance_officer": filing_input()["finance_officer"]},
-                now=blocked_at + timedelta(days=3),  # across a weekend, or not
-                lease_until=onestop.clock.now(),
-                calendar=onestop.calendar,
-            )
+        officer = {"finance_officer": filing_input()["finance_officer"]}
+        # Three days later: across a weekend, or not.
+        supplement(
+            onestop, branch_staff, code, MATERIAL, officer, at=blocked_at + timedelta(days=3)
+        )
         filing = wait_for(onestop, code, complete)
         html = _open(client, code).text
         if filing.blocked_seconds:
@@ -291,9 +291,7 @@ def _rate(client: TestClient, token: str, **form: str) -> Any:
 
 
 def _rating_error(html: str) -> str:
-    found = re.search(r'data-test="rating-error" data-raw>([^<]*)<', html)
-    assert found, html
-    return found.group(1)
+    return _marked(html, 'data-test="rating-error" data-raw')
 
 
 def _wrong(code: str, by: int = 1) -> str:
@@ -302,6 +300,13 @@ def _wrong(code: str, by: int = 1) -> str:
 
 
 class TestRating:
+    @pytest.fixture
+    def opened(self, onestop: Runtime, branch_staff: BranchStaff, client: TestClient) -> Opened:
+        """A completed filing of the applicant's, opened on the tracking page (so to rate)."""
+        code = _file(onestop, branch_staff)
+        wait_for(onestop, code, complete)
+        return Opened(code, _csrf(_open(client, code).text))
+
     def test_a_bad_rating_with_the_code_reaches_the_managers_follow_ups(
         self, onestop: Runtime, branch_staff: BranchStaff, client: TestClient
     ) -> None:
@@ -380,11 +385,9 @@ class TestRating:
 
     @pytest.mark.databases("sqlite", "postgresql")  # the count is a write that must hold
     def test_wrong_codes_are_counted_until_even_the_right_one_is_refused(
-        self, onestop: Runtime, branch_staff: BranchStaff, client: TestClient
+        self, onestop: Runtime, client: TestClient, opened: Opened
     ) -> None:
-        code = _file(onestop, branch_staff)
-        wait_for(onestop, code, complete)
-        token = _csrf(_open(client, code).text)
+        code, token = opened
         texted = _rating_code(onestop, client, code, token)
         for guess in range(1, MAX_ATTEMPTS + 1):
             wrong = _rate(client, token, score="5", one_time_code=_wrong(texted, guess))
@@ -399,26 +402,22 @@ class TestRating:
         assert rated.status_code == 200 and 'data-test="rated"' in rated.text
 
     def test_codes_sent_are_limited_per_hour_and_the_page_says_so(
-        self, onestop: Runtime, branch_staff: BranchStaff, client: TestClient
+        self, onestop: Runtime, client: TestClient, opened: Opened
     ) -> None:
-        code = _file(onestop, branch_staff)
-        wait_for(onestop, code, complete)
-        token = _csrf(_open(client, code).text)
+        code, token = opened
         for _ in range(MAX_PER_HOUR):
             texted = _rating_code(onestop, client, code, token)
         refused = client.post("/track/rating/code", data={"csrf_token": token})
         assert refused.status_code == 429 and refused.headers["Retry-After"] == "3600"
-        detail = re.search(r'data-test="detail" data-raw>([^<]*)<', refused.text)
-        assert detail and detail.group(1) == "验证码发送过于频繁，请一小时后再试"
+        detail = _marked(refused.text, 'data-test="detail" data-raw')
+        assert detail == "验证码发送过于频繁，请一小时后再试"
         # The last code sent is still good.
         assert _rate(client, token, score="4", one_time_code=texted).status_code == 200
 
     def test_a_form_posted_without_its_token_sends_no_code_and_rates_nothing(
-        self, onestop: Runtime, branch_staff: BranchStaff, client: TestClient
+        self, onestop: Runtime, client: TestClient, opened: Opened
     ) -> None:
-        code = _file(onestop, branch_staff)
-        wait_for(onestop, code, complete)
-        token = _csrf(_open(client, code).text)
+        code, token = opened
         texted = _rating_code(onestop, client, code, token)
         assert client.post("/track/rating/code", data={"csrf_token": "forged"}).status_code == 403
         forged = _rate(client, "forged", score="5", one_time_code=texted)
@@ -437,19 +436,12 @@ def _sign_in(client: TestClient, username: str, password: str) -> None:
     assert signed.status_code == 200, signed.text
 
 
-def test_with_the_database_away_the_page_says_when_to_come_back(
-    onestop: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/onestop"
-    away = runtime.from_settings(Settings(database_url=url, db_connect_timeout_seconds=1))
-    monkeypatch.setattr(runtime, "_current", away)
-    try:
-        with TestClient(web_app(onestop.settings)) as client:
-            for path in ("/track/", "/track/filing"):  # the second, by way of the first
-                response = client.get(path)
-                assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0
-                assert "暂时无法访问" in response.text and "set-cookie" not in response.headers
-            # An error page asks the database nothing it cannot do without.
-            assert client.get("/track/no-such-page").status_code == 404
-    finally:
-        away.database.dispose()
+@pytest.mark.usefixtures("database_away")
+def test_with_the_database_away_the_page_says_when_to_come_back(onestop: Runtime) -> None:
+    with TestClient(web_app(onestop.settings)) as client:
+        for path in ("/track/", "/track/filing"):  # the second, by way of the first
+            response = client.get(path)
+            assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0
+            assert "暂时无法访问" in response.text and "set-cookie" not in response.headers
+        # An error page asks the database nothing it cannot do without.
+        assert client.get("/track/no-such-page").status_code == 404

@@ -17,26 +17,22 @@ from orchestrator.filings.models import Filing
 from orchestrator.identity.models import Branch, Role
 from tests.filings import complete, file, wait_for
 from tests.people import BranchStaff, staff_at
-from tests.portal.conftest import SCRIPT_NAME, PortalWorld, screenshot, sign_in
+from tests.portal.conftest import (
+    SCRIPT_NAME,
+    PortalWorld,
+    check_page,
+    new_context,
+    screenshot,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 
-CJK = re.compile(r"[\u4e00-\u9fff]")
 MOBILE = "13805361234"  # the legal representative's, in every filing of the portal's world
-# The page's text but for what is shown as it came (data-raw: names).
-OUR_TEXT = """() => {
-    const body = document.body.cloneNode(true);
-    body.querySelectorAll("[data-raw]").forEach((element) => element.remove());
-    return body.textContent;
-}"""
 
 
 def _keep(page: Page, name: str, language: str, width: int) -> None:
-    fits = page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    assert fits, f"{name} ({language}) is wider than {width} px"
-    if language == "en":  # nothing of ours left in Chinese
-        ours = page.evaluate(OUR_TEXT)
-        assert not CJK.search(ours), f"{name}: untranslated text in {ours!r}"
+    check_page(page, name, language, width)
     html = page.content()
     hidden = [MOBILE[i : i + 4] for i in range(3, len(MOBILE) - 3)]
     assert not [d for d in hidden if d in html], f"{name}: a digit of the mobile past the third"
@@ -55,8 +51,7 @@ def test_the_receipts_qr_address_opens_the_filing_in_both_languages(
 ) -> None:
     code = portal.own_codes[0]
     wait_for(portal.rt, code, complete)
-    ctx = browser.new_context(base_url=portal.url, viewport={"width": width, "height": 800})
-    ctx.set_default_timeout(10_000)
+    ctx = new_context(browser, portal, width)
     try:
         page = ctx.new_page()
         page.goto(tracking_url(portal.url, code))
@@ -88,8 +83,7 @@ def test_the_receipts_qr_address_opens_the_filing_in_both_languages(
 
 
 def test_a_script_in_the_company_name_stays_text(browser: Browser, portal: PortalWorld) -> None:
-    ctx = browser.new_context(base_url=portal.url, viewport={"width": 360, "height": 800})
-    ctx.set_default_timeout(10_000)
+    ctx = new_context(browser, portal, 360)
     try:
         page = ctx.new_page()
         page.goto(tracking_url(portal.url, portal.script_code))
@@ -119,8 +113,7 @@ def test_the_managers_follow_ups_in_both_languages(
         assert branch is not None
         staff_at(session, branch, "track_browser_mgr", "冯雪", role=Role.BRANCH_MANAGER,
                  password=MANAGER_PASSWORD)  # fmt: skip
-    ctx = browser.new_context(base_url=portal.url, viewport={"width": 360, "height": 800})
-    ctx.set_default_timeout(10_000)
+    ctx = new_context(browser, portal, 360)
     try:
         page = ctx.new_page()
         sign_in(page, "track_browser_mgr", MANAGER_PASSWORD)

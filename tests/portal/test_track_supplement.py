@@ -12,19 +12,20 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from orchestrator.filings.models import StepStatus
 from orchestrator.identity.models import Branch
 from orchestrator.identity.one_time_codes import MAX_ATTEMPTS
 from orchestrator.runtime import Runtime
 from tests.factories import filing_input
-from tests.filings import complete, wait_for
+from tests.filings import complete, tax_blocked, wait_for
 from tests.notifications import code_sent_by
 from tests.people import BranchStaff, shouguang_branch, staff_at
 from tests.portal.test_track import (
     MATERIAL,
+    Opened,
     _client,
     _csrf,
     _file,
+    _marked,
     _open,
     _rating_code,
     _sign_in,
@@ -43,8 +44,15 @@ def client(onestop: Runtime) -> Iterator[TestClient]:
 
 def _blocked(rt: Runtime, staff: BranchStaff) -> str:
     code = _file(rt, staff, finance_officer=None)
-    wait_for(rt, code, lambda f: {s.name: s.status for s in f.steps}["tax"] == StepStatus.BLOCKED)
+    wait_for(rt, code, tax_blocked)
     return code
+
+
+@pytest.fixture
+def opened(onestop: Runtime, branch_staff: BranchStaff, client: TestClient) -> Opened:
+    """A filing blocked for want of a 容缺 material, opened on the tracking page to supply it."""
+    code = _blocked(onestop, branch_staff)
+    return Opened(code, _csrf(_open(client, code).text))
 
 
 def _fields(**overrides: str) -> dict[str, str]:
@@ -90,9 +98,7 @@ def _clerk(rt: Runtime, staff: BranchStaff, portal: TestClient, username: str) -
 
 
 def _error_for(html: str, name: str) -> str:
-    found = re.search(rf'data-error-for="{re.escape(name)}" data-raw>([^<]*)<', html)
-    assert found, html
-    return found.group(1)
+    return _marked(html, f'data-error-for="{re.escape(name)}" data-raw')
 
 
 class TestTheApplicantSupplies:
@@ -111,8 +117,7 @@ class TestTheApplicantSupplies:
         )
         assert f'action="/track/supplement/{MATERIAL}"' not in sent.text  # no second send
         assert OFFICER["id_number"] not in sent.text
-        steps = {s.name: s.status for s in wait_for(onestop, code, lambda _f: True).steps}
-        assert steps["tax"] == StepStatus.BLOCKED  # not before the branch confirms
+        assert tax_blocked(wait_for(onestop, code, lambda _f: True))  # until the branch confirms
 
         with TestClient(client.app) as portal:
             _clerk(onestop, branch_staff, portal, "supply_clerk")
@@ -135,10 +140,9 @@ class TestTheApplicantSupplies:
         assert 'data-test="to-supply"' not in after
 
     def test_bytes_unlike_their_name_and_invalid_fields_are_refused_beside_them(
-        self, onestop: Runtime, branch_staff: BranchStaff, client: TestClient
+        self, onestop: Runtime, client: TestClient, opened: Opened
     ) -> None:
-        code = _blocked(onestop, branch_staff)
-        token = _csrf(_open(client, code).text)
+        code, token = opened
         texted = _supply_code(onestop, client, code, token)
         png_named_pdf = _supply(client, token, texted, content=b"\x89PNG\r\n\x1a\n0000")
         assert png_named_pdf.status_code == 422
@@ -169,10 +173,9 @@ class TestTheApplicantSupplies:
 
     @pytest.mark.databases("sqlite", "postgresql")  # the count is a write that must hold
     def test_wrong_codes_are_counted_until_even_the_right_one_is_refused(
-        self, onestop: Runtime, branch_staff: BranchStaff, client: TestClient
+        self, onestop: Runtime, client: TestClient, opened: Opened
     ) -> None:
-        code = _blocked(onestop, branch_staff)
-        token = _csrf(_open(client, code).text)
+        code, token = opened
         texted = _supply_code(onestop, client, code, token)
         for guess in range(1, MAX_ATTEMPTS + 1):
             wrong = _supply(client, token, _wrong(texted, guess))
@@ -187,10 +190,9 @@ class TestTheApplicantSupplies:
         assert sent.status_code == 200 and 'data-test="supply-sent"' in sent.text
 
     def test_a_refused_supplement_is_shown_to_the_applicant_who_may_send_again(
-        self, onestop: Runtime, branch_staff: BranchStaff, client: TestClient
+        self, onestop: Runtime, branch_staff: BranchStaff, client: TestClient, opened: Opened
     ) -> None:
-        code = _blocked(onestop, branch_staff)
-        token = _csrf(_open(client, code).text)
+        code, token = opened
         assert _supply(client, token, _supply_code(onestop, client, code, token)).status_code == 200
         with TestClient(client.app) as portal:
             _clerk(onestop, branch_staff, portal, "refuse_clerk")
@@ -210,10 +212,9 @@ class TestTheApplicantSupplies:
 
 
 def test_another_branchs_staff_find_nothing(
-    onestop: Runtime, branch_staff: BranchStaff, client: TestClient
+    onestop: Runtime, client: TestClient, opened: Opened
 ) -> None:
-    code = _blocked(onestop, branch_staff)
-    token = _csrf(_open(client, code).text)
+    code, token = opened
     assert _supply(client, token, _supply_code(onestop, client, code, token)).status_code == 200
     with onestop.database.transaction() as session:
         other = shouguang_branch(session, "SG-BOC-07", "中国银行寿光支行", "BOC")
@@ -231,5 +232,4 @@ def test_another_branchs_staff_find_nothing(
             )
             assert denied.status_code == 404
         assert portal.get(f"/portal/filings/{code}/supplements/1/file").status_code == 404
-    steps = {s.name: s.status for s in wait_for(onestop, code, lambda _f: True).steps}
-    assert steps["tax"] == StepStatus.BLOCKED
+    assert tax_blocked(wait_for(onestop, code, lambda _f: True))

@@ -11,12 +11,11 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from bank_portal.track import tracking_url
-from orchestrator.filings.models import StepStatus
 from tests.factories import filing_input
-from tests.filings import complete, file, wait_for
+from tests.filings import complete, file_blocked, tax_blocked, wait_for
 from tests.notifications import code_sent_by
 from tests.people import BranchStaff
-from tests.portal.conftest import PortalWorld, sign_in
+from tests.portal.conftest import PortalWorld, new_context, sign_in
 from tests.portal.test_track_browser import MOBILE, _keep, _switch_to
 from tests.portal.test_track_supplement import MATERIAL, PDF
 
@@ -44,14 +43,10 @@ def test_the_entrepreneur_supplies_on_a_phone_and_the_clerk_confirms(
     branch_staff: BranchStaff,
 ) -> None:
     rt = portal.rt
-    code = file(rt, branch_staff, trade_name="珺瑶", finance_officer=None)
-    tax = lambda f: {s.name: s.status for s in f.steps}["tax"]  # noqa: E731
-    wait_for(rt, code, lambda f: tax(f) == StepStatus.BLOCKED)
+    code = file_blocked(rt, branch_staff, trade_name="珺瑶")
 
-    phone = browser.new_context(base_url=portal.url, viewport={"width": 360, "height": 800})
-    phone.set_default_timeout(10_000)
-    desk = browser.new_context(base_url=portal.url, viewport={"width": 1280, "height": 800})
-    desk.set_default_timeout(10_000)
+    phone = new_context(browser, portal, 360)
+    desk = new_context(browser, portal)
     try:
         page = phone.new_page()
         page.goto(tracking_url(portal.url, code))
@@ -80,7 +75,7 @@ def test_the_entrepreneur_supplies_on_a_phone_and_the_clerk_confirms(
         _switch_to(page, "zh_Hans")
         expect(item.locator("[data-test=supply-sent]")).to_have_text("已提交，等待网点确认。")
         _keep(page, "supply-sent", "zh_Hans", 360)
-        assert tax(wait_for(rt, code, lambda _f: True)) == StepStatus.BLOCKED
+        assert tax_blocked(wait_for(rt, code, lambda _f: True))
 
         clerk = desk.new_page()
         sign_in(clerk, portal.clerk)

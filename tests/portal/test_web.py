@@ -12,7 +12,6 @@ from pydantic import ValidationError
 from sqlalchemy import select, update
 
 from bank_portal.web import create_portal
-from orchestrator import runtime
 from orchestrator.api.app import web_app
 from orchestrator.identity.models import Branch, Staff, StaffSession
 from orchestrator.runtime import Runtime
@@ -79,20 +78,13 @@ def test_the_session_cookie_is_secure_over_https(onestop: Runtime) -> None:
         assert "Secure" not in client.get("/login").headers["set-cookie"]
 
 
-def test_with_the_database_away_a_page_says_when_to_come_back(
-    onestop: Runtime, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/onestop"
-    away = runtime.from_settings(Settings(database_url=url, db_connect_timeout_seconds=1))
-    monkeypatch.setattr(runtime, "_current", away)
-    try:
-        with TestClient(create_portal(onestop.settings)) as client:
-            for path in ("/login", "/", "/filings/OSNOSUCHCODE"):
-                response = client.get(path)
-                assert response.status_code == 503, (path, response.text)
-                assert int(response.headers["Retry-After"]) > 0 and "暂时无法访问" in response.text
-    finally:
-        away.database.dispose()
+@pytest.mark.usefixtures("database_away")
+def test_with_the_database_away_a_page_says_when_to_come_back(onestop: Runtime) -> None:
+    with TestClient(create_portal(onestop.settings)) as client:
+        for path in ("/login", "/", "/filings/OSNOSUCHCODE"):
+            response = client.get(path)
+            assert response.status_code == 503, (path, response.text)
+            assert int(response.headers["Retry-After"]) > 0 and "暂时无法访问" in response.text
 
 
 def test_with_the_rate_limit_store_away_no_session_opens_unlimited(onestop: Runtime) -> None:

@@ -11,9 +11,8 @@ from datetime import date
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
-from orchestrator.filings import service
 from orchestrator.filings.handover import checked_collector
-from orchestrator.filings.models import FilingStatus, StepStatus
+from orchestrator.filings.models import FilingStatus
 from orchestrator.tracker.reminders import remind_and_flag
 from tests.factories import TRADE_NAMES, resident_id
 from tests.filings import (
@@ -21,6 +20,8 @@ from tests.filings import (
     duplicate_effects,
     events,
     file,
+    file_for_pickup,
+    hand_over,
     set_behaviour,
     wait_for,
 )
@@ -32,7 +33,6 @@ from tests.portal.test_browser import _check_and_keep as keep
 pytestmark = pytest.mark.browser
 
 REGISTERED = "鑫达"  # on Shouguang's register already: the bureau refuses the name
-PICKUP = {"delivery": {"method": "branch_pickup"}}
 STAYED = "() => window.__stayed === 1"  # set once: gone if the page was loaded again
 
 
@@ -59,14 +59,7 @@ def mark(page: Page) -> None:
 
 def at_branch(portal: PortalWorld, staff: BranchStaff) -> str:
     """A filing whose licence and seals wait at the branch to be collected."""
-    code = file(portal.rt, staff, **PICKUP)
-    wait_for(
-        portal.rt,
-        code,
-        lambda f: any(s.status == StepStatus.AT_BRANCH for s in f.steps),
-        timeout=30,
-    )
-    return code
+    return file_for_pickup(portal.rt, staff, timeout=30).tracking_code
 
 
 @pytest.fixture
@@ -94,16 +87,8 @@ class TestLiveQueue:
         expect(page.locator("[data-test=count-ready]")).to_have_text("1")
         mark(page)
 
-        with portal.rt.database.transaction() as session:
-            service.hand_over(
-                session,
-                actor=branch_staff.clerk,
-                tracking_code=code,
-                now=portal.rt.clock.now(),
-                collector=checked_collector(
-                    "王芳", resident_id_of_collector(), checked_in_person=True
-                ),
-            )
+        collector = checked_collector("王芳", resident_id_of_collector(), checked_in_person=True)
+        hand_over(portal.rt, branch_staff, code, collector)
 
         # Ready no more: the row leaves the bucket, the counts follow, nothing reloaded.
         expect(row).to_have_count(0, timeout=15_000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -81,27 +82,41 @@ _scenario_work = st.floats(min_value=0, max_value=2 * 7 * HOUR, allow_nan=False)
 SETTINGS = settings(max_examples=200, deadline=None)
 
 
+@dataclass(frozen=True)
+class _Job:
+    """Work handed to an agency at `now`: `work` real seconds on a clock ×`scale`."""
+
+    now: datetime
+    work: float
+    scale: float
+
+    def delay(self) -> float:
+        """The real seconds office hours make the agency take."""
+        return office_hours_from(self.now, self.scale).delay(self.now, self.work, self.scale)
+
+
+_jobs = st.builds(
+    lambda now, scenario_work, scale: _Job(now, scenario_work / scale, scale),
+    _instants,
+    _scenario_work,
+    _scales,
+)
+
+
 class TestOfficeHoursProperties:
     @SETTINGS
-    @given(now=_instants, scenario_work=_scenario_work, scale=_scales)
-    def test_the_working_time_until_done_is_the_work(
-        self, now: datetime, scenario_work: float, scale: float
-    ) -> None:
-        work = scenario_work / scale
-        delay = office_hours_from(now, scale).delay(now, work, scale)
-        done = now + timedelta(seconds=delay * scale)
-        elapsed = CALENDAR.elapsed(now, done).total_seconds()
-        assert elapsed == pytest.approx(work * scale, abs=1e-3)
+    @given(job=_jobs)
+    def test_the_working_time_until_done_is_the_work(self, job: _Job) -> None:
+        done = job.now + timedelta(seconds=job.delay() * job.scale)
+        elapsed = CALENDAR.elapsed(job.now, done).total_seconds()
+        assert elapsed == pytest.approx(job.work * job.scale, abs=1e-3)
 
     @SETTINGS
-    @given(now=_instants, scenario_work=_scenario_work, scale=_scales)
-    def test_never_sooner_than_wall_clock_and_done_in_office_time(
-        self, now: datetime, scenario_work: float, scale: float
-    ) -> None:
-        work = scenario_work / scale
-        delay = office_hours_from(now, scale).delay(now, work, scale)
-        assert delay >= wall_clock(work) - 1e-6
-        done = now + timedelta(seconds=round(delay * scale, 3))
+    @given(job=_jobs)
+    def test_never_sooner_than_wall_clock_and_done_in_office_time(self, job: _Job) -> None:
+        delay = job.delay()
+        assert delay >= wall_clock(job.work) - 1e-6
+        done = job.now + timedelta(seconds=round(delay * job.scale, 3))
         period_end = any(done.time() == end for _, end in CALENDAR.office_hours)
         assert CALENDAR.is_office_time(done) or (period_end and CALENDAR.is_workday(done))
 

@@ -11,12 +11,20 @@ from sqlalchemy import event, select
 
 from orchestrator.clock import CHINA
 from orchestrator.filings import service
-from orchestrator.filings.models import Filing, FilingStatus, StepStatus
+from orchestrator.filings.models import Filing, FilingStatus
 from orchestrator.runtime import Runtime
 from orchestrator.subsidies import ledger
 from orchestrator.subsidies.models import ENTRY_TABLE, PERIOD_TABLE, EntryKind
 from orchestrator.subsidies.policy import Item
-from tests.filings import complete, file, file_undispatched, set_behaviour, wait_for
+from tests.filings import (
+    complete,
+    file,
+    file_for_pickup,
+    file_undispatched,
+    hand_over,
+    set_behaviour,
+    wait_for,
+)
 from tests.filings.test_lock_order import _in_another_transaction
 from tests.filings.test_resubmit_and_withdraw import rejected_by_tax, resubmit, withdraw
 from tests.people import BranchStaff
@@ -67,15 +75,10 @@ class TestHooks:
     def test_a_collected_filing_reserves_no_courier_and_completion_settles_once(
         self, onestop: Runtime, branch_staff: BranchStaff
     ) -> None:
-        code = file(onestop, branch_staff, delivery={"method": "branch_pickup"})
-        filing = wait_for(
-            onestop, code, lambda f: any(s.status == StepStatus.AT_BRANCH for s in f.steps)
-        )
+        filing = file_for_pickup(onestop, branch_staff)
+        code = filing.tracking_code
         assert _of_kind(_entries(onestop, code), EntryKind.SETTLED) == set()
-        with onestop.database.transaction() as session:
-            service.hand_over(
-                session, actor=branch_staff.clerk, tracking_code=code, now=onestop.clock.now()
-            )
+        hand_over(onestop, branch_staff, code)
         entries = _entries(onestop, code)
         assert _of_kind(entries, EntryKind.RESERVED) == FOUR_SEALS
         assert _of_kind(entries, EntryKind.SETTLED) == FOUR_SEALS

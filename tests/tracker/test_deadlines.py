@@ -26,7 +26,7 @@ from orchestrator.filings import service, views
 from orchestrator.filings.models import Event, Filing
 from orchestrator.filings.schemas import FilingInput
 from orchestrator.identity.models import Role, Staff
-from orchestrator.identity.service import Scope, ensure_branch, ensure_staff, issue_token
+from orchestrator.identity.service import ensure_branch, ensure_staff, issue_token
 from orchestrator.migrations import migrate
 from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings
@@ -34,7 +34,7 @@ from orchestrator.tools.seed import seed_reference
 from orchestrator.tracker.deadlines import Revision, revise_deadlines
 from tests.api import api_client, at_rest, new_filing, post_filing, wait_for
 from tests.factories import ALL_MATERIALS, TRADE_NAMES, filing_input_for
-from tests.people import BranchStaff
+from tests.people import BranchStaff, actor_of
 
 SHOUGUANG, RENCHENG = "370783", "370811"
 
@@ -98,7 +98,7 @@ class Desk:
             district_code=district,
             branch=branch,
         )
-        return service.Actor(name=f"staff:{clerk.username}", scope=Scope.of(clerk)), clerk.id
+        return actor_of(clerk), clerk.id
 
     def file(self, district: str, at: datetime, *, supplement_later: bool = False) -> str:
         """File at `at`; with `supplement_later`, the staff roster is left to supplement."""

@@ -10,15 +10,13 @@ from sqlalchemy import func, select
 
 from orchestrator.filings import queue
 from orchestrator.filings.models import Event, Filing, Material
-from orchestrator.identity.models import Branch, Role
-from orchestrator.identity.service import branch_recipients
-from orchestrator.notifications.inbox import StaffNotice
 from orchestrator.notifications.models import OutboxMessage
 from orchestrator.runtime import Runtime
 from orchestrator.tracker.reminders import Pass, remind_and_flag
 from tests.factories import ALL_MATERIALS
 from tests.filings import file
-from tests.people import BranchStaff, staff_at
+from tests.people import BranchStaff
+from tests.tracker import branch_managers, staff_notices
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
@@ -117,21 +115,10 @@ def test_a_material_first_seen_past_due_is_flagged_and_not_reminded(
 def test_the_clerk_who_filed_and_the_branch_managers_find_it_in_their_inbox_once(
     onestop: Runtime, branch_staff: BranchStaff
 ) -> None:
-    with onestop.database.transaction() as session:
-        branch = session.get(Branch, branch_staff.branch_id)
-        assert branch is not None
-        manager = staff_at(session, branch, "zhouhua", "周华", role=Role.BRANCH_MANAGER).id
-        managers = branch_recipients(session, branch_id=branch.id)  # other tests' too
-    assert manager in managers and branch_staff.clerk_id not in managers
+    managers = branch_managers(onestop, branch_staff)
     code, due = _missing_material(onestop, branch_staff)
     _pass(onestop, due + timedelta(minutes=1))
     _pass(onestop, due + timedelta(minutes=2))
-    with onestop.database.reading() as session:
-        told = session.execute(
-            select(StaffNotice.staff_id, StaffNotice.kind)
-            .join(Filing, Filing.id == StaffNotice.filing_id)
-            .where(Filing.tracking_code == code)
-        ).all()
-    assert sorted(told) == sorted(
+    assert sorted(staff_notices(onestop, code)) == sorted(
         (staff_id, "material_overdue") for staff_id in [branch_staff.clerk_id, *managers]
     )

@@ -13,12 +13,9 @@ from typer.testing import CliRunner
 
 from orchestrator.calendar import parse_duration
 from orchestrator.cli import app as cli
-from orchestrator.filings import service
 from orchestrator.filings.blocked_time import EXTENDED
-from orchestrator.filings.models import Filing, SlaState, StepStatus
-from orchestrator.identity.models import Branch, Role
-from orchestrator.identity.service import branch_recipients, district_officers
-from orchestrator.notifications.inbox import StaffNotice
+from orchestrator.filings.models import Filing, SlaState
+from orchestrator.identity.service import district_officers
 from orchestrator.reference import load_reference
 from orchestrator.runtime import Runtime
 from orchestrator.tasks.tracker import evaluate_sla
@@ -28,8 +25,9 @@ from orchestrator.tracker.models import Prediction
 from orchestrator.tracker.predictions import Durations
 from orchestrator.tracker.sla import evaluate_open, event_kind
 from tests.factories import filing_input
-from tests.filings import events, file, wait_for
-from tests.people import BranchStaff, staff_at
+from tests.filings import events, file, supplement, tax_blocked, wait_for
+from tests.people import SHOUGUANG, BranchStaff
+from tests.tracker import branch_managers, staff_notices
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
@@ -124,24 +122,13 @@ def test_time_blocked_on_the_applicant_extends_the_deadline_exactly(
     onestop: Runtime, branch_staff: BranchStaff
 ) -> None:
     code = file(onestop, branch_staff, finance_officer=None)  # tax waits for it
-    wait_for(
-        onestop, code, lambda f: {s.name: s.status for s in f.steps}["tax"] == StepStatus.BLOCKED
-    )
+    wait_for(onestop, code, tax_blocked)
     blocked_at = next(e.at for e in events(onestop, code) if e.kind == "blocked")
     before = _filing(onestop, code).deadline_at
     # Supplied three days later: a weekend or a holiday may lie between, working time only.
     supplied_at = blocked_at + timedelta(days=3)
-    with onestop.database.transaction() as session:
-        service.supplement_material(
-            session,
-            actor=branch_staff.clerk,
-            tracking_code=code,
-            material_code="finance_tax_agents",
-            data={"finance_officer": filing_input()["finance_officer"]},
-            now=supplied_at,
-            lease_until=onestop.clock.now(),
-            calendar=onestop.calendar,
-        )
+    officer = {"finance_officer": filing_input()["finance_officer"]}
+    supplement(onestop, branch_staff, code, "finance_tax_agents", officer, at=supplied_at)
     worked = onestop.calendar.elapsed(blocked_at, supplied_at)
     worked = timedelta(seconds=int(worked.total_seconds()))
     filing = _filing(onestop, code)
@@ -182,30 +169,16 @@ def test_onestop_predictions_report_prints_the_error(onestop: Runtime) -> None:
 def test_at_risk_tells_the_branch_managers_and_a_breach_the_district_officers_once(
     onestop: Runtime, undispatched: Undispatched, branch_staff: BranchStaff
 ) -> None:
-    with onestop.database.transaction() as session:
-        branch = session.get(Branch, branch_staff.branch_id)
-        assert branch is not None
-        manager = staff_at(session, branch, "zhouhua", "周华", role=Role.BRANCH_MANAGER).id
-        managers = branch_recipients(session, branch_id=branch.id)  # other tests' too
-        officers = district_officers(session, district_code=branch.district_code)
-    assert manager in managers and branch_staff.clerk_id not in managers and officers
+    managers = branch_managers(onestop, branch_staff)
+    with onestop.database.reading() as session:
+        officers = district_officers(session, district_code=SHOUGUANG)
+    assert officers
     code = undispatched()
     deadline = _filing(onestop, code).deadline_at
-
-    def told() -> list[tuple[int, str]]:
-        with onestop.database.reading() as session:
-            rows = session.execute(
-                select(StaffNotice.staff_id, StaffNotice.kind)
-                .join(Filing, Filing.id == StaffNotice.filing_id)
-                .where(Filing.tracking_code == code)
-                .order_by(StaffNotice.id)
-            )
-            return [(staff_id, kind) for staff_id, kind in rows]
-
     _evaluate(onestop, deadline - timedelta(hours=1))
     _evaluate(onestop, deadline - timedelta(minutes=30))
     at_risk = [(m, "sla_at_risk") for m in managers]
-    assert told() == at_risk  # the clerk who filed is no manager
+    assert staff_notices(onestop, code) == at_risk  # the clerk who filed is no manager
     _evaluate(onestop, deadline + timedelta(minutes=1))
     _evaluate(onestop, deadline + timedelta(minutes=2))
-    assert told() == at_risk + [(o, "sla_breached") for o in officers]
+    assert staff_notices(onestop, code) == at_risk + [(o, "sla_breached") for o in officers]
