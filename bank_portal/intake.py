@@ -17,6 +17,7 @@ from bank_portal.i18n import DEFAULT_LANGUAGE, N_
 from bank_portal.pages import PAGE_HEADERS, base, gettext
 from bank_portal.receipt import Receipt, pdf, qr_png, receipt_of, subsidy_text
 from bank_portal.routes import branch_staff, forbidden_form, not_found, page
+from bank_portal.sessions import settings_of
 from orchestrator import runtime
 from orchestrator.errors import DomainError, Invalid, NotFound
 from orchestrator.filings import drafts, names, service, views
@@ -377,7 +378,7 @@ def _receipt_of(request: Request, staff: SignedIn, tracking_code: str) -> Receip
         names_ = (clerk.name if clerk else "", branch.name if branch else "")
     # The public address the settings give, else the one this request came to (not the
     # portal's: the tracking page is served beside it, at /track).
-    public = auth.settings_of(request).public_url or f"{request.url.scheme}://{request.url.netloc}"
+    public = settings_of(request).public_url or f"{request.url.scheme}://{request.url.netloc}"
     return receipt_of(
         shown, clerk=names_[0], branch=names_[1], public_url=public,
         deadline_working_days=rt.calendar.elapsed_days(shown.accepted_at, shown.deadline_at),

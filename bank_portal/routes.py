@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from bank_portal import auth, sla
 from bank_portal.i18n import DEFAULT_LANGUAGE, N_, language_or_default
 from bank_portal.pages import base, render, see_other
+from bank_portal.sessions import settings_of, way_back
 from orchestrator import runtime
 from orchestrator.filings import queue, views
 from orchestrator.filings.models import StepStatus
@@ -159,7 +160,7 @@ def login(
             replacing=auth.session_id(request),
             language=live.language,
             now=rt.clock.now(),
-            timeouts=auth.timeouts(auth.settings_of(request)),
+            timeouts=auth.timeouts(settings_of(request)),
         )
     response = see_other(f"{base(request)}/")
     auth.set_session_cookie(response, request, new_id)
@@ -195,10 +196,7 @@ def switch_language(
     rt = runtime.current()
     with rt.database.transaction() as session:
         set_language(session, row_id=live.row_id, language=language_or_default(language))
-    root = base(request)
-    # Back to a page of the portal only: never an address elsewhere (an open redirect).
-    local = next_page.startswith(f"{root}/") and not next_page.startswith("//")
-    return see_other(next_page if local and "\\" not in next_page else f"{root}/")
+    return see_other(way_back(request, next_page))
 
 
 def branch_staff(visit: auth.Visit, request: Request) -> SignedIn | Response:

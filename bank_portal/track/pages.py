@@ -3,7 +3,6 @@ language switch, and closing the filing on this browser."""
 
 from __future__ import annotations
 
-from contextlib import suppress
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -14,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bank_portal import sla
 from bank_portal.i18n import N_, language_or_default
 from bank_portal.pages import base, see_other
+from bank_portal.sessions import settings_of, way_back
 from bank_portal.track import CODE_PARAMETER
 from bank_portal.track.supply_form import GROUPS, PARTS, inputs_of
 from bank_portal.track.visits import (
@@ -24,16 +24,14 @@ from bank_portal.track.visits import (
     page,
     session_id,
     set_session_cookie,
-    settings_of,
     visit,
 )
 from orchestrator import runtime
-from orchestrator.api.rate_limits import RateLimiter, TooManyRequests, client_address
+from orchestrator.api.rate_limits import RateLimiter, client_address
 from orchestrator.feedback import service as feedback
 from orchestrator.filings import supplements, tracking
 from orchestrator.identity import one_time_codes
 from orchestrator.identity.one_time_codes import Purpose
-from orchestrator.settings import Settings
 
 # Counters of failed attempts to open a filing (orchestrator/api/rate_limits.py).
 _FAILURES_PER_ADDRESS = "track-failures-address"
@@ -92,11 +90,16 @@ def open_form(
     return _form(visit(request), request, code=tracking.normalized_code(code))
 
 
-def _failure_limits(settings: Settings) -> tuple[tuple[str, str], tuple[str, str]]:
-    return (
-        (_FAILURES_PER_ADDRESS, settings.rate_limit_track_failures_per_address),
-        (_FAILURES_PER_CODE, settings.rate_limit_track_failures_per_code),
-    )
+def _failure_counters(request: Request, code: str) -> list[tuple[str, str, str]]:
+    settings = settings_of(request)
+    return [
+        (
+            _FAILURES_PER_ADDRESS,
+            settings.rate_limit_track_failures_per_address,
+            client_address(request),
+        ),
+        (_FAILURES_PER_CODE, settings.rate_limit_track_failures_per_code, code),
+    ]
 
 
 @router.post("/")
@@ -112,23 +115,18 @@ def open_filing(
         return expired_form(visit(request), request)
     shown = Visit(found)
     code = tracking.normalized_code(code)
-    settings = settings_of(request)
     limiter: RateLimiter = request.app.state.rate_limiter
-    keys = (client_address(request), code)
+    counters = _failure_counters(request, code)
     # Asked before the digits are checked: once locked out, even the right digits learn nothing.
-    waits = [
-        wait
-        for (name, limit), key in zip(_failure_limits(settings), keys, strict=True)
-        if (wait := limiter.spent(name, limit, key)) is not None
-    ]
-    if waits:
+    wait = limiter.longest_wait(counters)
+    if wait is not None:
         return _form(
             shown,
             request,
             code=code,
             error=N_("Too many attempts. Try again in %(minutes)s minutes."),
             status_code=429,
-            minutes=max(1, -(-max(waits) // 60)),
+            minutes=max(1, -(-wait // 60)),
         )
     rt = runtime.current()
     with rt.database.transaction() as session:
@@ -139,12 +137,10 @@ def open_filing(
             replacing=session_id(request),
             language=found.language,
             now=rt.clock.now(),
-            lifetime=lifetime(settings),
+            lifetime=lifetime(settings_of(request)),
         )
     if new_id is None:
-        for (name, limit), key in zip(_failure_limits(settings), keys, strict=True):
-            with suppress(TooManyRequests):  # spent: the next attempt waits; this one failed
-                limiter.hit(name, limit, key)
+        limiter.count_failure(counters)
         return _form(
             shown,
             request,
@@ -281,10 +277,7 @@ def switch_language(
     rt = runtime.current()
     with rt.database.transaction() as session:
         tracking.set_language(session, row_id=found.row_id, language=language_or_default(language))
-    here = base(request)
-    # Back to a page of the tracking page only: never an address elsewhere (an open redirect).
-    local = next_page.startswith(f"{here}/") and not next_page.startswith("//")
-    return see_other(next_page if local and "\\" not in next_page else f"{here}/")
+    return see_other(way_back(request, next_page))
 
 
 @router.post("/leave", name="track_leave")
