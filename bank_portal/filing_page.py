@@ -165,8 +165,6 @@ def filing_page(request: Request, tracking_code: str) -> Response:
     staff may do about it now."""
     visit = auth.visit(request)
     staff = branch_staff(visit, request)
-    if isinstance(staff, Response):
-        return staff
     try:
         context = _context(staff, tracking_code)
     except NotFound:
@@ -177,10 +175,7 @@ def filing_page(request: Request, tracking_code: str) -> Response:
 @router.get("/live/filings/{tracking_code}", name="filing_live")
 def filing_live(request: Request, tracking_code: str) -> Response:
     """The filing's status and timeline alone, for its open page to refresh itself with."""
-    signed = _live_staff(request)
-    if isinstance(signed, Response):
-        return signed
-    visit, staff = signed
+    visit, staff = _live_staff(request)
     try:
         context = _context(staff, tracking_code)
     except NotFound:
@@ -233,10 +228,7 @@ def _changes(refusal: Refusal, filing: Filing, posted: Mapping[str, Any]) -> dic
 @router.post("/filings/{tracking_code}/correct", name="correct")
 def correct(request: Request, tracking_code: str, posted: Posted) -> Response:
     """Correct the fields an agency's refusal concerns and send the step again."""
-    signed = _staff_posting(request, posted.get("csrf_token"))
-    if isinstance(signed, Response):
-        return signed
-    visit, staff = signed
+    visit, staff = _staff_posting(request, posted.get("csrf_token"))
     step = str(posted.get("step") or "")
     typed = {key: str(value) for key, value in posted.items() if isinstance(value, str)}
     rt = runtime.current()
@@ -274,10 +266,7 @@ def correct(request: Request, tracking_code: str, posted: Posted) -> Response:
 def hand_over(request: Request, tracking_code: str, posted: Posted) -> Response:
     """Record that licence and seals were handed to a collector whose identity card staff
     checked in person: the filing is complete."""
-    signed = _staff_posting(request, posted.get("csrf_token"))
-    if isinstance(signed, Response):
-        return signed
-    visit, staff = signed
+    visit, staff = _staff_posting(request, posted.get("csrf_token"))
     typed = {
         "collector.name": str(posted.get("collector.name") or ""),
         "collector.id_number": str(posted.get("collector.id_number") or ""),
@@ -315,10 +304,7 @@ def hand_over(request: Request, tracking_code: str, posted: Posted) -> Response:
 @router.post("/filings/{tracking_code}/steps/{step_name}/withdraw", name="withdraw_step")
 def withdraw_step(request: Request, tracking_code: str, step_name: str, posted: Posted) -> Response:
     """Withdraw a step whose 容缺 material is past due: the rest of the filing goes on."""
-    signed = _staff_posting(request, posted.get("csrf_token"))
-    if isinstance(signed, Response):
-        return signed
-    visit, staff = signed
+    visit, staff = _staff_posting(request, posted.get("csrf_token"))
     rt = runtime.current()
     try:
         with rt.database.transaction() as session:
@@ -343,8 +329,6 @@ def licence(request: Request, tracking_code: str) -> Response:
     """The e-business licence as registration signed it (a 404 until it has issued one)."""
     visit = auth.visit(request)
     staff = branch_staff(visit, request)
-    if isinstance(staff, Response):
-        return staff
     rt = runtime.current()
     try:
         with rt.database.reading() as session:

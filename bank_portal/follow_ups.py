@@ -13,8 +13,8 @@ from fastapi.responses import Response
 
 from bank_portal import auth
 from bank_portal.i18n import DEFAULT_LANGUAGE, N_
-from bank_portal.pages import base, see_other
-from bank_portal.routes import forbidden_form, not_found, page
+from bank_portal.pages import Elsewhere, base, see_other
+from bank_portal.routes import check_csrf, not_found, page
 from orchestrator import runtime
 from orchestrator.errors import DomainError, NotFound
 from orchestrator.feedback import service as feedback
@@ -43,12 +43,13 @@ _ACTS = {
 }
 
 
-def _manager(visit: auth.Visit, request: Request) -> SignedIn | Response:
-    """The branch manager signed in; else the sign-in page, or a 404 for anyone else."""
+def _manager(visit: auth.Visit, request: Request) -> SignedIn:
+    """The branch manager signed in; else `Elsewhere`: the sign-in page, or a 404 for
+    anyone else."""
     if visit.staff is None:
-        return see_other(f"{base(request)}/login")
+        raise Elsewhere(see_other(f"{base(request)}/login"))
     if visit.staff.role != Role.BRANCH_MANAGER or visit.staff.scope.branch_id is None:
-        return not_found(request)
+        raise Elsewhere(not_found(request))
     return visit.staff
 
 
@@ -81,8 +82,6 @@ def follow_ups(request: Request) -> Response:
     """The branch's follow-ups not answered yet, oldest first, each with its next act."""
     visit = auth.visit(request)
     manager = _manager(visit, request)
-    if isinstance(manager, Response):
-        return manager
     return _queue(visit, request, manager)
 
 
@@ -98,12 +97,9 @@ def act(
     applicant to rate again)."""
     visit = auth.visit(request)
     manager = _manager(visit, request)
-    if isinstance(manager, Response):
-        return manager
     if act not in _ACTS:
         return not_found(request)
-    if not auth.csrf_ok(visit.session, csrf_token):
-        return forbidden_form(visit, request)
+    check_csrf(visit, request, csrf_token)
     assert manager.scope.branch_id is not None
     rt = runtime.current()
     try:

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from bank_portal import auth
 from bank_portal.i18n import N_
 from bank_portal.pages import base, see_other
-from bank_portal.routes import forbidden_form, page
+from bank_portal.routes import check_csrf, page
 from orchestrator import runtime
 from orchestrator.notifications import inbox
 from orchestrator.reference import load_reference
@@ -78,8 +78,7 @@ def mark_all_read(
     visit = auth.visit(request)
     if visit.staff is None:
         return see_other(f"{base(request)}/login")
-    if not auth.csrf_ok(visit.session, csrf_token):
-        return forbidden_form(visit, request)
+    check_csrf(visit, request, csrf_token)
     rt = runtime.current()
     with rt.database.transaction() as session:
         inbox.mark_read(session, visit.staff.staff_id, now=rt.clock.now())

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from bank_portal.i18n import HTML_LANG, LANGUAGES, translations
@@ -44,6 +44,22 @@ def base(request: Request) -> str:
 def see_other(path: str) -> RedirectResponse:
     """Go on to `path` (after a form, with GET)."""
     return RedirectResponse(path, status_code=303)
+
+
+class Elsewhere(Exception):
+    """Not the page asked for, but `response`: the sign-in form, the page that says the
+    role may not, a form expired. Raised where a route finds it out; the site's handler
+    (`answer_elsewhere`) sends the response as it is."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+async def answer_elsewhere(_request: Request, exc: Exception) -> Response:
+    """The response an `Elsewhere` carries."""
+    assert isinstance(exc, Elsewhere)
+    return exc.response
 
 
 def _when(instant: datetime | None) -> str:

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 
 from bank_portal import auth, sla
 from bank_portal.i18n import DEFAULT_LANGUAGE, N_, language_or_default
-from bank_portal.pages import base, render, see_other
+from bank_portal.pages import Elsewhere, base, render, see_other
 from bank_portal.sessions import settings_of, way_back
 from orchestrator import runtime
 from orchestrator.filings import queue, views
@@ -199,13 +199,21 @@ def switch_language(
     return see_other(way_back(request, next_page))
 
 
-def branch_staff(visit: auth.Visit, request: Request) -> SignedIn | Response:
-    """Who signed in, if they work at a branch; else where they go instead."""
+def branch_staff(visit: auth.Visit, request: Request) -> SignedIn:
+    """Who signed in, if they work at a branch; else `Elsewhere`: the sign-in form, or the
+    page that says the role may not."""
     if visit.staff is None:
-        return see_other(f"{base(request)}/login")
+        raise Elsewhere(see_other(f"{base(request)}/login"))
     if visit.staff.scope.branch_id is None:
-        return page(visit, request, "portal/role.html", status_code=403)
+        raise Elsewhere(page(visit, request, "portal/role.html", status_code=403))
     return visit.staff
+
+
+def check_csrf(visit: auth.Visit, request: Request, csrf_token: str | None) -> None:
+    """Pass a form posted from a page of this session (its CSRF token came back); else
+    `Elsewhere`: the form has expired."""
+    if not auth.csrf_ok(visit.session, csrf_token):
+        raise Elsewhere(forbidden_form(visit, request))
 
 
 def supervises(staff: SignedIn | None) -> bool:
@@ -215,12 +223,14 @@ def supervises(staff: SignedIn | None) -> bool:
     return staff.scope.everything or staff.scope.district_code is not None
 
 
-def _live_staff(request: Request) -> tuple[auth.Visit, SignedIn] | Response:
+def _live_staff(request: Request) -> tuple[auth.Visit, SignedIn]:
     """The branch staff a page's refresh comes from, without counting it as activity; an
     ended session sends the page to the sign-in form (htmx follows HX-Redirect)."""
     live = auth.live_session(request, activity=False)
     if live is None or live.staff is None or live.staff.scope.branch_id is None:
-        return Response(status_code=204, headers={"HX-Redirect": f"{base(request)}/login"})
+        raise Elsewhere(
+            Response(status_code=204, headers={"HX-Redirect": f"{base(request)}/login"})
+        )
     return auth.Visit(live), live.staff
 
 
@@ -283,8 +293,6 @@ def queue_page(
     if supervises(visit.staff):  # the portal's home for them is the dashboard
         return see_other(f"{base(request)}/supervision")
     staff = branch_staff(visit, request)
-    if isinstance(staff, Response):
-        return staff
     context = _queue_context(staff, _bucket(bucket), q, number)
     return page(visit, request, "portal/queue.html", **context)
 
@@ -297,10 +305,7 @@ def queue_live(
     number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
 ) -> Response:
     """The queue's buckets and rows alone, for the open page to refresh itself with."""
-    signed = _live_staff(request)
-    if isinstance(signed, Response):
-        return signed
-    visit, staff = signed
+    visit, staff = _live_staff(request)
     context = _queue_context(staff, _bucket(bucket), q, number)
     return page(visit, request, "portal/_queue.html", **context)
 

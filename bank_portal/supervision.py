@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session
 from bank_portal import auth
 from bank_portal.follow_ups import FOLLOW_UP_STATUS
 from bank_portal.i18n import N_
-from bank_portal.pages import base, see_other
-from bank_portal.routes import forbidden_form, not_found, page, supervises
+from bank_portal.pages import Elsewhere, base, see_other
+from bank_portal.routes import check_csrf, not_found, page, supervises
 from bank_portal.sla import SLA_STATE
 from orchestrator import runtime
 from orchestrator.errors import DomainError, Invalid
@@ -79,12 +79,13 @@ def _shares_by(grouping: Grouping, session: Session, filters: Filters) -> Table:
     return shares(session, filters, grouping)
 
 
-def _officer(visit: auth.Visit, request: Request) -> SignedIn | Response:
-    """Who signed in, if they supervise a district (or administer); else where they go."""
+def _officer(visit: auth.Visit, request: Request) -> SignedIn:
+    """Who signed in, if they supervise a district (or administer); else `Elsewhere`: the
+    sign-in form, or the page that says the role may not."""
     if visit.staff is None:
-        return see_other(f"{base(request)}/login")
+        raise Elsewhere(see_other(f"{base(request)}/login"))
     if not supervises(visit.staff):
-        return page(visit, request, "portal/role.html", status_code=403)
+        raise Elsewhere(page(visit, request, "portal/role.html", status_code=403))
     return visit.staff
 
 
@@ -189,8 +190,6 @@ def dashboard(
     """The district's figures for the filters (30 days up to today by default)."""
     visit = auth.visit(request)
     staff = _officer(visit, request)
-    if isinstance(staff, Response):
-        return staff
     rt = runtime.current()
     asked = {"district": district, "branch": branch, "from": start, "to": end}
     with rt.database.reading() as session:
@@ -257,8 +256,6 @@ def export(
     """One figure of the dashboard as CSV, for the same filters."""
     visit = auth.visit(request)
     staff = _officer(visit, request)
-    if isinstance(staff, Response):
-        return staff
     compute = _exports().get(name)
     if compute is None:
         return not_found(request)
@@ -301,8 +298,6 @@ def reimbursement_report(
     """The month's reimbursement report per vendor, as CSV or PDF."""
     visit = auth.visit(request)
     staff = _officer(visit, request)
-    if isinstance(staff, Response):
-        return staff
     code = _district_of(staff, district)
     if not MONTH.match(month) or kind not in ("csv", "pdf") or code is None:
         return not_found(request)
@@ -334,10 +329,7 @@ def approve(
     """The officer approves the month's reimbursement (audited; the month closes)."""
     visit = auth.visit(request)
     staff = _officer(visit, request)
-    if isinstance(staff, Response):
-        return staff
-    if not auth.csrf_ok(visit.session, csrf_token):
-        return forbidden_form(visit, request)
+    check_csrf(visit, request, csrf_token)
     code = _district_of(staff, district)
     if not MONTH.match(month) or code is None:
         return not_found(request)

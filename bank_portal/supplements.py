@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from bank_portal import auth
 from bank_portal.i18n import DEFAULT_LANGUAGE, N_
 from bank_portal.pages import base, see_other
-from bank_portal.routes import branch_staff, forbidden_form, not_found, page
+from bank_portal.routes import branch_staff, check_csrf, not_found, page
 from bank_portal.track.supply_form import GROUPS, PARTS
 from orchestrator import runtime
 from orchestrator.errors import DomainError, NotFound
@@ -106,8 +106,6 @@ def listing(request: Request, tracking_code: Code) -> Response:
     """The supplements the applicant sent for the filing, the latest first."""
     visit = auth.visit(request)
     staff = branch_staff(visit, request)
-    if isinstance(staff, Response):
-        return staff
     return _listing(visit, request, staff, tracking_code)
 
 
@@ -116,8 +114,6 @@ def download(request: Request, tracking_code: Code, supplement_id: SupplementId)
     """The file the applicant sent with a supplement."""
     visit = auth.visit(request)
     staff = branch_staff(visit, request)
-    if isinstance(staff, Response):
-        return staff
     rt = runtime.current()
     try:
         with rt.database.reading() as session:
@@ -155,12 +151,9 @@ def decide(
     """Confirm a supplement (the step it blocked resumes) or refuse it, saying why."""
     visit = auth.visit(request)
     staff = branch_staff(visit, request)
-    if isinstance(staff, Response):
-        return staff
     if act not in ("confirm", "refuse"):
         return not_found(request)
-    if not auth.csrf_ok(visit.session, csrf_token):
-        return forbidden_form(visit, request)
+    check_csrf(visit, request, csrf_token)
     rt = runtime.current()
     now = rt.clock.now()
     try:

@@ -22,7 +22,7 @@ from bank_portal.follow_ups import router as follow_ups_router
 from bank_portal.i18n import LANGUAGES, N_
 from bank_portal.inbox import router as inbox_router
 from bank_portal.intake import router as intake_router
-from bank_portal.pages import environment
+from bank_portal.pages import Elsewhere, answer_elsewhere, environment
 from bank_portal.routes import error_page, not_found
 from bank_portal.routes import router as portal_router
 from bank_portal.supervision import router as supervision_router
@@ -110,6 +110,7 @@ def create_portal(settings: Settings) -> FastAPI:
     portal.include_router(supplements_router)
     portal.include_router(supervision_router)
     portal.mount("/static", StaticFiles(directory=STATIC), name="static")
+    portal.add_exception_handler(Elsewhere, answer_elsewhere)
     portal.add_exception_handler(StarletteHTTPException, _http_error)
     portal.add_exception_handler(RequestValidationError, _invalid_request)
     portal.add_exception_handler(DomainError, _refused)  # a rate-limit store away, say

@@ -13,7 +13,7 @@ from sqlalchemy import exc as db_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bank_portal.i18n import DEFAULT_LANGUAGE, N_
-from bank_portal.pages import render
+from bank_portal.pages import Elsewhere, answer_elsewhere, render
 from bank_portal.track import pages, rating, supplying
 from bank_portal.track.visits import live
 from orchestrator.api.app import DATABASE_RETRY_AFTER_SECONDS
@@ -105,6 +105,7 @@ def create_tracking(settings: Settings, static: str) -> FastAPI:
     app.include_router(rating.router)
     app.include_router(supplying.router)
     app.mount("/static", StaticFiles(directory=static), name="static")
+    app.add_exception_handler(Elsewhere, answer_elsewhere)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(DomainError, _refused)

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bank_portal import sla
 from bank_portal.i18n import N_, language_or_default
-from bank_portal.pages import base, see_other
+from bank_portal.pages import Elsewhere, base, see_other
 from bank_portal.sessions import settings_of, way_back
 from bank_portal.track import CODE_PARAMETER
 from bank_portal.track.supply_form import GROUPS, PARTS, inputs_of
@@ -164,12 +164,21 @@ class Opened:
     filing_id: int
 
 
-def opened(request: Request) -> Opened | Response:
-    """The session's filing, or the form to open one."""
+def opened(request: Request) -> Opened:
+    """The session's filing; else `Elsewhere`: the form to open one."""
     found = live(request)
     if found is None or found.filing_id is None:
-        return see_other(f"{base(request)}/")
+        raise Elsewhere(see_other(f"{base(request)}/"))
     return Opened(Visit(found), found.filing_id)
+
+
+def opened_form(request: Request, csrf_token: str) -> Opened:
+    """The session's filing, a form posted from its page; else `Elsewhere`: the form to open
+    one, or told the form has expired (its CSRF token did not come back)."""
+    shown = opened(request)
+    if not tracking.csrf_matches(shown.visit.visitor, csrf_token):
+        raise Elsewhere(expired_form(shown.visit, request))
+    return shown
 
 
 def show_filing(
@@ -215,11 +224,7 @@ def show_filing(
 
 def send_code(request: Request, csrf_token: str, purpose: Purpose, anchor: str) -> Response:
     """Text a one-time code for `purpose` to the opened filing's mobile; back to `anchor`."""
-    shown = opened(request)
-    if isinstance(shown, Response):
-        return shown
-    if not tracking.csrf_matches(shown.visit.visitor, csrf_token):
-        return expired_form(shown.visit, request)
+    shown = opened_form(request, csrf_token)
     rt = runtime.current()
     with rt.database.transaction() as session:
         filing = tracking.filing_of(session, shown.visit.visitor)
@@ -231,16 +236,13 @@ def send_code(request: Request, csrf_token: str, purpose: Purpose, anchor: str) 
 @router.get("/filing", name="track_filing")
 def filing_page(request: Request) -> Response:
     """The opened filing."""
-    shown = opened(request)
-    return shown if isinstance(shown, Response) else show_filing(shown, request)
+    return show_filing(opened(request), request)
 
 
 @router.get("/licence", name="track_licence")
 def licence(request: Request) -> Response:
     """The e-business licence of the opened filing, once registration is done."""
     shown = opened(request)
-    if isinstance(shown, Response):
-        return shown
     rt = runtime.current()
     with rt.database.reading() as session:
         filing = tracking.filing_of(session, shown.visit.visitor)

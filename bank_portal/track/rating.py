@@ -11,8 +11,7 @@ from fastapi.responses import Response
 
 from bank_portal.i18n import DEFAULT_LANGUAGE
 from bank_portal.pages import base, see_other
-from bank_portal.track.pages import opened, send_code, show_filing
-from bank_portal.track.visits import expired_form
+from bank_portal.track.pages import opened_form, send_code, show_filing
 from orchestrator import runtime
 from orchestrator.errors import DomainError, Invalid
 from orchestrator.feedback import service as feedback
@@ -36,11 +35,7 @@ def rate(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Rate the opened, completed filing, with the one-time code sent to its mobile."""
-    shown = opened(request)
-    if isinstance(shown, Response):
-        return shown
-    if not tracking.csrf_matches(shown.visit.visitor, csrf_token):
-        return expired_form(shown.visit, request)
+    shown = opened_form(request, csrf_token)
     rt = runtime.current()
     now = rt.clock.now()
     try:

@@ -16,9 +16,8 @@ from starlette.datastructures import UploadFile
 from bank_portal import forms
 from bank_portal.i18n import DEFAULT_LANGUAGE
 from bank_portal.pages import base, see_other
-from bank_portal.track.pages import opened, send_code, show_filing
+from bank_portal.track.pages import opened_form, send_code, show_filing
 from bank_portal.track.supply_form import inputs_of
-from bank_portal.track.visits import expired_form
 from orchestrator import runtime
 from orchestrator.errors import DomainError, Invalid
 from orchestrator.filings import supplements, tracking
@@ -82,11 +81,7 @@ def _shown_errors(refused: DomainError, material: str, zh: bool) -> dict[str, li
 def supply(request: Request, material: MaterialCode, posted: Posted) -> Response:
     """Send a 容缺 material (its upload and fields) for the branch to confirm, with the
     one-time code sent to the filing's mobile."""
-    shown = opened(request)
-    if isinstance(shown, Response):
-        return shown
-    if not tracking.csrf_matches(shown.visit.visitor, str(posted.get("csrf_token") or "")):
-        return expired_form(shown.visit, request)
+    shown = opened_form(request, str(posted.get("csrf_token") or ""))
     upload = posted.get("file")
     content = upload.file.read(MAX_UPLOAD_BYTES + 1) if isinstance(upload, UploadFile) else b""
     filename = (upload.filename or "") if isinstance(upload, UploadFile) else ""
