@@ -29,6 +29,7 @@ from bank_portal.routes import (
     page,
 )
 from orchestrator import runtime
+from orchestrator.api.responses import file_response
 from orchestrator.errors import Conflict, DomainError, Invalid, NotFound
 from orchestrator.filings import corrections, drafts, service, step_withdrawal, views
 from orchestrator.filings.corrections import Refusal, value_at
@@ -333,14 +334,11 @@ def licence(request: Request, tracking_code: str) -> Response:
     try:
         with rt.database.reading() as session:
             name, document = service.licence_of(session, staff.scope, tracking_code)
-            return Response(
+            return file_response(
                 document.content,
                 media_type=document.media_type,
-                headers={
-                    **PAGE_HEADERS,
-                    "Content-Disposition": f'attachment; filename="{name}"',
-                    "ETag": f'"{document.sha256}"',
-                },
+                filename=name,
+                headers={**PAGE_HEADERS, "ETag": f'"{document.sha256}"'},
             )
     except NotFound:
         return not_found(request)

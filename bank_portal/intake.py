@@ -19,6 +19,7 @@ from bank_portal.receipt import Receipt, pdf, qr_png, receipt_of, subsidy_text
 from bank_portal.routes import branch_staff, check_csrf, not_found, page
 from bank_portal.sessions import settings_of
 from orchestrator import runtime
+from orchestrator.api.responses import file_response
 from orchestrator.errors import DomainError, Invalid, NotFound
 from orchestrator.filings import drafts, names, service, views
 from orchestrator.filings.uploads import MAX_UPLOAD_BYTES, DatabaseStore, store_upload
@@ -372,11 +373,13 @@ def receipt_page(request: Request, tracking_code: str) -> Response:
 def receipt_pdf(request: Request, tracking_code: str) -> Response:
     """The receipt as a PDF, in the session's language."""
     visit, receipt = _receipt(request, tracking_code)
-    headers = {
-        **PAGE_HEADERS,
-        "Content-Disposition": f'inline; filename="receipt-{tracking_code}.pdf"',
-    }
-    return Response(pdf(receipt, visit.language), media_type="application/pdf", headers=headers)
+    return file_response(
+        pdf(receipt, visit.language),
+        media_type="application/pdf",
+        filename=f"receipt-{tracking_code}.pdf",
+        inline=True,
+        headers=PAGE_HEADERS,
+    )
 
 
 @router.get("/filings/{tracking_code}/receipt/qr.png")

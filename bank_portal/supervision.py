@@ -9,8 +9,6 @@ figures are those of the JSON API (`/api/v1/supervision/...`), computed by the s
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable
 from datetime import date
@@ -31,6 +29,7 @@ from bank_portal.pages import Elsewhere, base, see_other
 from bank_portal.routes import check_csrf, not_found, page, supervises
 from bank_portal.sla import SLA_STATE
 from orchestrator import runtime
+from orchestrator.api.responses import CSV, csv_response, file_response
 from orchestrator.errors import DomainError, Invalid
 from orchestrator.feedback.service import BAD_SCORE
 from orchestrator.identity.models import Branch, District, Staff
@@ -264,23 +263,7 @@ def export(
         figure: BaseModel = compute(session, filters)
     assert isinstance(figure, Table)
     header, rows = figure.csv()
-    return _csv(_table_text(header, rows), f"{name}.csv")
-
-
-def _table_text(header: list[str], rows: list[list[Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue()
-
-
-def _csv(text: str, filename: str) -> Response:
-    return Response(
-        text,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_response(header, rows, f"{name}.csv")
 
 
 def _district_of(staff: SignedIn, district: str) -> str | None:
@@ -310,11 +293,11 @@ def reimbursement_report(
         district_name = known.name
     filename = f"reimbursement-{code}-{month}.{kind}"
     if kind == "csv":
-        return _csv(reimbursement.to_csv(report), filename)
-    return Response(
+        return file_response(reimbursement.to_csv(report), media_type=CSV, filename=filename)
+    return file_response(
         reimbursement.to_pdf(report, district_name=district_name),
         media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        filename=filename,
     )
 
 

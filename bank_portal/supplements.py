@@ -19,6 +19,7 @@ from bank_portal.pages import base, see_other
 from bank_portal.routes import branch_staff, check_csrf, not_found, page
 from bank_portal.track.supply_form import GROUPS, PARTS
 from orchestrator import runtime
+from orchestrator.api.responses import file_response
 from orchestrator.errors import DomainError, NotFound
 from orchestrator.filings import service, supplements
 from orchestrator.filings.supplements import SupplementStatus
@@ -127,15 +128,11 @@ def download(request: Request, tracking_code: Code, supplement_id: SupplementId)
         return not_found(request)
     content, media_type, row_id = found
     extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
-    return Response(
+    return file_response(
         content,
         media_type=media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="supplement-{row_id}.'
-            f'{extension.get(media_type, "bin")}"',
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
+        filename=f"supplement-{row_id}.{extension.get(media_type, 'bin')}",
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
     )
 
 

@@ -28,6 +28,7 @@ from bank_portal.track.visits import (
 )
 from orchestrator import runtime
 from orchestrator.api.rate_limits import RateLimiter, client_address
+from orchestrator.api.responses import file_response
 from orchestrator.feedback import service as feedback
 from orchestrator.filings import supplements, tracking
 from orchestrator.identity import one_time_codes
@@ -252,13 +253,11 @@ def licence(request: Request) -> Response:
     if found is None:
         raise StarletteHTTPException(404)
     code, content, media_type = found
-    return Response(
+    return file_response(
         content,
         media_type=media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="licence-{code}.pdf"',
-            "Cache-Control": "no-store",
-        },
+        filename=f"licence-{code}.pdf",
+        headers={"Cache-Control": "no-store"},
     )
 
 

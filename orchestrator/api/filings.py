@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orchestrator.api.deps import CallerDep, RuntimeDep
-from orchestrator.api.responses import error_responses
+from orchestrator.api.responses import error_responses, file_response
 from orchestrator.filings import service, step_withdrawal, views
 from orchestrator.filings.models import Event, Filing, FilingStatus
 from orchestrator.filings.schemas import FilingInput
@@ -275,11 +275,10 @@ def get_licence(tracking_code: str, rt: RuntimeDep, caller: CallerDep) -> Respon
     """The licence as the registration authority signed it; verify it at /api/v1/licences."""
     with rt.database.reading() as session:
         name, licence = service.licence_of(session, caller.scope, tracking_code)
-        return Response(
+        return file_response(
             licence.content,
             media_type=licence.media_type,
-            headers={
-                "Content-Disposition": f'inline; filename="{name}"',
-                "ETag": f'"{licence.sha256}"',
-            },
+            filename=name,
+            inline=True,
+            headers={"ETag": f'"{licence.sha256}"'},
         )

@@ -3,8 +3,6 @@ supervision see their district's, administrators any district's; nobody else any
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -16,7 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from orchestrator.api.deps import CallerDep, RuntimeDep
-from orchestrator.api.responses import error_responses
+from orchestrator.api.responses import csv_response, error_responses
 from orchestrator.supervision import figures
 from orchestrator.supervision.at_risk import AtRisk, at_risk
 from orchestrator.supervision.figures import (
@@ -114,15 +112,7 @@ def _answer(figure: Table, fmt: str, name: str) -> BaseModel | Response:
     if fmt == "json":
         return figure
     header, rows = figure.csv()
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
+    return csv_response(header, rows, f"{name}.csv")
 
 
 @router.get(
