@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from bank_portal import auth, forms, sla
-from bank_portal.i18n import DEFAULT_LANGUAGE, N_
+from bank_portal.i18n import DEFAULT_LANGUAGE, N_, said_in
 from bank_portal.intake import Posted, _staff_posting
 from bank_portal.pages import PAGE_HEADERS, base
 from bank_portal.routes import (
@@ -199,11 +199,10 @@ def _again(
         context = _context(staff, tracking_code)
     except NotFound:
         return not_found(request)
-    zh = visit.language == DEFAULT_LANGUAGE
     context.update(
         errors=dict(errors or {}),
         typed=dict(typed or {}),
-        form_error=None if refused is None else (refused.message_zh if zh else refused.message_en),
+        form_error=None if refused is None else said_in(refused, visit.language),
     )
     here = f"{base(request)}/filings/{tracking_code}"
     return page(visit, request, "portal/filing.html", status_code=422, here=here, **context)

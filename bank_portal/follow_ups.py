@@ -12,9 +12,10 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import Response
 
 from bank_portal import auth
-from bank_portal.i18n import DEFAULT_LANGUAGE, N_
+from bank_portal.i18n import N_, said_in
 from bank_portal.pages import Elsewhere, base, see_other
 from bank_portal.routes import check_csrf, not_found, page
+from bank_portal.sessions import CsrfToken
 from orchestrator import runtime
 from orchestrator.errors import DomainError, NotFound
 from orchestrator.feedback import service as feedback
@@ -91,7 +92,7 @@ def act(
     follow_up_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     act: str,
     note: Annotated[str, Form(max_length=5000)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     """Take a follow-up one act on: verified, put right, or answered (which invites the
     applicant to rate again)."""
@@ -116,13 +117,11 @@ def act(
     except NotFound:
         return not_found(request)
     except DomainError as refused:
-        zh = visit.language == DEFAULT_LANGUAGE
-        message = refused.message_zh if zh else refused.message_en
         return _queue(
             visit,
             request,
             manager,
-            error=(follow_up_id, message),
+            error=(follow_up_id, said_in(refused, visit.language)),
             status_code=refused.status_code,
         )
     return see_other(f"{base(request)}/follow-ups")

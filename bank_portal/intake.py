@@ -13,11 +13,11 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 
 from bank_portal import auth, forms
-from bank_portal.i18n import DEFAULT_LANGUAGE, N_
+from bank_portal.i18n import DEFAULT_LANGUAGE, N_, said_in
 from bank_portal.pages import PAGE_HEADERS, Elsewhere, base, gettext
 from bank_portal.receipt import Receipt, pdf, qr_png, receipt_of, subsidy_text
 from bank_portal.routes import branch_staff, check_csrf, not_found, page
-from bank_portal.sessions import settings_of
+from bank_portal.sessions import CsrfToken, settings_of
 from orchestrator import runtime
 from orchestrator.api.responses import file_response
 from orchestrator.errors import DomainError, Invalid, NotFound
@@ -69,9 +69,7 @@ def new_filing(request: Request) -> Response:
 
 
 @router.post("/filings/new")
-def start_draft(
-    request: Request, csrf_token: Annotated[str, Form(max_length=200)] = ""
-) -> Response:
+def start_draft(request: Request, csrf_token: CsrfToken = "") -> Response:
     """A new draft of the branch's, opened in the form."""
     _visit, staff = _staff_posting(request, csrf_token)
     rt = runtime.current()
@@ -238,7 +236,7 @@ def check_name(request: Request, posted: Posted) -> Response:
     try:
         result = names.check_name(rt.adapters, district_code=typed["district_code"], name=name)
     except DomainError as exc:
-        text = exc.message_zh if visit.language == DEFAULT_LANGUAGE else exc.message_en
+        text = said_in(exc, visit.language)
         return JSONResponse(
             {"available": False, "verdict": text, "authority": ""}, status_code=exc.status_code
         )
@@ -258,7 +256,7 @@ def upload(
     draft_id: int,
     material: Annotated[str, Form(max_length=40)],
     file: Annotated[UploadFile, File()],
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     """Keep an uploaded material (its bytes sniffed and its size limited) with the draft."""
     visit, staff = _staff_posting(request, csrf_token)

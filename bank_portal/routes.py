@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from bank_portal import auth, sla
 from bank_portal.i18n import DEFAULT_LANGUAGE, N_, language_or_default
 from bank_portal.pages import Elsewhere, base, render, see_other
-from bank_portal.sessions import settings_of, way_back
+from bank_portal.sessions import CsrfToken, settings_of, way_back
 from orchestrator import runtime
 from orchestrator.filings import queue, views
 from orchestrator.filings.models import StepStatus
@@ -121,7 +121,7 @@ def login(
     request: Request,
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1000)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     """Check the password; on success a new session (a new id) replaces the visitor's."""
     live = auth.live_session(request)
@@ -168,7 +168,7 @@ def login(
 
 
 @router.post("/logout", name="logout")
-def logout(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+def logout(request: Request, csrf_token: CsrfToken = "") -> Response:
     """End the session; the browser forgets its id."""
     live = auth.live_session(request)
     sid = auth.session_id(request)
@@ -187,7 +187,7 @@ def switch_language(
     request: Request,
     language: Annotated[str, Form(max_length=20)] = "",
     next_page: Annotated[str, Form(alias="next", max_length=2000)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     """Show this session's pages in `language` from now on, back on the page it came from."""
     live = auth.live_session(request)

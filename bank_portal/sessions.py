@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from fastapi import Request
+from fastapi import Form, Request
 from sqlalchemy.orm import Session
 
 from bank_portal.pages import base
@@ -18,6 +18,9 @@ from orchestrator.api.rate_limits import RateLimiter, client_address
 from orchestrator.settings import Settings
 
 LiveT = TypeVar("LiveT")
+
+# The session's CSRF token, as every form of its pages posts it back.
+CsrfToken = Annotated[str, Form(max_length=200)]
 
 
 def settings_of(request: Request) -> Settings:

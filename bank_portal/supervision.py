@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from bank_portal import auth
 from bank_portal.follow_ups import FOLLOW_UP_STATUS
-from bank_portal.i18n import N_
+from bank_portal.i18n import DEFAULT_LANGUAGE, N_, said_in
 from bank_portal.pages import Elsewhere, base, see_other
 from bank_portal.routes import check_csrf, not_found, page, supervises
+from bank_portal.sessions import CsrfToken
 from bank_portal.sla import SLA_STATE
 from orchestrator import runtime
 from orchestrator.api.responses import CSV, csv_response, file_response
@@ -235,12 +236,11 @@ def dashboard(
 
 def _in_language(refused: DomainError, language: str) -> str:
     """The refusal's message, and its first field's, in the page's language."""
-    zh = language == "zh_Hans"
     errors = getattr(refused, "errors", None) or []
     if errors:
         first = errors[0]
-        return str(first["message_zh"] if zh else first["message_en"])
-    return refused.message_zh if zh else refused.message_en
+        return str(first["message_zh" if language == DEFAULT_LANGUAGE else "message_en"])
+    return said_in(refused, language)
 
 
 @router.get("/supervision/export/{name}.csv", name="supervision_export")
@@ -305,7 +305,7 @@ def reimbursement_report(
 def approve(
     request: Request,
     month: str,
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: CsrfToken = "",
     district: Annotated[str, Form(max_length=20)] = "",
     back: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
@@ -336,7 +336,7 @@ def approve(
             status_code=refused.status_code,
             title=N_("The reimbursement was not approved"),
             message=N_("Nothing was changed."),
-            detail=refused.message_zh if visit.language == "zh_Hans" else refused.message_en,
+            detail=said_in(refused, visit.language),
         )
     query = back.rstrip("&") if FILTER_QUERY.match(back) else ""
     separator = "&" if query else ""

@@ -14,9 +14,10 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import Response
 
 from bank_portal import auth
-from bank_portal.i18n import DEFAULT_LANGUAGE, N_
+from bank_portal.i18n import DEFAULT_LANGUAGE, N_, said_in
 from bank_portal.pages import base, see_other
 from bank_portal.routes import branch_staff, check_csrf, not_found, page
+from bank_portal.sessions import CsrfToken
 from bank_portal.track.supply_form import GROUPS, PARTS
 from orchestrator import runtime
 from orchestrator.api.responses import file_response
@@ -143,7 +144,7 @@ def decide(
     supplement_id: SupplementId,
     act: str,
     reason: Annotated[str, Form(max_length=2000)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     """Confirm a supplement (the step it blocked resumes) or refuse it, saying why."""
     visit = auth.visit(request)
@@ -178,7 +179,7 @@ def decide(
         return not_found(request)
     except DomainError as refused:
         zh = visit.language == DEFAULT_LANGUAGE
-        message = refused.message_zh if zh else refused.message_en
+        message = said_in(refused, visit.language)
         if refused.detail.get("errors"):
             message = "; ".join(e["message_zh" if zh else "message_en"]
                                 for e in refused.detail["errors"])  # fmt: skip

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import exc as db_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bank_portal.i18n import DEFAULT_LANGUAGE, N_
+from bank_portal.i18n import DEFAULT_LANGUAGE, N_, said_in
 from bank_portal.pages import Elsewhere, answer_elsewhere, render
 from bank_portal.track import pages, rating, supplying
 from bank_portal.track.visits import live
@@ -44,7 +44,7 @@ def _error(
     language = found.language if found is not None else DEFAULT_LANGUAGE
     detail = None
     if refusal is not None:
-        detail = refusal.message_zh if language == DEFAULT_LANGUAGE else refusal.message_en
+        detail = said_in(refusal, language)
     response = render(
         request,
         "track/error.html",

@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bank_portal import sla
 from bank_portal.i18n import N_, language_or_default
 from bank_portal.pages import Elsewhere, base, see_other
-from bank_portal.sessions import settings_of, way_back
+from bank_portal.sessions import CsrfToken, settings_of, way_back
 from bank_portal.track import CODE_PARAMETER
 from bank_portal.track.supply_form import GROUPS, PARTS, inputs_of
 from bank_portal.track.visits import (
@@ -108,7 +108,7 @@ def open_filing(
     request: Request,
     code: Annotated[str, Form(max_length=40)] = "",
     digits: Annotated[str, Form(max_length=20)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     """Open the filing if the digits are its mobile's last four: a new session if so."""
     found = live(request)
@@ -269,7 +269,7 @@ def switch_language(
     request: Request,
     language: Annotated[str, Form(max_length=20)] = "",
     next_page: Annotated[str, Form(alias="next", max_length=2000)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     """Show this session's pages in `language`, back on the page it came from."""
     found = live(request)
@@ -282,7 +282,7 @@ def switch_language(
 
 
 @router.post("/leave", name="track_leave")
-def leave(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+def leave(request: Request, csrf_token: CsrfToken = "") -> Response:
     """Close the filing on this browser: its session ends, and a visitor's new session (the
     form's, in the language chosen) takes its place."""
     found = live(request)

@@ -9,8 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from bank_portal.i18n import DEFAULT_LANGUAGE
+from bank_portal.i18n import said_in
 from bank_portal.pages import base, see_other
+from bank_portal.sessions import CsrfToken
 from bank_portal.track.pages import opened_form, send_code, show_filing
 from orchestrator import runtime
 from orchestrator.errors import DomainError, Invalid
@@ -32,7 +33,7 @@ def rate(
     score: Annotated[str, Form(max_length=10)] = "",
     comment: Annotated[str, Form(max_length=2000)] = "",
     one_time_code: Annotated[str, Form(max_length=20)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     """Rate the opened, completed filing, with the one-time code sent to its mobile."""
     shown = opened_form(request, csrf_token)
@@ -54,19 +55,16 @@ def rate(
         if not right:
             raise _wrong_code()
     except DomainError as refused:
-        zh = shown.visit.language == DEFAULT_LANGUAGE
         return show_filing(
             shown,
             request,
-            rating_error=refused.message_zh if zh else refused.message_en,
+            rating_error=said_in(refused, shown.visit.language),
             status_code=refused.status_code,
         )
     return see_other(f"{base(request)}/filing#rating")
 
 
 @router.post("/rating/code", name="track_rating_code")
-def send_rating_code(
-    request: Request, csrf_token: Annotated[str, Form(max_length=200)] = ""
-) -> Response:
+def send_rating_code(request: Request, csrf_token: CsrfToken = "") -> Response:
     """Send a one-time code for rating to the opened filing's mobile."""
     return send_code(request, csrf_token, Purpose.RATE, "rating")
