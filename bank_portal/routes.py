@@ -8,9 +8,10 @@ the API. Resident IDs and mobile numbers are masked on these pages.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
 from bank_portal import auth, sla
@@ -234,12 +235,30 @@ def _live_staff(request: Request) -> tuple[auth.Visit, SignedIn]:
     return auth.Visit(live), live.staff
 
 
-def _bucket(name: str) -> Bucket:
-    return Bucket(name) if name in Bucket.__members__.values() else Bucket.ALL
+@dataclass(frozen=True)
+class _QueueAsked:
+    """What a queue's address asks for: a bucket, a search within it, a page of it."""
+
+    bucket: Bucket
+    q: str
+    number: int
 
 
-def _queue_context(staff: SignedIn, bucket: Bucket, q: str, number: int) -> dict[str, Any]:
+def _queue_asked(
+    q: Annotated[str, Query(max_length=100)] = "",
+    bucket: Annotated[str, Query(max_length=40)] = "",
+    number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+) -> _QueueAsked:
+    known = bucket in Bucket.__members__.values()
+    return _QueueAsked(Bucket(bucket) if known else Bucket.ALL, q, number)
+
+
+QueueAsked = Annotated[_QueueAsked, Depends(_queue_asked)]
+
+
+def _queue_context(staff: SignedIn, asked: _QueueAsked) -> dict[str, Any]:
     """What the queue shows: the buckets' counts and the page of the chosen one."""
+    bucket, q, number = asked.bucket, asked.q, asked.number
     rt = runtime.current()
     now = rt.clock.now()
     with rt.database.reading() as session:
@@ -281,33 +300,21 @@ def _queue_context(staff: SignedIn, bucket: Bucket, q: str, number: int) -> dict
 
 
 @router.get("/", name="queue")
-def queue_page(
-    request: Request,
-    q: Annotated[str, Query(max_length=100)] = "",
-    bucket: Annotated[str, Query(max_length=40)] = "",
-    number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
-) -> Response:
+def queue_page(request: Request, asked: QueueAsked) -> Response:
     """The branch's filings by bucket, newest first; found by company name, credit or
     tracking code within the bucket."""
     visit = auth.visit(request)
     if supervises(visit.staff):  # the portal's home for them is the dashboard
         return see_other(f"{base(request)}/supervision")
     staff = branch_staff(visit, request)
-    context = _queue_context(staff, _bucket(bucket), q, number)
-    return page(visit, request, "portal/queue.html", **context)
+    return page(visit, request, "portal/queue.html", **_queue_context(staff, asked))
 
 
 @router.get("/live/queue", name="queue_live")
-def queue_live(
-    request: Request,
-    q: Annotated[str, Query(max_length=100)] = "",
-    bucket: Annotated[str, Query(max_length=40)] = "",
-    number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
-) -> Response:
+def queue_live(request: Request, asked: QueueAsked) -> Response:
     """The queue's buckets and rows alone, for the open page to refresh itself with."""
     visit, staff = _live_staff(request)
-    context = _queue_context(staff, _bucket(bucket), q, number)
-    return page(visit, request, "portal/_queue.html", **context)
+    return page(visit, request, "portal/_queue.html", **_queue_context(staff, asked))
 
 
 def error_page(

@@ -10,13 +10,13 @@ figures are those of the JSON API (`/api/v1/supervision/...`), computed by the s
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -89,20 +89,31 @@ def _officer(visit: auth.Visit, request: Request) -> SignedIn:
     return visit.staff
 
 
-def _filters(
-    session: Session, staff: SignedIn, *, district: str, branch: str, start: str, end: str
-) -> Filters:
+def _asked(
+    district: Annotated[str, Query(max_length=20)] = "",
+    branch: Annotated[str, Query(max_length=20)] = "",
+    start: Annotated[str, Query(alias="from", max_length=20)] = "",
+    end: Annotated[str, Query(alias="to", max_length=20)] = "",
+) -> dict[str, str]:
+    """The filters as the dashboard's form sends them (text), by its fields' names."""
+    return {"district": district, "branch": branch, "from": start, "to": end}
+
+
+Asked = Annotated[dict[str, str], Depends(_asked)]
+
+
+def _filters(session: Session, staff: SignedIn, asked: Mapping[str, str]) -> Filters:
     """The filters as the form sent them (text), checked as the API checks its own."""
     try:
-        branch_id = int(branch) if branch else None
-        first = date.fromisoformat(start) if start else None
-        last = date.fromisoformat(end) if end else None
+        branch_id = int(asked["branch"]) if asked["branch"] else None
+        first = date.fromisoformat(asked["from"]) if asked["from"] else None
+        last = date.fromisoformat(asked["to"]) if asked["to"] else None
     except ValueError as exc:
         raise _not_understood() from exc
     return filters_for(
         session,
         staff.scope,
-        district_code=district or None,
+        district_code=asked["district"] or None,
         branch_id=branch_id,
         start=first,
         end=last,
@@ -180,25 +191,18 @@ def _percent(share: float | None) -> float | None:
 
 @router.get("/supervision", name="supervision")
 def dashboard(
-    request: Request,
-    district: Annotated[str, Query(max_length=20)] = "",
-    branch: Annotated[str, Query(max_length=20)] = "",
-    start: Annotated[str, Query(alias="from", max_length=20)] = "",
-    end: Annotated[str, Query(alias="to", max_length=20)] = "",
-    approved: Annotated[str, Query(max_length=20)] = "",
+    request: Request, asked: Asked, approved: Annotated[str, Query(max_length=20)] = ""
 ) -> Response:
     """The district's figures for the filters (30 days up to today by default)."""
     visit = auth.visit(request)
     staff = _officer(visit, request)
     rt = runtime.current()
-    asked = {"district": district, "branch": branch, "from": start, "to": end}
     with rt.database.reading() as session:
         try:
-            filters = _filters(
-                session, staff, district=district, branch=branch, start=start, end=end
-            )
+            filters = _filters(session, staff, asked)
         except DomainError as refused:
-            choices = _choices(session, staff, staff.scope.district_code or district or None)
+            district = staff.scope.district_code or asked["district"] or None
+            choices = _choices(session, staff, district)
             return page(
                 visit,
                 request,
@@ -247,10 +251,7 @@ def _in_language(refused: DomainError, language: str) -> str:
 def export(
     request: Request,
     name: str,
-    district: Annotated[str, Query(max_length=20)] = "",
-    branch: Annotated[str, Query(max_length=20)] = "",
-    start: Annotated[str, Query(alias="from", max_length=20)] = "",
-    end: Annotated[str, Query(alias="to", max_length=20)] = "",
+    asked: Asked,
 ) -> Response:
     """One figure of the dashboard as CSV, for the same filters."""
     visit = auth.visit(request)
@@ -259,7 +260,7 @@ def export(
     if compute is None:
         return not_found(request)
     with runtime.current().database.reading() as session:
-        filters = _filters(session, staff, district=district, branch=branch, start=start, end=end)
+        filters = _filters(session, staff, asked)
         figure: BaseModel = compute(session, filters)
     assert isinstance(figure, Table)
     header, rows = figure.csv()
