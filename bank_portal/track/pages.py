@@ -3,11 +3,14 @@ language switch, and closing the filing on this browser."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bank_portal import sla
@@ -31,6 +34,7 @@ from orchestrator.api.rate_limits import RateLimiter, client_address
 from orchestrator.api.responses import file_response
 from orchestrator.feedback import service as feedback
 from orchestrator.filings import supplements, tracking
+from orchestrator.filings.models import Filing
 from orchestrator.identity import one_time_codes
 from orchestrator.identity.one_time_codes import Purpose
 
@@ -232,6 +236,29 @@ def send_code(request: Request, csrf_token: str, purpose: Purpose, anchor: str) 
         assert filing is not None, "a session's filing is never deleted"
         one_time_codes.issue(session, filing=filing, purpose=purpose, now=rt.clock.now())
     return see_other(f"{base(request)}/filing#{anchor}")
+
+
+def act_with_code(
+    shown: Opened,
+    purpose: Purpose,
+    code: str,
+    act: Callable[[Session, Filing, datetime], None],
+) -> bool:
+    """Check the one-time code texted for `purpose` and, if it is right, `act` on the opened
+    filing; whether it was right. The one check that the visitor holds the mobile: spent in
+    the act's transaction, so that a refused act leaves the code for a corrected one.
+
+    A wrong code is committed, not raised: its attempt counts towards the code's death,
+    which a rollback would undo, and guesses would then go on for ever."""
+    rt = runtime.current()
+    now = rt.clock.now()
+    with rt.database.transaction() as session:
+        filing = tracking.filing_of(session, shown.visit.visitor)
+        assert filing is not None, "a session's filing is never deleted"
+        right = one_time_codes.verify(session, filing=filing, purpose=purpose, code=code, now=now)
+        if right:
+            act(session, filing, now)
+    return right
 
 
 @router.get("/filing", name="track_filing")

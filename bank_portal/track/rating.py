@@ -4,20 +4,20 @@ to the branch manager's follow-ups (`orchestrator.feedback`)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from bank_portal.i18n import said_in
 from bank_portal.pages import base, see_other
 from bank_portal.sessions import CsrfToken
-from bank_portal.track.pages import opened_form, send_code, show_filing
-from orchestrator import runtime
+from bank_portal.track.pages import act_with_code, opened_form, send_code, show_filing
 from orchestrator.errors import DomainError, Invalid
 from orchestrator.feedback import service as feedback
-from orchestrator.filings import tracking
-from orchestrator.identity import one_time_codes
+from orchestrator.filings.models import Filing
 from orchestrator.identity.one_time_codes import Purpose
 
 router = APIRouter()
@@ -37,22 +37,12 @@ def rate(
 ) -> Response:
     """Rate the opened, completed filing, with the one-time code sent to its mobile."""
     shown = opened_form(request, csrf_token)
-    rt = runtime.current()
-    now = rt.clock.now()
+
+    def rate_it(session: Session, filing: Filing, now: datetime) -> None:
+        feedback.rate(session, filing=filing, score=score, comment=comment, now=now)
+
     try:
-        with rt.database.transaction() as session:
-            filing = tracking.filing_of(session, shown.visit.visitor)
-            assert filing is not None, "a session's filing is never deleted"
-            # The one check that the visitor holds the mobile: spent here, in the rating's
-            # transaction, so that a refused rating leaves the code for a corrected one.
-            right = one_time_codes.verify(
-                session, filing=filing, purpose=Purpose.RATE, code=one_time_code, now=now
-            )
-            if right:
-                feedback.rate(session, filing=filing, score=score, comment=comment, now=now)
-            # A wrong code is committed, not raised: its attempt counts towards the code's
-            # death, which a rollback would undo, and guesses would then go on for ever.
-        if not right:
+        if not act_with_code(shown, Purpose.RATE, one_time_code, rate_it):
             raise _wrong_code()
     except DomainError as refused:
         return show_filing(

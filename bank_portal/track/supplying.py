@@ -6,23 +6,24 @@ a one-time code texted to the legal representative's mobile
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from bank_portal import forms
 from bank_portal.i18n import DEFAULT_LANGUAGE
 from bank_portal.pages import base, see_other
-from bank_portal.track.pages import opened_form, send_code, show_filing
+from bank_portal.track.pages import act_with_code, opened_form, send_code, show_filing
 from bank_portal.track.supply_form import inputs_of
-from orchestrator import runtime
 from orchestrator.errors import DomainError, Invalid
-from orchestrator.filings import supplements, tracking
+from orchestrator.filings import supplements
+from orchestrator.filings.models import Filing
 from orchestrator.filings.uploads import MAX_UPLOAD_BYTES, DatabaseStore
-from orchestrator.identity import one_time_codes
 from orchestrator.identity.one_time_codes import Purpose
 from orchestrator.validation import FieldError
 
@@ -88,31 +89,22 @@ def supply(request: Request, material: MaterialCode, posted: Posted) -> Response
     typed = {i.name: str(posted.get(i.name) or "")[:200] for i in inputs_of(material)}
     built = forms.filing_input(typed, ())
     data = {carried: built[carried] for carried in supplements.carried_fields(material)}
-    rt = runtime.current()
-    now = rt.clock.now()
+    code = str(posted.get("one_time_code") or "")[:20]
+
+    def submit(session: Session, filing: Filing, now: datetime) -> None:
+        supplements.submit(
+            session,
+            STORE,
+            filing=filing,
+            material_code=material,
+            filename=filename,
+            content=content,
+            data=data,
+            now=now,
+        )
+
     try:
-        with rt.database.transaction() as session:
-            filing = tracking.filing_of(session, shown.visit.visitor)
-            assert filing is not None, "a session's filing is never deleted"
-            # Spent in the supplement's transaction: a refused supplement leaves the code.
-            code = str(posted.get("one_time_code") or "")[:20]
-            right = one_time_codes.verify(
-                session, filing=filing, purpose=Purpose.SUPPLEMENT, code=code, now=now
-            )
-            if right:
-                supplements.submit(
-                    session,
-                    STORE,
-                    filing=filing,
-                    material_code=material,
-                    filename=filename,
-                    content=content,
-                    data=data,
-                    now=now,
-                )
-            # A wrong code is committed, not raised: its attempt counts towards the code's
-            # death, which a rollback would undo, and guesses would then go on for ever.
-        if not right:
+        if not act_with_code(shown, Purpose.SUPPLEMENT, code, submit):
             raise _wrong_code()
     except DomainError as refused:
         zh = shown.visit.language == DEFAULT_LANGUAGE
