@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from bank_portal.i18n import HTML_LANG, LANGUAGES, translations
+from bank_portal.i18n import HTML_LANG, LANGUAGES, N_, translations
 from orchestrator.clock import CHINA
 from orchestrator.identity.sessions import SignedIn
 
@@ -34,6 +34,29 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
+
+
+class Said(TypedDict):
+    """What an error page says: its title and its message (translated where shown)."""
+
+    title: str
+    message: str
+
+
+# What the error pages of both sites say, by what happened.
+FORM_EXPIRED = Said(
+    title=N_("This form has expired"),
+    message=N_("The page was open too long or came from elsewhere. Please try again."),
+)
+NOT_FOUND = Said(
+    title=N_("Not found"), message=N_("There is no such page, or it is not one you may see.")
+)
+CANNOT_SERVE = Said(
+    title=N_("This request cannot be served"), message=N_("Please go back and try again.")
+)
+UNAVAILABLE = Said(
+    title=N_("Temporarily unavailable"), message=N_("Please try again in a few seconds.")
+)
 
 
 def base(request: Request) -> str:

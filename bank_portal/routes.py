@@ -16,7 +16,7 @@ from fastapi.responses import Response
 
 from bank_portal import auth, sla
 from bank_portal.i18n import DEFAULT_LANGUAGE, N_, language_or_default
-from bank_portal.pages import Elsewhere, base, render, see_other
+from bank_portal.pages import FORM_EXPIRED, NOT_FOUND, Elsewhere, base, render, see_other
 from bank_portal.sessions import CsrfToken, settings_of, way_back
 from orchestrator import runtime
 from orchestrator.filings import queue, views
@@ -103,8 +103,7 @@ def forbidden_form(visit: auth.Visit, request: Request) -> Response:
         request,
         "portal/error.html",
         status_code=403,
-        title=N_("This form has expired"),
-        message=N_("The page was open too long or came from elsewhere. Please try again."),
+        **FORM_EXPIRED,
     )
 
 
@@ -348,9 +347,4 @@ def error_page(
 
 def not_found(request: Request) -> Response:
     """The portal's 404 page: no such page, or nothing the caller may see there."""
-    return error_page(
-        request,
-        status_code=404,
-        title=N_("Not found"),
-        message=N_("There is no such page, or it is not one you may see."),
-    )
+    return error_page(request, status_code=404, **NOT_FOUND)

@@ -14,8 +14,8 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
-from bank_portal.i18n import DEFAULT_LANGUAGE, N_
-from bank_portal.pages import base, render
+from bank_portal.i18n import DEFAULT_LANGUAGE
+from bank_portal.pages import FORM_EXPIRED, base, render
 from bank_portal.sessions import cookie_id, open_for_visitor, secure_cookie, settings_of
 from orchestrator import runtime
 from orchestrator.filings import tracking
@@ -114,6 +114,5 @@ def expired_form(visit: Visit, request: Request) -> Response:
         request,
         "track/error.html",
         status_code=403,
-        title=N_("This form has expired"),
-        message=N_("The page was open too long or came from elsewhere. Please try again."),
+        **FORM_EXPIRED,
     )
