@@ -29,7 +29,7 @@ from bank_portal.routes import (
     page,
 )
 from orchestrator import runtime
-from orchestrator.api.responses import file_response
+from orchestrator.api.filings import licence_file
 from orchestrator.errors import Conflict, DomainError, Invalid, NotFound
 from orchestrator.filings import corrections, drafts, service, step_withdrawal, views
 from orchestrator.filings.corrections import Refusal, value_at
@@ -332,12 +332,6 @@ def licence(request: Request, tracking_code: str) -> Response:
     rt = runtime.current()
     try:
         with rt.database.reading() as session:
-            name, document = service.licence_of(session, staff.scope, tracking_code)
-            return file_response(
-                document.content,
-                media_type=document.media_type,
-                filename=name,
-                headers={**PAGE_HEADERS, "ETag": f'"{document.sha256}"'},
-            )
+            return licence_file(session, staff.scope, tracking_code, headers=PAGE_HEADERS)
     except NotFound:
         return not_found(request)
