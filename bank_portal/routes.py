@@ -15,14 +15,15 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
 from bank_portal import auth, sla
-from bank_portal.i18n import DEFAULT_LANGUAGE, N_, language_or_default
+from bank_portal.i18n import DEFAULT_LANGUAGE, N_
 from bank_portal.pages import FORM_EXPIRED, NOT_FOUND, Elsewhere, base, render, see_other
-from bank_portal.sessions import CsrfToken, settings_of, way_back
+from bank_portal.sessions import CsrfToken, LanguageForm, settings_of
 from orchestrator import runtime
 from orchestrator.filings import queue, views
 from orchestrator.filings.models import StepStatus
 from orchestrator.filings.queue import Bucket
 from orchestrator.identity.sessions import (
+    LiveSession,
     SignedIn,
     end_session,
     set_language,
@@ -107,6 +108,15 @@ def forbidden_form(visit: auth.Visit, request: Request) -> Response:
     )
 
 
+def _live_posting(request: Request, csrf_token: str) -> LiveSession:
+    """The live session a form of its pages was posted from (its CSRF token came back);
+    else `Elsewhere`: the form has expired (a visitor's session, if need be, shows it)."""
+    live = auth.live_session(request)
+    if live is None or not auth.csrf_ok(live, csrf_token):
+        raise Elsewhere(forbidden_form(auth.visit(request), request))
+    return live
+
+
 @router.get("/login", name="login")
 def login_page(request: Request) -> Response:
     """The sign-in form (straight to the queue for someone signed in already)."""
@@ -124,9 +134,7 @@ def login(
     csrf_token: CsrfToken = "",
 ) -> Response:
     """Check the password; on success a new session (a new id) replaces the visitor's."""
-    live = auth.live_session(request)
-    if live is None or not auth.csrf_ok(live, csrf_token):
-        return forbidden_form(auth.visit(request), request)
+    live = _live_posting(request, csrf_token)
     visit = auth.Visit(live)
     username = username.strip()
 
@@ -183,20 +191,14 @@ def logout(request: Request, csrf_token: CsrfToken = "") -> Response:
 
 
 @router.post("/language", name="language")
-def switch_language(
-    request: Request,
-    language: Annotated[str, Form(max_length=20)] = "",
-    next_page: Annotated[str, Form(alias="next", max_length=2000)] = "",
-    csrf_token: CsrfToken = "",
-) -> Response:
-    """Show this session's pages in `language` from now on, back on the page it came from."""
-    live = auth.live_session(request)
-    if live is None or not auth.csrf_ok(live, csrf_token):
-        return forbidden_form(auth.visit(request), request)
+def switch_language(request: Request, chosen: LanguageForm, csrf_token: CsrfToken = "") -> Response:
+    """Show this session's pages in the language chosen from now on, back on the page it
+    came from."""
+    live = _live_posting(request, csrf_token)
     rt = runtime.current()
     with rt.database.transaction() as session:
-        set_language(session, row_id=live.row_id, language=language_or_default(language))
-    return see_other(way_back(request, next_page))
+        set_language(session, row_id=live.row_id, language=chosen.language)
+    return see_other(chosen.back)
 
 
 def branch_staff(visit: auth.Visit, request: Request) -> SignedIn:

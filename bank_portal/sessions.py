@@ -6,12 +6,14 @@ language switch. Each keeps its own cookie and its own kind of row (`bank_portal
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, TypeVar
 
-from fastapi import Form, Request
+from fastapi import Depends, Form, Request
 from sqlalchemy.orm import Session
 
+from bank_portal.i18n import language_or_default
 from bank_portal.pages import base
 from orchestrator import runtime
 from orchestrator.api.rate_limits import RateLimiter, client_address
@@ -72,3 +74,23 @@ def way_back(request: Request, next_page: str) -> str:
     root = base(request)
     local = next_page.startswith(f"{root}/") and not next_page.startswith("//")
     return next_page if local and "\\" not in next_page else f"{root}/"
+
+
+@dataclass(frozen=True)
+class LanguageChoice:
+    """What the language switch (every page's, on both sites) posts: the language chosen,
+    and where to go back to."""
+
+    language: str
+    back: str
+
+
+def _language_choice(
+    request: Request,
+    language: Annotated[str, Form(max_length=20)] = "",
+    next_page: Annotated[str, Form(alias="next", max_length=2000)] = "",
+) -> LanguageChoice:
+    return LanguageChoice(language_or_default(language), way_back(request, next_page))
+
+
+LanguageForm = Annotated[LanguageChoice, Depends(_language_choice)]

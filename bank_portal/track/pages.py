@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bank_portal import sla
-from bank_portal.i18n import N_, language_or_default
+from bank_portal.i18n import N_
 from bank_portal.pages import Elsewhere, base, see_other
-from bank_portal.sessions import CsrfToken, settings_of, way_back
+from bank_portal.sessions import CsrfToken, LanguageForm, settings_of
 from bank_portal.track import CODE_PARAMETER
 from bank_portal.track.supply_form import GROUPS, PARTS, inputs_of
 from bank_portal.track.visits import (
@@ -87,6 +87,15 @@ def _form(
     )
 
 
+def _live_posting(request: Request, csrf_token: str) -> tracking.Visitor:
+    """The live session a form of its pages was posted from (its CSRF token came back);
+    else `Elsewhere`: the form has expired (a visitor's session, if need be, shows it)."""
+    found = live(request)
+    if found is None or not tracking.csrf_matches(found, csrf_token):
+        raise Elsewhere(expired_form(visit(request), request))
+    return found
+
+
 @router.get("/", name="track")
 def open_form(
     request: Request, code: Annotated[str, Query(alias=CODE_PARAMETER, max_length=40)] = ""
@@ -115,9 +124,7 @@ def open_filing(
     csrf_token: CsrfToken = "",
 ) -> Response:
     """Open the filing if the digits are its mobile's last four: a new session if so."""
-    found = live(request)
-    if found is None or not tracking.csrf_matches(found, csrf_token):
-        return expired_form(visit(request), request)
+    found = _live_posting(request, csrf_token)
     shown = Visit(found)
     code = tracking.normalized_code(code)
     limiter: RateLimiter = request.app.state.rate_limiter
@@ -292,20 +299,13 @@ def licence(request: Request) -> Response:
 
 
 @router.post("/language", name="track_language")
-def switch_language(
-    request: Request,
-    language: Annotated[str, Form(max_length=20)] = "",
-    next_page: Annotated[str, Form(alias="next", max_length=2000)] = "",
-    csrf_token: CsrfToken = "",
-) -> Response:
-    """Show this session's pages in `language`, back on the page it came from."""
-    found = live(request)
-    if found is None or not tracking.csrf_matches(found, csrf_token):
-        return expired_form(visit(request), request)
+def switch_language(request: Request, chosen: LanguageForm, csrf_token: CsrfToken = "") -> Response:
+    """Show this session's pages in the language chosen, back on the page it came from."""
+    found = _live_posting(request, csrf_token)
     rt = runtime.current()
     with rt.database.transaction() as session:
-        tracking.set_language(session, row_id=found.row_id, language=language_or_default(language))
-    return see_other(way_back(request, next_page))
+        tracking.set_language(session, row_id=found.row_id, language=chosen.language)
+    return see_other(chosen.back)
 
 
 @router.post("/leave", name="track_leave")
