@@ -66,7 +66,7 @@ def visit(request: Request) -> Visit:
     found = live(request)
     if found is not None:
         return Visit(found)
-    # The portal's allowance of new sessions, counted apart: the same kind of row.
+    # Against the portal's allowance of new sessions, on a counter of its own.
     span = lifetime(settings_of(request))
     opened, new_id = open_for_visitor(
         request,
