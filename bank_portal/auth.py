@@ -7,7 +7,6 @@ sign-in, so that every form, the login form too, carries the session's CSRF toke
 
 from __future__ import annotations
 
-from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -15,8 +14,9 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from bank_portal.i18n import DEFAULT_LANGUAGE
+from bank_portal.sessions import cookie_id, open_for_visitor, secure_cookie, settings_of
 from orchestrator import runtime
-from orchestrator.api.rate_limits import RateLimiter, TooManyRequests, client_address
+from orchestrator.api.rate_limits import RateLimiter, client_address
 from orchestrator.identity.sessions import (
     LiveSession,
     SessionTimeouts,
@@ -32,12 +32,6 @@ COOKIE = "onestop_portal"
 CSRF_FIELD = "csrf_token"
 # The counter of sessions opened, by client address.
 _NEW_SESSIONS = "portal-new-session"
-
-
-def settings_of(request: Request) -> Settings:
-    """The settings the portal was built with (its limits, timeouts, public address)."""
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def timeouts(settings: Settings) -> SessionTimeouts:
@@ -68,7 +62,7 @@ class Visit:
 
 def session_id(request: Request) -> str | None:
     """The session id the browser sent, if any."""
-    return request.cookies.get(COOKIE) or None
+    return cookie_id(request, COOKIE)
 
 
 def live_session(request: Request, *, activity: bool = True) -> LiveSession | None:
@@ -95,29 +89,20 @@ def visit(request: Request) -> Visit:
     if live is not None:
         return Visit(live)
     settings = settings_of(request)
-    limiter: RateLimiter = request.app.state.rate_limiter
-    # Each is a row until it times out: a client that opens sessions by the thousand is
-    # refused (429) before it writes any.
-    limiter.hit(_NEW_SESSIONS, settings.rate_limit_portal_new_sessions, client_address(request))
-    rt = runtime.current()
-    now = rt.clock.now()
-    with rt.database.transaction() as session:
-        new_id = open_session(session, now=now, language=DEFAULT_LANGUAGE)
-    with rt.database.reading() as session:
-        opened = find_session(session, new_id, now=now, timeouts=timeouts(settings_of(request)))
-    assert opened is not None, "a session just opened is live"
+    opened, new_id = open_for_visitor(
+        request,
+        _NEW_SESSIONS,
+        open_row=lambda session, now: open_session(session, now=now, language=DEFAULT_LANGUAGE),
+        find=lambda session, sid, now: find_session(
+            session, sid, now=now, timeouts=timeouts(settings)
+        ),
+    )
     return Visit(opened, new_id)
 
 
 def csrf_ok(live: LiveSession | None, submitted: str | None) -> bool:
     """Whether a form was posted from a page of this session (its token came back)."""
     return live is not None and csrf_matches(live, submitted)
-
-
-def _secure(request: Request, settings: Settings) -> bool:
-    # Over HTTPS, or behind a proxy that serves the public address over HTTPS: the cookie
-    # must then never travel in clear. A local http:// development server keeps it usable.
-    return request.url.scheme == "https" or (settings.public_url or "").startswith("https:")
 
 
 def set_session_cookie(response: Response, request: Request, new_id: str) -> None:
@@ -128,7 +113,7 @@ def set_session_cookie(response: Response, request: Request, new_id: str) -> Non
         path=request.scope.get("root_path", "") or "/",
         httponly=True,  # no script of any page may read it
         samesite="lax",  # not sent with another site's form posts
-        secure=_secure(request, settings_of(request)),
+        secure=secure_cookie(request),
     )
 
 
@@ -142,11 +127,16 @@ _PER_USER = "portal-login-user"
 _PER_ADDRESS = "portal-login-address"
 
 
-def _limits(settings: Settings) -> tuple[tuple[str, str], tuple[str, str]]:
-    return (
-        (_PER_USER, settings.rate_limit_portal_login_failures_per_user),
-        (_PER_ADDRESS, settings.rate_limit_portal_login_failures_per_address),
-    )
+def _counters(request: Request, username: str) -> list[tuple[str, str, str]]:
+    settings = settings_of(request)
+    return [
+        (_PER_USER, settings.rate_limit_portal_login_failures_per_user, username.casefold()),
+        (
+            _PER_ADDRESS,
+            settings.rate_limit_portal_login_failures_per_address,
+            client_address(request),
+        ),
+    ]
 
 
 def locked_out_for(request: Request, username: str) -> int | None:
@@ -155,22 +145,10 @@ def locked_out_for(request: Request, username: str) -> int | None:
     Asked before the password is checked: a locked-out guess learns nothing.
     """
     limiter: RateLimiter = request.app.state.rate_limiter
-    settings = settings_of(request)
-    keys = (username.casefold(), client_address(request))
-    waits = [
-        wait
-        for (name, limit), key in zip(_limits(settings), keys, strict=True)
-        if (wait := limiter.spent(name, limit, key)) is not None
-    ]
-    return max(waits) if waits else None
+    return limiter.longest_wait(_counters(request, username))
 
 
 def count_failure(request: Request, username: str) -> None:
     """Count a failed sign-in against `username` and against the client's address."""
     limiter: RateLimiter = request.app.state.rate_limiter
-    settings = settings_of(request)
-    keys = (username.casefold(), client_address(request))
-    for (name, limit), key in zip(_limits(settings), keys, strict=True):
-        # A spent limit: the next attempt is locked out; this one has failed anyway.
-        with suppress(TooManyRequests):
-            limiter.hit(name, limit, key)
+    limiter.count_failure(_counters(request, username))

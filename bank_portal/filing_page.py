@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from bank_portal import auth, forms, sla
-from bank_portal.i18n import DEFAULT_LANGUAGE, N_
+from bank_portal.i18n import DEFAULT_LANGUAGE, N_, said_in
 from bank_portal.intake import Posted, _staff_posting
 from bank_portal.pages import PAGE_HEADERS, base
 from bank_portal.routes import (
@@ -29,6 +29,7 @@ from bank_portal.routes import (
     page,
 )
 from orchestrator import runtime
+from orchestrator.api.filings import licence_file
 from orchestrator.errors import Conflict, DomainError, Invalid, NotFound
 from orchestrator.filings import corrections, drafts, service, step_withdrawal, views
 from orchestrator.filings.corrections import Refusal, value_at
@@ -165,8 +166,6 @@ def filing_page(request: Request, tracking_code: str) -> Response:
     staff may do about it now."""
     visit = auth.visit(request)
     staff = branch_staff(visit, request)
-    if isinstance(staff, Response):
-        return staff
     try:
         context = _context(staff, tracking_code)
     except NotFound:
@@ -177,10 +176,7 @@ def filing_page(request: Request, tracking_code: str) -> Response:
 @router.get("/live/filings/{tracking_code}", name="filing_live")
 def filing_live(request: Request, tracking_code: str) -> Response:
     """The filing's status and timeline alone, for its open page to refresh itself with."""
-    signed = _live_staff(request)
-    if isinstance(signed, Response):
-        return signed
-    visit, staff = signed
+    visit, staff = _live_staff(request)
     try:
         context = _context(staff, tracking_code)
     except NotFound:
@@ -203,11 +199,10 @@ def _again(
         context = _context(staff, tracking_code)
     except NotFound:
         return not_found(request)
-    zh = visit.language == DEFAULT_LANGUAGE
     context.update(
         errors=dict(errors or {}),
         typed=dict(typed or {}),
-        form_error=None if refused is None else (refused.message_zh if zh else refused.message_en),
+        form_error=None if refused is None else said_in(refused, visit.language),
     )
     here = f"{base(request)}/filings/{tracking_code}"
     return page(visit, request, "portal/filing.html", status_code=422, here=here, **context)
@@ -233,10 +228,7 @@ def _changes(refusal: Refusal, filing: Filing, posted: Mapping[str, Any]) -> dic
 @router.post("/filings/{tracking_code}/correct", name="correct")
 def correct(request: Request, tracking_code: str, posted: Posted) -> Response:
     """Correct the fields an agency's refusal concerns and send the step again."""
-    signed = _staff_posting(request, posted.get("csrf_token"))
-    if isinstance(signed, Response):
-        return signed
-    visit, staff = signed
+    visit, staff = _staff_posting(request, posted.get("csrf_token"))
     step = str(posted.get("step") or "")
     typed = {key: str(value) for key, value in posted.items() if isinstance(value, str)}
     rt = runtime.current()
@@ -274,10 +266,7 @@ def correct(request: Request, tracking_code: str, posted: Posted) -> Response:
 def hand_over(request: Request, tracking_code: str, posted: Posted) -> Response:
     """Record that licence and seals were handed to a collector whose identity card staff
     checked in person: the filing is complete."""
-    signed = _staff_posting(request, posted.get("csrf_token"))
-    if isinstance(signed, Response):
-        return signed
-    visit, staff = signed
+    visit, staff = _staff_posting(request, posted.get("csrf_token"))
     typed = {
         "collector.name": str(posted.get("collector.name") or ""),
         "collector.id_number": str(posted.get("collector.id_number") or ""),
@@ -315,10 +304,7 @@ def hand_over(request: Request, tracking_code: str, posted: Posted) -> Response:
 @router.post("/filings/{tracking_code}/steps/{step_name}/withdraw", name="withdraw_step")
 def withdraw_step(request: Request, tracking_code: str, step_name: str, posted: Posted) -> Response:
     """Withdraw a step whose 容缺 material is past due: the rest of the filing goes on."""
-    signed = _staff_posting(request, posted.get("csrf_token"))
-    if isinstance(signed, Response):
-        return signed
-    visit, staff = signed
+    visit, staff = _staff_posting(request, posted.get("csrf_token"))
     rt = runtime.current()
     try:
         with rt.database.transaction() as session:
@@ -343,20 +329,9 @@ def licence(request: Request, tracking_code: str) -> Response:
     """The e-business licence as registration signed it (a 404 until it has issued one)."""
     visit = auth.visit(request)
     staff = branch_staff(visit, request)
-    if isinstance(staff, Response):
-        return staff
     rt = runtime.current()
     try:
         with rt.database.reading() as session:
-            name, document = service.licence_of(session, staff.scope, tracking_code)
-            return Response(
-                document.content,
-                media_type=document.media_type,
-                headers={
-                    **PAGE_HEADERS,
-                    "Content-Disposition": f'attachment; filename="{name}"',
-                    "ETag": f'"{document.sha256}"',
-                },
-            )
+            return licence_file(session, staff.scope, tracking_code, headers=PAGE_HEADERS)
     except NotFound:
         return not_found(request)

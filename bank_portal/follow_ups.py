@@ -12,9 +12,10 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import Response
 
 from bank_portal import auth
-from bank_portal.i18n import DEFAULT_LANGUAGE, N_
-from bank_portal.pages import base, see_other
-from bank_portal.routes import forbidden_form, not_found, page
+from bank_portal.i18n import N_, said_in
+from bank_portal.pages import Elsewhere, base, see_other
+from bank_portal.routes import check_csrf, not_found, page
+from bank_portal.sessions import CsrfToken
 from orchestrator import runtime
 from orchestrator.errors import DomainError, NotFound
 from orchestrator.feedback import service as feedback
@@ -43,12 +44,13 @@ _ACTS = {
 }
 
 
-def _manager(visit: auth.Visit, request: Request) -> SignedIn | Response:
-    """The branch manager signed in; else the sign-in page, or a 404 for anyone else."""
+def _manager(visit: auth.Visit, request: Request) -> SignedIn:
+    """The branch manager signed in; else `Elsewhere`: the sign-in page, or a 404 for
+    anyone else."""
     if visit.staff is None:
-        return see_other(f"{base(request)}/login")
+        raise Elsewhere(see_other(f"{base(request)}/login"))
     if visit.staff.role != Role.BRANCH_MANAGER or visit.staff.scope.branch_id is None:
-        return not_found(request)
+        raise Elsewhere(not_found(request))
     return visit.staff
 
 
@@ -81,8 +83,6 @@ def follow_ups(request: Request) -> Response:
     """The branch's follow-ups not answered yet, oldest first, each with its next act."""
     visit = auth.visit(request)
     manager = _manager(visit, request)
-    if isinstance(manager, Response):
-        return manager
     return _queue(visit, request, manager)
 
 
@@ -92,18 +92,15 @@ def act(
     follow_up_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     act: str,
     note: Annotated[str, Form(max_length=5000)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     """Take a follow-up one act on: verified, put right, or answered (which invites the
     applicant to rate again)."""
     visit = auth.visit(request)
     manager = _manager(visit, request)
-    if isinstance(manager, Response):
-        return manager
     if act not in _ACTS:
         return not_found(request)
-    if not auth.csrf_ok(visit.session, csrf_token):
-        return forbidden_form(visit, request)
+    check_csrf(visit, request, csrf_token)
     assert manager.scope.branch_id is not None
     rt = runtime.current()
     try:
@@ -120,13 +117,11 @@ def act(
     except NotFound:
         return not_found(request)
     except DomainError as refused:
-        zh = visit.language == DEFAULT_LANGUAGE
-        message = refused.message_zh if zh else refused.message_en
         return _queue(
             visit,
             request,
             manager,
-            error=(follow_up_id, message),
+            error=(follow_up_id, said_in(refused, visit.language)),
             status_code=refused.status_code,
         )
     return see_other(f"{base(request)}/follow-ups")

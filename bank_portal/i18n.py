@@ -20,6 +20,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
+from orchestrator.errors import DomainError
+
 TRANSLATIONS = Path(__file__).parent / "translations"
 
 DEFAULT_LANGUAGE = "zh_Hans"
@@ -55,3 +57,8 @@ def translations(language: str) -> Translations:
 def language_or_default(language: str | None) -> str:
     """`language` if the portal speaks it, else the default."""
     return language if language in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def said_in(refused: DomainError, language: str) -> str:
+    """The core's refusal, in `language` (its messages come in both)."""
+    return refused.message_zh if language == DEFAULT_LANGUAGE else refused.message_en

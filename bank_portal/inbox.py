@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from bank_portal import auth
 from bank_portal.i18n import N_
 from bank_portal.pages import base, see_other
-from bank_portal.routes import forbidden_form, page
+from bank_portal.routes import check_csrf, page
+from bank_portal.sessions import CsrfToken
 from orchestrator import runtime
 from orchestrator.notifications import inbox
 from orchestrator.reference import load_reference
@@ -71,15 +71,12 @@ def inbox_page(request: Request) -> Response:
 
 
 @router.post("/inbox/read", name="inbox_read")
-def mark_all_read(
-    request: Request, csrf_token: Annotated[str, Form(max_length=200)] = ""
-) -> Response:
+def mark_all_read(request: Request, csrf_token: CsrfToken = "") -> Response:
     """Mark every notice read: the header's count goes."""
     visit = auth.visit(request)
     if visit.staff is None:
         return see_other(f"{base(request)}/login")
-    if not auth.csrf_ok(visit.session, csrf_token):
-        return forbidden_form(visit, request)
+    check_csrf(visit, request, csrf_token)
     rt = runtime.current()
     with rt.database.transaction() as session:
         inbox.mark_read(session, visit.staff.staff_id, now=rt.clock.now())

@@ -13,11 +13,13 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 
 from bank_portal import auth, forms
-from bank_portal.i18n import DEFAULT_LANGUAGE, N_
-from bank_portal.pages import PAGE_HEADERS, base, gettext
+from bank_portal.i18n import DEFAULT_LANGUAGE, N_, said_in
+from bank_portal.pages import PAGE_HEADERS, Elsewhere, base, gettext
 from bank_portal.receipt import Receipt, pdf, qr_png, receipt_of, subsidy_text
-from bank_portal.routes import branch_staff, forbidden_form, not_found, page
+from bank_portal.routes import branch_staff, check_csrf, not_found, page
+from bank_portal.sessions import CsrfToken, settings_of
 from orchestrator import runtime
+from orchestrator.api.responses import file_response
 from orchestrator.errors import DomainError, Invalid, NotFound
 from orchestrator.filings import drafts, names, service, views
 from orchestrator.filings.uploads import MAX_UPLOAD_BYTES, DatabaseStore, store_upload
@@ -50,19 +52,15 @@ ENTERPRISE_TYPE_NAMES = {
 }
 
 
-def _signed_in(request: Request) -> tuple[auth.Visit, SignedIn] | Response:
+def _signed_in(request: Request) -> tuple[auth.Visit, SignedIn]:
     visit = auth.visit(request)
-    staff = branch_staff(visit, request)
-    return staff if isinstance(staff, Response) else (visit, staff)
+    return visit, branch_staff(visit, request)
 
 
 @router.get("/filings/new", name="new_filing")
 def new_filing(request: Request) -> Response:
     """Start a filing, or go back to a draft the branch left."""
-    signed = _signed_in(request)
-    if isinstance(signed, Response):
-        return signed
-    visit, staff = signed
+    visit, staff = _signed_in(request)
     rt = runtime.current()
     with rt.database.reading() as session:
         kept = [(d.id, d.form.get("company_name.trade_name", ""), d.updated_at)
@@ -71,14 +69,9 @@ def new_filing(request: Request) -> Response:
 
 
 @router.post("/filings/new")
-def start_draft(
-    request: Request, csrf_token: Annotated[str, Form(max_length=200)] = ""
-) -> Response:
+def start_draft(request: Request, csrf_token: CsrfToken = "") -> Response:
     """A new draft of the branch's, opened in the form."""
-    signed = _staff_posting(request, csrf_token)
-    if isinstance(signed, Response):
-        return signed
-    _visit, staff = signed
+    _visit, staff = _staff_posting(request, csrf_token)
     rt = runtime.current()
     with rt.database.transaction() as session:
         assert staff.scope.branch_id is not None
@@ -179,10 +172,7 @@ def _subsidy_notice(language: str, typed: dict[str, Any]) -> dict[str, Any] | No
 @router.get("/filings/new/{draft_id}", name="draft")
 def draft_page(request: Request, draft_id: int) -> Response:
     """The one form, as the draft left it."""
-    signed = _signed_in(request)
-    if isinstance(signed, Response):
-        return signed
-    visit, staff = signed
+    visit, staff = _signed_in(request)
     return _form_page(visit, request, staff, draft_id)
 
 
@@ -197,15 +187,14 @@ async def _posted(request: Request) -> dict[str, Any]:
 
 def _staff_posting(
     request: Request, csrf_token: str | None, *, answer_json: bool = False
-) -> tuple[auth.Visit, SignedIn] | Response:
-    """Who signed in and posted a form from a page of this session; else where they go
-    instead: to sign in, or told the form has expired (its CSRF token did not come back)."""
-    signed = _signed_in(request)
-    if isinstance(signed, Response) or auth.csrf_ok(signed[0].session, csrf_token):
-        return signed
-    if answer_json:
-        return JSONResponse({"error": "csrf"}, status_code=403)
-    return forbidden_form(signed[0], request)
+) -> tuple[auth.Visit, SignedIn]:
+    """Who signed in and posted a form from a page of this session; else `Elsewhere`: to
+    sign in, or told the form has expired (its CSRF token did not come back)."""
+    visit, staff = _signed_in(request)
+    if answer_json and not auth.csrf_ok(visit.session, csrf_token):
+        raise Elsewhere(JSONResponse({"error": "csrf"}, status_code=403))
+    check_csrf(visit, request, csrf_token)
+    return visit, staff
 
 
 Posted = Annotated[dict[str, Any], Depends(_posted)]
@@ -223,10 +212,7 @@ def _save(staff: SignedIn, draft_id: int, typed: dict[str, Any]) -> list[str]:
 @router.post("/filings/new/{draft_id}/check")
 def check_form(request: Request, draft_id: int, posted: Posted) -> Response:
     """Keep the draft and answer its field errors, in the page's language (as one types)."""
-    signed = _staff_posting(request, posted.get("csrf_token"), answer_json=True)
-    if isinstance(signed, Response):
-        return signed
-    visit, staff = signed
+    visit, staff = _staff_posting(request, posted.get("csrf_token"), answer_json=True)
     typed = forms.typed(posted)
     try:
         materials = _save(staff, draft_id, typed)
@@ -240,10 +226,7 @@ def check_form(request: Request, draft_id: int, posted: Posted) -> Response:
 @router.post("/names/check")
 def check_name(request: Request, posted: Posted) -> Response:
     """Ask the registration authority about the name the form makes (the core's service)."""
-    signed = _staff_posting(request, posted.get("csrf_token"), answer_json=True)
-    if isinstance(signed, Response):
-        return signed
-    visit = signed[0]
+    visit, _staff = _staff_posting(request, posted.get("csrf_token"), answer_json=True)
     typed = forms.typed(posted)
     name = "".join(
         typed[f"company_name.{part}"]
@@ -253,7 +236,7 @@ def check_name(request: Request, posted: Posted) -> Response:
     try:
         result = names.check_name(rt.adapters, district_code=typed["district_code"], name=name)
     except DomainError as exc:
-        text = exc.message_zh if visit.language == DEFAULT_LANGUAGE else exc.message_en
+        text = said_in(exc, visit.language)
         return JSONResponse(
             {"available": False, "verdict": text, "authority": ""}, status_code=exc.status_code
         )
@@ -273,13 +256,10 @@ def upload(
     draft_id: int,
     material: Annotated[str, Form(max_length=40)],
     file: Annotated[UploadFile, File()],
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     """Keep an uploaded material (its bytes sniffed and its size limited) with the draft."""
-    signed = _staff_posting(request, csrf_token)
-    if isinstance(signed, Response):
-        return signed
-    visit, staff = signed
+    visit, staff = _staff_posting(request, csrf_token)
     if material not in load_reference().materials:
         return _form_page(visit, request, staff, draft_id, status_code=422)
     content = file.file.read(MAX_UPLOAD_BYTES + 1)
@@ -310,10 +290,7 @@ def upload(
 @router.post("/filings/new/{draft_id}/file")
 def file_draft(request: Request, draft_id: int, posted: Posted) -> Response:
     """File the draft as the branch, the client's agent; then its receipt."""
-    signed = _staff_posting(request, posted.get("csrf_token"))
-    if isinstance(signed, Response):
-        return signed
-    visit, staff = signed
+    visit, staff = _staff_posting(request, posted.get("csrf_token"))
     zh = visit.language == DEFAULT_LANGUAGE
     typed = forms.typed(posted)
     rt = runtime.current()
@@ -351,17 +328,14 @@ def file_draft(request: Request, draft_id: int, posted: Posted) -> Response:
     return RedirectResponse(f"{base(request)}/filings/{code}/receipt", status_code=303)
 
 
-def _receipt(request: Request, tracking_code: str) -> tuple[auth.Visit, Receipt] | Response:
-    """The session and the filing's receipt; or the sign-in page, or a 404 (another
-    branch's filing, or none)."""
-    signed = _signed_in(request)
-    if isinstance(signed, Response):
-        return signed
-    visit, staff = signed
+def _receipt(request: Request, tracking_code: str) -> tuple[auth.Visit, Receipt]:
+    """The session and the filing's receipt; else `Elsewhere`: the sign-in page, or a 404
+    (another branch's filing, or none)."""
+    visit, staff = _signed_in(request)
     try:
         return visit, _receipt_of(request, staff, tracking_code)
-    except NotFound:
-        return not_found(request)
+    except NotFound as exc:
+        raise Elsewhere(not_found(request)) from exc
 
 
 def _receipt_of(request: Request, staff: SignedIn, tracking_code: str) -> Receipt:
@@ -377,7 +351,7 @@ def _receipt_of(request: Request, staff: SignedIn, tracking_code: str) -> Receip
         names_ = (clerk.name if clerk else "", branch.name if branch else "")
     # The public address the settings give, else the one this request came to (not the
     # portal's: the tracking page is served beside it, at /track).
-    public = auth.settings_of(request).public_url or f"{request.url.scheme}://{request.url.netloc}"
+    public = settings_of(request).public_url or f"{request.url.scheme}://{request.url.netloc}"
     return receipt_of(
         shown, clerk=names_[0], branch=names_[1], public_url=public,
         deadline_working_days=rt.calendar.elapsed_days(shown.accepted_at, shown.deadline_at),
@@ -388,10 +362,7 @@ def _receipt_of(request: Request, staff: SignedIn, tracking_code: str) -> Receip
 @router.get("/filings/{tracking_code}/receipt", name="receipt")
 def receipt_page(request: Request, tracking_code: str) -> Response:
     """The receipt, printable (its print stylesheet leaves the portal's frame out)."""
-    found = _receipt(request, tracking_code)
-    if isinstance(found, Response):
-        return found
-    visit, receipt = found
+    visit, receipt = _receipt(request, tracking_code)
     subsidy = None if receipt.subsidy is None else subsidy_text(receipt.subsidy, visit.language)
     return page(visit, request, "portal/receipt.html", receipt=receipt, subsidy=subsidy)
 
@@ -399,24 +370,20 @@ def receipt_page(request: Request, tracking_code: str) -> Response:
 @router.get("/filings/{tracking_code}/receipt.pdf")
 def receipt_pdf(request: Request, tracking_code: str) -> Response:
     """The receipt as a PDF, in the session's language."""
-    found = _receipt(request, tracking_code)
-    if isinstance(found, Response):
-        return found
-    visit, receipt = found
-    headers = {
-        **PAGE_HEADERS,
-        "Content-Disposition": f'inline; filename="receipt-{tracking_code}.pdf"',
-    }
-    return Response(pdf(receipt, visit.language), media_type="application/pdf", headers=headers)
+    visit, receipt = _receipt(request, tracking_code)
+    return file_response(
+        pdf(receipt, visit.language),
+        media_type="application/pdf",
+        filename=f"receipt-{tracking_code}.pdf",
+        inline=True,
+        headers=PAGE_HEADERS,
+    )
 
 
 @router.get("/filings/{tracking_code}/receipt/qr.png")
 def receipt_qr(request: Request, tracking_code: str) -> Response:
     """The receipt's QR code: the tracking page's address."""
-    found = _receipt(request, tracking_code)
-    if isinstance(found, Response):
-        return found
-    _visit, receipt = found
+    _visit, receipt = _receipt(request, tracking_code)
     return Response(
         qr_png(receipt.tracking_url), media_type="image/png", headers={"Cache-Control": "no-store"}
     )

@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from bank_portal.i18n import HTML_LANG, LANGUAGES, translations
+from bank_portal.i18n import HTML_LANG, LANGUAGES, N_, translations
 from orchestrator.clock import CHINA
 from orchestrator.identity.sessions import SignedIn
 
@@ -36,6 +36,29 @@ PAGE_HEADERS = {
 }
 
 
+class Said(TypedDict):
+    """What an error page says: its title and its message (translated where shown)."""
+
+    title: str
+    message: str
+
+
+# What the error pages of both sites say, by what happened.
+FORM_EXPIRED = Said(
+    title=N_("This form has expired"),
+    message=N_("The page was open too long or came from elsewhere. Please try again."),
+)
+NOT_FOUND = Said(
+    title=N_("Not found"), message=N_("There is no such page, or it is not one you may see.")
+)
+CANNOT_SERVE = Said(
+    title=N_("This request cannot be served"), message=N_("Please go back and try again.")
+)
+UNAVAILABLE = Said(
+    title=N_("Temporarily unavailable"), message=N_("Please try again in a few seconds.")
+)
+
+
 def base(request: Request) -> str:
     """Where the site is mounted (/portal, /track): its links start there."""
     return str(request.scope.get("root_path", ""))
@@ -44,6 +67,22 @@ def base(request: Request) -> str:
 def see_other(path: str) -> RedirectResponse:
     """Go on to `path` (after a form, with GET)."""
     return RedirectResponse(path, status_code=303)
+
+
+class Elsewhere(Exception):
+    """Not the page asked for, but `response`: the sign-in form, the page that says the
+    role may not, a form expired. Raised where a route finds it out; the site's handler
+    (`answer_elsewhere`) sends the response as it is."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+async def answer_elsewhere(_request: Request, exc: Exception) -> Response:
+    """The response an `Elsewhere` carries."""
+    assert isinstance(exc, Elsewhere)
+    return exc.response
 
 
 def _when(instant: datetime | None) -> str:

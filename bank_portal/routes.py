@@ -8,19 +8,22 @@ the API. Resident IDs and mobile numbers are masked on these pages.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 
 from bank_portal import auth, sla
-from bank_portal.i18n import DEFAULT_LANGUAGE, N_, language_or_default
-from bank_portal.pages import base, render, see_other
+from bank_portal.i18n import DEFAULT_LANGUAGE, N_
+from bank_portal.pages import FORM_EXPIRED, NOT_FOUND, Elsewhere, base, render, see_other
+from bank_portal.sessions import CsrfToken, LanguageForm, settings_of
 from orchestrator import runtime
 from orchestrator.filings import queue, views
 from orchestrator.filings.models import StepStatus
 from orchestrator.filings.queue import Bucket
 from orchestrator.identity.sessions import (
+    LiveSession,
     SignedIn,
     end_session,
     set_language,
@@ -101,9 +104,17 @@ def forbidden_form(visit: auth.Visit, request: Request) -> Response:
         request,
         "portal/error.html",
         status_code=403,
-        title=N_("This form has expired"),
-        message=N_("The page was open too long or came from elsewhere. Please try again."),
+        **FORM_EXPIRED,
     )
+
+
+def _live_posting(request: Request, csrf_token: str) -> LiveSession:
+    """The live session a form of its pages was posted from (its CSRF token came back);
+    else `Elsewhere`: the form has expired (a visitor's session, if need be, shows it)."""
+    live = auth.live_session(request)
+    if live is None or not auth.csrf_ok(live, csrf_token):
+        raise Elsewhere(forbidden_form(auth.visit(request), request))
+    return live
 
 
 @router.get("/login", name="login")
@@ -120,12 +131,10 @@ def login(
     request: Request,
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1000)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     """Check the password; on success a new session (a new id) replaces the visitor's."""
-    live = auth.live_session(request)
-    if live is None or not auth.csrf_ok(live, csrf_token):
-        return forbidden_form(auth.visit(request), request)
+    live = _live_posting(request, csrf_token)
     visit = auth.Visit(live)
     username = username.strip()
 
@@ -159,7 +168,7 @@ def login(
             replacing=auth.session_id(request),
             language=live.language,
             now=rt.clock.now(),
-            timeouts=auth.timeouts(auth.settings_of(request)),
+            timeouts=auth.timeouts(settings_of(request)),
         )
     response = see_other(f"{base(request)}/")
     auth.set_session_cookie(response, request, new_id)
@@ -167,7 +176,7 @@ def login(
 
 
 @router.post("/logout", name="logout")
-def logout(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+def logout(request: Request, csrf_token: CsrfToken = "") -> Response:
     """End the session; the browser forgets its id."""
     live = auth.live_session(request)
     sid = auth.session_id(request)
@@ -182,32 +191,31 @@ def logout(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = 
 
 
 @router.post("/language", name="language")
-def switch_language(
-    request: Request,
-    language: Annotated[str, Form(max_length=20)] = "",
-    next_page: Annotated[str, Form(alias="next", max_length=2000)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
-) -> Response:
-    """Show this session's pages in `language` from now on, back on the page it came from."""
-    live = auth.live_session(request)
-    if live is None or not auth.csrf_ok(live, csrf_token):
-        return forbidden_form(auth.visit(request), request)
+def switch_language(request: Request, chosen: LanguageForm, csrf_token: CsrfToken = "") -> Response:
+    """Show this session's pages in the language chosen from now on, back on the page it
+    came from."""
+    live = _live_posting(request, csrf_token)
     rt = runtime.current()
     with rt.database.transaction() as session:
-        set_language(session, row_id=live.row_id, language=language_or_default(language))
-    root = base(request)
-    # Back to a page of the portal only: never an address elsewhere (an open redirect).
-    local = next_page.startswith(f"{root}/") and not next_page.startswith("//")
-    return see_other(next_page if local and "\\" not in next_page else f"{root}/")
+        set_language(session, row_id=live.row_id, language=chosen.language)
+    return see_other(chosen.back)
 
 
-def branch_staff(visit: auth.Visit, request: Request) -> SignedIn | Response:
-    """Who signed in, if they work at a branch; else where they go instead."""
+def branch_staff(visit: auth.Visit, request: Request) -> SignedIn:
+    """Who signed in, if they work at a branch; else `Elsewhere`: the sign-in form, or the
+    page that says the role may not."""
     if visit.staff is None:
-        return see_other(f"{base(request)}/login")
+        raise Elsewhere(see_other(f"{base(request)}/login"))
     if visit.staff.scope.branch_id is None:
-        return page(visit, request, "portal/role.html", status_code=403)
+        raise Elsewhere(page(visit, request, "portal/role.html", status_code=403))
     return visit.staff
+
+
+def check_csrf(visit: auth.Visit, request: Request, csrf_token: str | None) -> None:
+    """Pass a form posted from a page of this session (its CSRF token came back); else
+    `Elsewhere`: the form has expired."""
+    if not auth.csrf_ok(visit.session, csrf_token):
+        raise Elsewhere(forbidden_form(visit, request))
 
 
 def supervises(staff: SignedIn | None) -> bool:
@@ -217,21 +225,41 @@ def supervises(staff: SignedIn | None) -> bool:
     return staff.scope.everything or staff.scope.district_code is not None
 
 
-def _live_staff(request: Request) -> tuple[auth.Visit, SignedIn] | Response:
+def _live_staff(request: Request) -> tuple[auth.Visit, SignedIn]:
     """The branch staff a page's refresh comes from, without counting it as activity; an
     ended session sends the page to the sign-in form (htmx follows HX-Redirect)."""
     live = auth.live_session(request, activity=False)
     if live is None or live.staff is None or live.staff.scope.branch_id is None:
-        return Response(status_code=204, headers={"HX-Redirect": f"{base(request)}/login"})
+        raise Elsewhere(
+            Response(status_code=204, headers={"HX-Redirect": f"{base(request)}/login"})
+        )
     return auth.Visit(live), live.staff
 
 
-def _bucket(name: str) -> Bucket:
-    return Bucket(name) if name in Bucket.__members__.values() else Bucket.ALL
+@dataclass(frozen=True)
+class _QueueAsked:
+    """What a queue's address asks for: a bucket, a search within it, a page of it."""
+
+    bucket: Bucket
+    q: str
+    number: int
 
 
-def _queue_context(staff: SignedIn, bucket: Bucket, q: str, number: int) -> dict[str, Any]:
+def _queue_asked(
+    q: Annotated[str, Query(max_length=100)] = "",
+    bucket: Annotated[str, Query(max_length=40)] = "",
+    number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
+) -> _QueueAsked:
+    known = bucket in Bucket.__members__.values()
+    return _QueueAsked(Bucket(bucket) if known else Bucket.ALL, q, number)
+
+
+QueueAsked = Annotated[_QueueAsked, Depends(_queue_asked)]
+
+
+def _queue_context(staff: SignedIn, asked: _QueueAsked) -> dict[str, Any]:
     """What the queue shows: the buckets' counts and the page of the chosen one."""
+    bucket, q, number = asked.bucket, asked.q, asked.number
     rt = runtime.current()
     now = rt.clock.now()
     with rt.database.reading() as session:
@@ -273,38 +301,21 @@ def _queue_context(staff: SignedIn, bucket: Bucket, q: str, number: int) -> dict
 
 
 @router.get("/", name="queue")
-def queue_page(
-    request: Request,
-    q: Annotated[str, Query(max_length=100)] = "",
-    bucket: Annotated[str, Query(max_length=40)] = "",
-    number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
-) -> Response:
+def queue_page(request: Request, asked: QueueAsked) -> Response:
     """The branch's filings by bucket, newest first; found by company name, credit or
     tracking code within the bucket."""
     visit = auth.visit(request)
     if supervises(visit.staff):  # the portal's home for them is the dashboard
         return see_other(f"{base(request)}/supervision")
     staff = branch_staff(visit, request)
-    if isinstance(staff, Response):
-        return staff
-    context = _queue_context(staff, _bucket(bucket), q, number)
-    return page(visit, request, "portal/queue.html", **context)
+    return page(visit, request, "portal/queue.html", **_queue_context(staff, asked))
 
 
 @router.get("/live/queue", name="queue_live")
-def queue_live(
-    request: Request,
-    q: Annotated[str, Query(max_length=100)] = "",
-    bucket: Annotated[str, Query(max_length=40)] = "",
-    number: Annotated[int, Query(alias="page", ge=1, le=100_000)] = 1,
-) -> Response:
+def queue_live(request: Request, asked: QueueAsked) -> Response:
     """The queue's buckets and rows alone, for the open page to refresh itself with."""
-    signed = _live_staff(request)
-    if isinstance(signed, Response):
-        return signed
-    visit, staff = signed
-    context = _queue_context(staff, _bucket(bucket), q, number)
-    return page(visit, request, "portal/_queue.html", **context)
+    visit, staff = _live_staff(request)
+    return page(visit, request, "portal/_queue.html", **_queue_context(staff, asked))
 
 
 def error_page(
@@ -338,9 +349,4 @@ def error_page(
 
 def not_found(request: Request) -> Response:
     """The portal's 404 page: no such page, or nothing the caller may see there."""
-    return error_page(
-        request,
-        status_code=404,
-        title=N_("Not found"),
-        message=N_("There is no such page, or it is not one you may see."),
-    )
+    return error_page(request, status_code=404, **NOT_FOUND)

@@ -9,16 +9,14 @@ figures are those of the JSON API (`/api/v1/supervision/...`), computed by the s
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from functools import partial
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -26,11 +24,13 @@ from sqlalchemy.orm import Session
 
 from bank_portal import auth
 from bank_portal.follow_ups import FOLLOW_UP_STATUS
-from bank_portal.i18n import N_
-from bank_portal.pages import base, see_other
-from bank_portal.routes import forbidden_form, not_found, page, supervises
+from bank_portal.i18n import DEFAULT_LANGUAGE, N_, said_in
+from bank_portal.pages import Elsewhere, base, see_other
+from bank_portal.routes import check_csrf, not_found, page, supervises
+from bank_portal.sessions import CsrfToken
 from bank_portal.sla import SLA_STATE
 from orchestrator import runtime
+from orchestrator.api.responses import CSV, csv_response, file_response
 from orchestrator.errors import DomainError, Invalid
 from orchestrator.feedback.service import BAD_SCORE
 from orchestrator.identity.models import Branch, District, Staff
@@ -79,29 +79,41 @@ def _shares_by(grouping: Grouping, session: Session, filters: Filters) -> Table:
     return shares(session, filters, grouping)
 
 
-def _officer(visit: auth.Visit, request: Request) -> SignedIn | Response:
-    """Who signed in, if they supervise a district (or administer); else where they go."""
+def _officer(visit: auth.Visit, request: Request) -> SignedIn:
+    """Who signed in, if they supervise a district (or administer); else `Elsewhere`: the
+    sign-in form, or the page that says the role may not."""
     if visit.staff is None:
-        return see_other(f"{base(request)}/login")
+        raise Elsewhere(see_other(f"{base(request)}/login"))
     if not supervises(visit.staff):
-        return page(visit, request, "portal/role.html", status_code=403)
+        raise Elsewhere(page(visit, request, "portal/role.html", status_code=403))
     return visit.staff
 
 
-def _filters(
-    session: Session, staff: SignedIn, *, district: str, branch: str, start: str, end: str
-) -> Filters:
+def _asked(
+    district: Annotated[str, Query(max_length=20)] = "",
+    branch: Annotated[str, Query(max_length=20)] = "",
+    start: Annotated[str, Query(alias="from", max_length=20)] = "",
+    end: Annotated[str, Query(alias="to", max_length=20)] = "",
+) -> dict[str, str]:
+    """The filters as the dashboard's form sends them (text), by its fields' names."""
+    return {"district": district, "branch": branch, "from": start, "to": end}
+
+
+Asked = Annotated[dict[str, str], Depends(_asked)]
+
+
+def _filters(session: Session, staff: SignedIn, asked: Mapping[str, str]) -> Filters:
     """The filters as the form sent them (text), checked as the API checks its own."""
     try:
-        branch_id = int(branch) if branch else None
-        first = date.fromisoformat(start) if start else None
-        last = date.fromisoformat(end) if end else None
+        branch_id = int(asked["branch"]) if asked["branch"] else None
+        first = date.fromisoformat(asked["from"]) if asked["from"] else None
+        last = date.fromisoformat(asked["to"]) if asked["to"] else None
     except ValueError as exc:
         raise _not_understood() from exc
     return filters_for(
         session,
         staff.scope,
-        district_code=district or None,
+        district_code=asked["district"] or None,
         branch_id=branch_id,
         start=first,
         end=last,
@@ -179,27 +191,18 @@ def _percent(share: float | None) -> float | None:
 
 @router.get("/supervision", name="supervision")
 def dashboard(
-    request: Request,
-    district: Annotated[str, Query(max_length=20)] = "",
-    branch: Annotated[str, Query(max_length=20)] = "",
-    start: Annotated[str, Query(alias="from", max_length=20)] = "",
-    end: Annotated[str, Query(alias="to", max_length=20)] = "",
-    approved: Annotated[str, Query(max_length=20)] = "",
+    request: Request, asked: Asked, approved: Annotated[str, Query(max_length=20)] = ""
 ) -> Response:
     """The district's figures for the filters (30 days up to today by default)."""
     visit = auth.visit(request)
     staff = _officer(visit, request)
-    if isinstance(staff, Response):
-        return staff
     rt = runtime.current()
-    asked = {"district": district, "branch": branch, "from": start, "to": end}
     with rt.database.reading() as session:
         try:
-            filters = _filters(
-                session, staff, district=district, branch=branch, start=start, end=end
-            )
+            filters = _filters(session, staff, asked)
         except DomainError as refused:
-            choices = _choices(session, staff, staff.scope.district_code or district or None)
+            district = staff.scope.district_code or asked["district"] or None
+            choices = _choices(session, staff, district)
             return page(
                 visit,
                 request,
@@ -237,53 +240,31 @@ def dashboard(
 
 def _in_language(refused: DomainError, language: str) -> str:
     """The refusal's message, and its first field's, in the page's language."""
-    zh = language == "zh_Hans"
     errors = getattr(refused, "errors", None) or []
     if errors:
         first = errors[0]
-        return str(first["message_zh"] if zh else first["message_en"])
-    return refused.message_zh if zh else refused.message_en
+        return str(first["message_zh" if language == DEFAULT_LANGUAGE else "message_en"])
+    return said_in(refused, language)
 
 
 @router.get("/supervision/export/{name}.csv", name="supervision_export")
 def export(
     request: Request,
     name: str,
-    district: Annotated[str, Query(max_length=20)] = "",
-    branch: Annotated[str, Query(max_length=20)] = "",
-    start: Annotated[str, Query(alias="from", max_length=20)] = "",
-    end: Annotated[str, Query(alias="to", max_length=20)] = "",
+    asked: Asked,
 ) -> Response:
     """One figure of the dashboard as CSV, for the same filters."""
     visit = auth.visit(request)
     staff = _officer(visit, request)
-    if isinstance(staff, Response):
-        return staff
     compute = _exports().get(name)
     if compute is None:
         return not_found(request)
     with runtime.current().database.reading() as session:
-        filters = _filters(session, staff, district=district, branch=branch, start=start, end=end)
+        filters = _filters(session, staff, asked)
         figure: BaseModel = compute(session, filters)
     assert isinstance(figure, Table)
     header, rows = figure.csv()
-    return _csv(_table_text(header, rows), f"{name}.csv")
-
-
-def _table_text(header: list[str], rows: list[list[Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return out.getvalue()
-
-
-def _csv(text: str, filename: str) -> Response:
-    return Response(
-        text,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_response(header, rows, f"{name}.csv")
 
 
 def _district_of(staff: SignedIn, district: str) -> str | None:
@@ -301,8 +282,6 @@ def reimbursement_report(
     """The month's reimbursement report per vendor, as CSV or PDF."""
     visit = auth.visit(request)
     staff = _officer(visit, request)
-    if isinstance(staff, Response):
-        return staff
     code = _district_of(staff, district)
     if not MONTH.match(month) or kind not in ("csv", "pdf") or code is None:
         return not_found(request)
@@ -315,11 +294,11 @@ def reimbursement_report(
         district_name = known.name
     filename = f"reimbursement-{code}-{month}.{kind}"
     if kind == "csv":
-        return _csv(reimbursement.to_csv(report), filename)
-    return Response(
+        return file_response(reimbursement.to_csv(report), media_type=CSV, filename=filename)
+    return file_response(
         reimbursement.to_pdf(report, district_name=district_name),
         media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        filename=filename,
     )
 
 
@@ -327,17 +306,14 @@ def reimbursement_report(
 def approve(
     request: Request,
     month: str,
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: CsrfToken = "",
     district: Annotated[str, Form(max_length=20)] = "",
     back: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """The officer approves the month's reimbursement (audited; the month closes)."""
     visit = auth.visit(request)
     staff = _officer(visit, request)
-    if isinstance(staff, Response):
-        return staff
-    if not auth.csrf_ok(visit.session, csrf_token):
-        return forbidden_form(visit, request)
+    check_csrf(visit, request, csrf_token)
     code = _district_of(staff, district)
     if not MONTH.match(month) or code is None:
         return not_found(request)
@@ -361,7 +337,7 @@ def approve(
             status_code=refused.status_code,
             title=N_("The reimbursement was not approved"),
             message=N_("Nothing was changed."),
-            detail=refused.message_zh if visit.language == "zh_Hans" else refused.message_en,
+            detail=said_in(refused, visit.language),
         )
     query = back.rstrip("&") if FILTER_QUERY.match(back) else ""
     separator = "&" if query else ""

@@ -14,11 +14,13 @@ from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import Response
 
 from bank_portal import auth
-from bank_portal.i18n import DEFAULT_LANGUAGE, N_
+from bank_portal.i18n import DEFAULT_LANGUAGE, N_, said_in
 from bank_portal.pages import base, see_other
-from bank_portal.routes import branch_staff, forbidden_form, not_found, page
+from bank_portal.routes import branch_staff, check_csrf, not_found, page
+from bank_portal.sessions import CsrfToken
 from bank_portal.track.supply_form import GROUPS, PARTS
 from orchestrator import runtime
+from orchestrator.api.responses import file_response
 from orchestrator.errors import DomainError, NotFound
 from orchestrator.filings import service, supplements
 from orchestrator.filings.supplements import SupplementStatus
@@ -106,8 +108,6 @@ def listing(request: Request, tracking_code: Code) -> Response:
     """The supplements the applicant sent for the filing, the latest first."""
     visit = auth.visit(request)
     staff = branch_staff(visit, request)
-    if isinstance(staff, Response):
-        return staff
     return _listing(visit, request, staff, tracking_code)
 
 
@@ -116,8 +116,6 @@ def download(request: Request, tracking_code: Code, supplement_id: SupplementId)
     """The file the applicant sent with a supplement."""
     visit = auth.visit(request)
     staff = branch_staff(visit, request)
-    if isinstance(staff, Response):
-        return staff
     rt = runtime.current()
     try:
         with rt.database.reading() as session:
@@ -131,15 +129,11 @@ def download(request: Request, tracking_code: Code, supplement_id: SupplementId)
         return not_found(request)
     content, media_type, row_id = found
     extension = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
-    return Response(
+    return file_response(
         content,
         media_type=media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="supplement-{row_id}.'
-            f'{extension.get(media_type, "bin")}"',
-            "Cache-Control": "no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
+        filename=f"supplement-{row_id}.{extension.get(media_type, 'bin')}",
+        headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
     )
 
 
@@ -150,17 +144,14 @@ def decide(
     supplement_id: SupplementId,
     act: str,
     reason: Annotated[str, Form(max_length=2000)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     """Confirm a supplement (the step it blocked resumes) or refuse it, saying why."""
     visit = auth.visit(request)
     staff = branch_staff(visit, request)
-    if isinstance(staff, Response):
-        return staff
     if act not in ("confirm", "refuse"):
         return not_found(request)
-    if not auth.csrf_ok(visit.session, csrf_token):
-        return forbidden_form(visit, request)
+    check_csrf(visit, request, csrf_token)
     rt = runtime.current()
     now = rt.clock.now()
     try:
@@ -188,7 +179,7 @@ def decide(
         return not_found(request)
     except DomainError as refused:
         zh = visit.language == DEFAULT_LANGUAGE
-        message = refused.message_zh if zh else refused.message_en
+        message = said_in(refused, visit.language)
         if refused.detail.get("errors"):
             message = "; ".join(e["message_zh" if zh else "message_en"]
                                 for e in refused.detail["errors"])  # fmt: skip

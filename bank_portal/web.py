@@ -19,10 +19,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bank_portal.filing_page import router as filing_router
 from bank_portal.follow_ups import router as follow_ups_router
-from bank_portal.i18n import LANGUAGES, N_
+from bank_portal.i18n import LANGUAGES
 from bank_portal.inbox import router as inbox_router
 from bank_portal.intake import router as intake_router
-from bank_portal.pages import environment
+from bank_portal.pages import CANNOT_SERVE, UNAVAILABLE, Elsewhere, answer_elsewhere, environment
 from bank_portal.routes import error_page, not_found
 from bank_portal.routes import router as portal_router
 from bank_portal.supervision import router as supervision_router
@@ -49,8 +49,7 @@ def _cannot_serve(
     response = error_page(
         request,
         status_code=status_code,
-        title=N_("This request cannot be served"),
-        message=N_("Please go back and try again."),
+        **CANNOT_SERVE,
         detail=None if reason is None else (reason.message_zh, reason.message_en),
     )
     if reason is not None:
@@ -66,13 +65,7 @@ async def _refused(request: Request, exc: Exception) -> Response:
 async def _database_unavailable(request: Request, _exc: Exception) -> Response:
     """The database did not answer: a page that asks it nothing, and when to come back."""
     log.warning("database unavailable for %s", request.url.path)
-    response = error_page(
-        request,
-        status_code=503,
-        title=N_("Temporarily unavailable"),
-        message=N_("Please try again in a few seconds."),
-        with_session=False,
-    )
+    response = error_page(request, status_code=503, with_session=False, **UNAVAILABLE)
     response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
     return response
 
@@ -110,6 +103,7 @@ def create_portal(settings: Settings) -> FastAPI:
     portal.include_router(supplements_router)
     portal.include_router(supervision_router)
     portal.mount("/static", StaticFiles(directory=STATIC), name="static")
+    portal.add_exception_handler(Elsewhere, answer_elsewhere)
     portal.add_exception_handler(StarletteHTTPException, _http_error)
     portal.add_exception_handler(RequestValidationError, _invalid_request)
     portal.add_exception_handler(DomainError, _refused)  # a rate-limit store away, say

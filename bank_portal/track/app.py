@@ -12,8 +12,15 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import exc as db_errors
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bank_portal.i18n import DEFAULT_LANGUAGE, N_
-from bank_portal.pages import render
+from bank_portal.i18n import DEFAULT_LANGUAGE, said_in
+from bank_portal.pages import (
+    CANNOT_SERVE,
+    NOT_FOUND,
+    UNAVAILABLE,
+    Elsewhere,
+    answer_elsewhere,
+    render,
+)
 from bank_portal.track import pages, rating, supplying
 from bank_portal.track.visits import live
 from orchestrator.api.app import DATABASE_RETRY_AFTER_SECONDS
@@ -21,8 +28,6 @@ from orchestrator.api.rate_limits import RateLimiter
 from orchestrator.errors import DomainError
 from orchestrator.filings.tracking import Visitor
 from orchestrator.settings import Settings
-
-_CANNOT_SERVE = (N_("This request cannot be served"), N_("Please go back and try again."))
 
 
 def _error(
@@ -44,7 +49,7 @@ def _error(
     language = found.language if found is not None else DEFAULT_LANGUAGE
     detail = None
     if refusal is not None:
-        detail = refusal.message_zh if language == DEFAULT_LANGUAGE else refusal.message_en
+        detail = said_in(refusal, language)
     response = render(
         request,
         "track/error.html",
@@ -63,35 +68,21 @@ def _error(
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
-        return _error(
-            request,
-            status_code=404,
-            title=N_("Not found"),
-            message=N_("There is no such page, or it is not one you may see."),
-        )
-    title, message = _CANNOT_SERVE
-    return _error(request, status_code=exc.status_code, title=title, message=message)
+        return _error(request, status_code=404, **NOT_FOUND)
+    return _error(request, status_code=exc.status_code, **CANNOT_SERVE)
 
 
 async def _invalid_request(request: Request, _exc: Exception) -> Response:
-    title, message = _CANNOT_SERVE
-    return _error(request, status_code=400, title=title, message=message)
+    return _error(request, status_code=400, **CANNOT_SERVE)
 
 
 async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)  # a rate limit spent, or its store away
-    title, message = _CANNOT_SERVE
-    return _error(request, status_code=exc.status_code, title=title, message=message, refusal=exc)
+    return _error(request, status_code=exc.status_code, refusal=exc, **CANNOT_SERVE)
 
 
 async def _database_unavailable(request: Request, _exc: Exception) -> Response:
-    response = _error(
-        request,
-        status_code=503,
-        title=N_("Temporarily unavailable"),
-        message=N_("Please try again in a few seconds."),
-        ask_database=False,
-    )
+    response = _error(request, status_code=503, ask_database=False, **UNAVAILABLE)
     response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
     return response
 
@@ -105,6 +96,7 @@ def create_tracking(settings: Settings, static: str) -> FastAPI:
     app.include_router(rating.router)
     app.include_router(supplying.router)
     app.mount("/static", StaticFiles(directory=static), name="static")
+    app.add_exception_handler(Elsewhere, answer_elsewhere)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(DomainError, _refused)

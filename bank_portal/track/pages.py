@@ -3,17 +3,20 @@ language switch, and closing the filing on this browser."""
 
 from __future__ import annotations
 
-from contextlib import suppress
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bank_portal import sla
-from bank_portal.i18n import N_, language_or_default
-from bank_portal.pages import base, see_other
+from bank_portal.i18n import N_
+from bank_portal.pages import Elsewhere, base, see_other
+from bank_portal.sessions import CsrfToken, LanguageForm, settings_of
 from bank_portal.track import CODE_PARAMETER
 from bank_portal.track.supply_form import GROUPS, PARTS, inputs_of
 from bank_portal.track.visits import (
@@ -24,16 +27,16 @@ from bank_portal.track.visits import (
     page,
     session_id,
     set_session_cookie,
-    settings_of,
     visit,
 )
 from orchestrator import runtime
-from orchestrator.api.rate_limits import RateLimiter, TooManyRequests, client_address
+from orchestrator.api.rate_limits import RateLimiter, client_address
+from orchestrator.api.responses import file_response
 from orchestrator.feedback import service as feedback
 from orchestrator.filings import supplements, tracking
+from orchestrator.filings.models import Filing
 from orchestrator.identity import one_time_codes
 from orchestrator.identity.one_time_codes import Purpose
-from orchestrator.settings import Settings
 
 # Counters of failed attempts to open a filing (orchestrator/api/rate_limits.py).
 _FAILURES_PER_ADDRESS = "track-failures-address"
@@ -84,6 +87,15 @@ def _form(
     )
 
 
+def _live_posting(request: Request, csrf_token: str) -> tracking.Visitor:
+    """The live session a form of its pages was posted from (its CSRF token came back);
+    else `Elsewhere`: the form has expired (a visitor's session, if need be, shows it)."""
+    found = live(request)
+    if found is None or not tracking.csrf_matches(found, csrf_token):
+        raise Elsewhere(expired_form(visit(request), request))
+    return found
+
+
 @router.get("/", name="track")
 def open_form(
     request: Request, code: Annotated[str, Query(alias=CODE_PARAMETER, max_length=40)] = ""
@@ -92,11 +104,16 @@ def open_form(
     return _form(visit(request), request, code=tracking.normalized_code(code))
 
 
-def _failure_limits(settings: Settings) -> tuple[tuple[str, str], tuple[str, str]]:
-    return (
-        (_FAILURES_PER_ADDRESS, settings.rate_limit_track_failures_per_address),
-        (_FAILURES_PER_CODE, settings.rate_limit_track_failures_per_code),
-    )
+def _failure_counters(request: Request, code: str) -> list[tuple[str, str, str]]:
+    settings = settings_of(request)
+    return [
+        (
+            _FAILURES_PER_ADDRESS,
+            settings.rate_limit_track_failures_per_address,
+            client_address(request),
+        ),
+        (_FAILURES_PER_CODE, settings.rate_limit_track_failures_per_code, code),
+    ]
 
 
 @router.post("/")
@@ -104,31 +121,24 @@ def open_filing(
     request: Request,
     code: Annotated[str, Form(max_length=40)] = "",
     digits: Annotated[str, Form(max_length=20)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     """Open the filing if the digits are its mobile's last four: a new session if so."""
-    found = live(request)
-    if found is None or not tracking.csrf_matches(found, csrf_token):
-        return expired_form(visit(request), request)
+    found = _live_posting(request, csrf_token)
     shown = Visit(found)
     code = tracking.normalized_code(code)
-    settings = settings_of(request)
     limiter: RateLimiter = request.app.state.rate_limiter
-    keys = (client_address(request), code)
+    counters = _failure_counters(request, code)
     # Asked before the digits are checked: once locked out, even the right digits learn nothing.
-    waits = [
-        wait
-        for (name, limit), key in zip(_failure_limits(settings), keys, strict=True)
-        if (wait := limiter.spent(name, limit, key)) is not None
-    ]
-    if waits:
+    wait = limiter.longest_wait(counters)
+    if wait is not None:
         return _form(
             shown,
             request,
             code=code,
             error=N_("Too many attempts. Try again in %(minutes)s minutes."),
             status_code=429,
-            minutes=max(1, -(-max(waits) // 60)),
+            minutes=max(1, -(-wait // 60)),
         )
     rt = runtime.current()
     with rt.database.transaction() as session:
@@ -139,12 +149,10 @@ def open_filing(
             replacing=session_id(request),
             language=found.language,
             now=rt.clock.now(),
-            lifetime=lifetime(settings),
+            lifetime=lifetime(settings_of(request)),
         )
     if new_id is None:
-        for (name, limit), key in zip(_failure_limits(settings), keys, strict=True):
-            with suppress(TooManyRequests):  # spent: the next attempt waits; this one failed
-                limiter.hit(name, limit, key)
+        limiter.count_failure(counters)
         return _form(
             shown,
             request,
@@ -168,12 +176,21 @@ class Opened:
     filing_id: int
 
 
-def opened(request: Request) -> Opened | Response:
-    """The session's filing, or the form to open one."""
+def opened(request: Request) -> Opened:
+    """The session's filing; else `Elsewhere`: the form to open one."""
     found = live(request)
     if found is None or found.filing_id is None:
-        return see_other(f"{base(request)}/")
+        raise Elsewhere(see_other(f"{base(request)}/"))
     return Opened(Visit(found), found.filing_id)
+
+
+def opened_form(request: Request, csrf_token: str) -> Opened:
+    """The session's filing, a form posted from its page; else `Elsewhere`: the form to open
+    one, or told the form has expired (its CSRF token did not come back)."""
+    shown = opened(request)
+    if not tracking.csrf_matches(shown.visit.visitor, csrf_token):
+        raise Elsewhere(expired_form(shown.visit, request))
+    return shown
 
 
 def show_filing(
@@ -219,11 +236,7 @@ def show_filing(
 
 def send_code(request: Request, csrf_token: str, purpose: Purpose, anchor: str) -> Response:
     """Text a one-time code for `purpose` to the opened filing's mobile; back to `anchor`."""
-    shown = opened(request)
-    if isinstance(shown, Response):
-        return shown
-    if not tracking.csrf_matches(shown.visit.visitor, csrf_token):
-        return expired_form(shown.visit, request)
+    shown = opened_form(request, csrf_token)
     rt = runtime.current()
     with rt.database.transaction() as session:
         filing = tracking.filing_of(session, shown.visit.visitor)
@@ -232,19 +245,39 @@ def send_code(request: Request, csrf_token: str, purpose: Purpose, anchor: str) 
     return see_other(f"{base(request)}/filing#{anchor}")
 
 
+def act_with_code(
+    shown: Opened,
+    purpose: Purpose,
+    code: str,
+    act: Callable[[Session, Filing, datetime], None],
+) -> bool:
+    """Check the one-time code texted for `purpose` and, if it is right, `act` on the opened
+    filing; whether it was right. The one check that the visitor holds the mobile: spent in
+    the act's transaction, so that a refused act leaves the code for a corrected one.
+
+    A wrong code is committed, not raised: its attempt counts towards the code's death,
+    which a rollback would undo, and guesses would then go on for ever."""
+    rt = runtime.current()
+    now = rt.clock.now()
+    with rt.database.transaction() as session:
+        filing = tracking.filing_of(session, shown.visit.visitor)
+        assert filing is not None, "a session's filing is never deleted"
+        right = one_time_codes.verify(session, filing=filing, purpose=purpose, code=code, now=now)
+        if right:
+            act(session, filing, now)
+    return right
+
+
 @router.get("/filing", name="track_filing")
 def filing_page(request: Request) -> Response:
     """The opened filing."""
-    shown = opened(request)
-    return shown if isinstance(shown, Response) else show_filing(shown, request)
+    return show_filing(opened(request), request)
 
 
 @router.get("/licence", name="track_licence")
 def licence(request: Request) -> Response:
     """The e-business licence of the opened filing, once registration is done."""
     shown = opened(request)
-    if isinstance(shown, Response):
-        return shown
     rt = runtime.current()
     with rt.database.reading() as session:
         filing = tracking.filing_of(session, shown.visit.visitor)
@@ -254,13 +287,11 @@ def licence(request: Request) -> Response:
     if found is None:
         raise StarletteHTTPException(404)
     code, content, media_type = found
-    return Response(
+    return file_response(
         content,
         media_type=media_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="licence-{code}.pdf"',
-            "Cache-Control": "no-store",
-        },
+        filename=f"licence-{code}.pdf",
+        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -268,27 +299,17 @@ def licence(request: Request) -> Response:
 
 
 @router.post("/language", name="track_language")
-def switch_language(
-    request: Request,
-    language: Annotated[str, Form(max_length=20)] = "",
-    next_page: Annotated[str, Form(alias="next", max_length=2000)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
-) -> Response:
-    """Show this session's pages in `language`, back on the page it came from."""
-    found = live(request)
-    if found is None or not tracking.csrf_matches(found, csrf_token):
-        return expired_form(visit(request), request)
+def switch_language(request: Request, chosen: LanguageForm, csrf_token: CsrfToken = "") -> Response:
+    """Show this session's pages in the language chosen, back on the page it came from."""
+    found = _live_posting(request, csrf_token)
     rt = runtime.current()
     with rt.database.transaction() as session:
-        tracking.set_language(session, row_id=found.row_id, language=language_or_default(language))
-    here = base(request)
-    # Back to a page of the tracking page only: never an address elsewhere (an open redirect).
-    local = next_page.startswith(f"{here}/") and not next_page.startswith("//")
-    return see_other(next_page if local and "\\" not in next_page else f"{here}/")
+        tracking.set_language(session, row_id=found.row_id, language=chosen.language)
+    return see_other(chosen.back)
 
 
 @router.post("/leave", name="track_leave")
-def leave(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+def leave(request: Request, csrf_token: CsrfToken = "") -> Response:
     """Close the filing on this browser: its session ends, and a visitor's new session (the
     form's, in the language chosen) takes its place."""
     found = live(request)

@@ -4,20 +4,20 @@ to the branch manager's follow-ups (`orchestrator.feedback`)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
-from bank_portal.i18n import DEFAULT_LANGUAGE
+from bank_portal.i18n import said_in
 from bank_portal.pages import base, see_other
-from bank_portal.track.pages import opened, send_code, show_filing
-from bank_portal.track.visits import expired_form
-from orchestrator import runtime
+from bank_portal.sessions import CsrfToken
+from bank_portal.track.pages import act_with_code, opened_form, send_code, show_filing
 from orchestrator.errors import DomainError, Invalid
 from orchestrator.feedback import service as feedback
-from orchestrator.filings import tracking
-from orchestrator.identity import one_time_codes
+from orchestrator.filings.models import Filing
 from orchestrator.identity.one_time_codes import Purpose
 
 router = APIRouter()
@@ -33,45 +33,28 @@ def rate(
     score: Annotated[str, Form(max_length=10)] = "",
     comment: Annotated[str, Form(max_length=2000)] = "",
     one_time_code: Annotated[str, Form(max_length=20)] = "",
-    csrf_token: Annotated[str, Form(max_length=200)] = "",
+    csrf_token: CsrfToken = "",
 ) -> Response:
     """Rate the opened, completed filing, with the one-time code sent to its mobile."""
-    shown = opened(request)
-    if isinstance(shown, Response):
-        return shown
-    if not tracking.csrf_matches(shown.visit.visitor, csrf_token):
-        return expired_form(shown.visit, request)
-    rt = runtime.current()
-    now = rt.clock.now()
+    shown = opened_form(request, csrf_token)
+
+    def rate_it(session: Session, filing: Filing, now: datetime) -> None:
+        feedback.rate(session, filing=filing, score=score, comment=comment, now=now)
+
     try:
-        with rt.database.transaction() as session:
-            filing = tracking.filing_of(session, shown.visit.visitor)
-            assert filing is not None, "a session's filing is never deleted"
-            # The one check that the visitor holds the mobile: spent here, in the rating's
-            # transaction, so that a refused rating leaves the code for a corrected one.
-            right = one_time_codes.verify(
-                session, filing=filing, purpose=Purpose.RATE, code=one_time_code, now=now
-            )
-            if right:
-                feedback.rate(session, filing=filing, score=score, comment=comment, now=now)
-            # A wrong code is committed, not raised: its attempt counts towards the code's
-            # death, which a rollback would undo, and guesses would then go on for ever.
-        if not right:
+        if not act_with_code(shown, Purpose.RATE, one_time_code, rate_it):
             raise _wrong_code()
     except DomainError as refused:
-        zh = shown.visit.language == DEFAULT_LANGUAGE
         return show_filing(
             shown,
             request,
-            rating_error=refused.message_zh if zh else refused.message_en,
+            rating_error=said_in(refused, shown.visit.language),
             status_code=refused.status_code,
         )
     return see_other(f"{base(request)}/filing#rating")
 
 
 @router.post("/rating/code", name="track_rating_code")
-def send_rating_code(
-    request: Request, csrf_token: Annotated[str, Form(max_length=200)] = ""
-) -> Response:
+def send_rating_code(request: Request, csrf_token: CsrfToken = "") -> Response:
     """Send a one-time code for rating to the opened filing's mobile."""
     return send_code(request, csrf_token, Purpose.RATE, "rating")

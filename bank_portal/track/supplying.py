@@ -6,24 +6,24 @@ a one-time code texted to the legal representative's mobile
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from bank_portal import forms
 from bank_portal.i18n import DEFAULT_LANGUAGE
 from bank_portal.pages import base, see_other
-from bank_portal.track.pages import opened, send_code, show_filing
+from bank_portal.track.pages import act_with_code, opened_form, send_code, show_filing
 from bank_portal.track.supply_form import inputs_of
-from bank_portal.track.visits import expired_form
-from orchestrator import runtime
 from orchestrator.errors import DomainError, Invalid
-from orchestrator.filings import supplements, tracking
+from orchestrator.filings import supplements
+from orchestrator.filings.models import Filing
 from orchestrator.filings.uploads import MAX_UPLOAD_BYTES, DatabaseStore
-from orchestrator.identity import one_time_codes
 from orchestrator.identity.one_time_codes import Purpose
 from orchestrator.validation import FieldError
 
@@ -82,42 +82,29 @@ def _shown_errors(refused: DomainError, material: str, zh: bool) -> dict[str, li
 def supply(request: Request, material: MaterialCode, posted: Posted) -> Response:
     """Send a 容缺 material (its upload and fields) for the branch to confirm, with the
     one-time code sent to the filing's mobile."""
-    shown = opened(request)
-    if isinstance(shown, Response):
-        return shown
-    if not tracking.csrf_matches(shown.visit.visitor, str(posted.get("csrf_token") or "")):
-        return expired_form(shown.visit, request)
+    shown = opened_form(request, str(posted.get("csrf_token") or ""))
     upload = posted.get("file")
     content = upload.file.read(MAX_UPLOAD_BYTES + 1) if isinstance(upload, UploadFile) else b""
     filename = (upload.filename or "") if isinstance(upload, UploadFile) else ""
     typed = {i.name: str(posted.get(i.name) or "")[:200] for i in inputs_of(material)}
     built = forms.filing_input(typed, ())
     data = {carried: built[carried] for carried in supplements.carried_fields(material)}
-    rt = runtime.current()
-    now = rt.clock.now()
+    code = str(posted.get("one_time_code") or "")[:20]
+
+    def submit(session: Session, filing: Filing, now: datetime) -> None:
+        supplements.submit(
+            session,
+            STORE,
+            filing=filing,
+            material_code=material,
+            filename=filename,
+            content=content,
+            data=data,
+            now=now,
+        )
+
     try:
-        with rt.database.transaction() as session:
-            filing = tracking.filing_of(session, shown.visit.visitor)
-            assert filing is not None, "a session's filing is never deleted"
-            # Spent in the supplement's transaction: a refused supplement leaves the code.
-            code = str(posted.get("one_time_code") or "")[:20]
-            right = one_time_codes.verify(
-                session, filing=filing, purpose=Purpose.SUPPLEMENT, code=code, now=now
-            )
-            if right:
-                supplements.submit(
-                    session,
-                    STORE,
-                    filing=filing,
-                    material_code=material,
-                    filename=filename,
-                    content=content,
-                    data=data,
-                    now=now,
-                )
-            # A wrong code is committed, not raised: its attempt counts towards the code's
-            # death, which a rollback would undo, and guesses would then go on for ever.
-        if not right:
+        if not act_with_code(shown, Purpose.SUPPLEMENT, code, submit):
             raise _wrong_code()
     except DomainError as refused:
         zh = shown.visit.language == DEFAULT_LANGUAGE

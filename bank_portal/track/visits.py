@@ -14,22 +14,16 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
-from bank_portal.i18n import DEFAULT_LANGUAGE, N_
-from bank_portal.pages import base, render
+from bank_portal.i18n import DEFAULT_LANGUAGE
+from bank_portal.pages import FORM_EXPIRED, base, render
+from bank_portal.sessions import cookie_id, open_for_visitor, secure_cookie, settings_of
 from orchestrator import runtime
-from orchestrator.api.rate_limits import RateLimiter, client_address
 from orchestrator.filings import tracking
 from orchestrator.settings import Settings
 
 COOKIE = "onestop_track"
 # The counter of sessions opened, by client address (a row each until it ends).
 _NEW_SESSIONS = "track-new-session"
-
-
-def settings_of(request: Request) -> Settings:
-    """The settings the tracking page was built with."""
-    settings: Settings = request.app.state.settings
-    return settings
 
 
 def lifetime(settings: Settings) -> timedelta:
@@ -52,7 +46,7 @@ class Visit:
 
 def session_id(request: Request) -> str | None:
     """The session id the browser sent, if any."""
-    return request.cookies.get(COOKIE) or None
+    return cookie_id(request, COOKIE)
 
 
 def live(request: Request) -> tracking.Visitor | None:
@@ -72,18 +66,16 @@ def visit(request: Request) -> Visit:
     found = live(request)
     if found is not None:
         return Visit(found)
-    settings = settings_of(request)
-    limiter: RateLimiter = request.app.state.rate_limiter
-    # The portal's allowance of new sessions, counted apart: the same kind of row, the same
-    # reason to refuse a client that opens them by the thousand (429) before it writes any.
-    limiter.hit(_NEW_SESSIONS, settings.rate_limit_portal_new_sessions, client_address(request))
-    rt = runtime.current()
-    now = rt.clock.now()
-    with rt.database.transaction() as session:
-        new_id = tracking.open_visit(session, now=now, language=DEFAULT_LANGUAGE)
-    with rt.database.reading() as session:
-        opened = tracking.find_visit(session, new_id, now=now, lifetime=lifetime(settings))
-    assert opened is not None, "a session just opened is live"
+    # Against the portal's allowance of new sessions, on a counter of its own.
+    span = lifetime(settings_of(request))
+    opened, new_id = open_for_visitor(
+        request,
+        _NEW_SESSIONS,
+        open_row=lambda session, now: tracking.open_visit(
+            session, now=now, language=DEFAULT_LANGUAGE
+        ),
+        find=lambda session, sid, now: tracking.find_visit(session, sid, now=now, lifetime=span),
+    )
     return Visit(opened, new_id)
 
 
@@ -97,8 +89,7 @@ def set_session_cookie(response: Response, request: Request, new_id: str) -> Non
         path=base(request) or "/",
         httponly=True,  # no script may read it
         samesite="strict",  # a link from elsewhere opens the form, never a filing's page
-        # Over HTTPS, or behind a proxy serving the public address over HTTPS: never in clear.
-        secure=request.url.scheme == "https" or (settings.public_url or "").startswith("https:"),
+        secure=secure_cookie(request),
     )
 
 
@@ -123,6 +114,5 @@ def expired_form(visit: Visit, request: Request) -> Response:
         request,
         "track/error.html",
         status_code=403,
-        title=N_("This form has expired"),
-        message=N_("The page was open too long or came from elsewhere. Please try again."),
+        **FORM_EXPIRED,
     )

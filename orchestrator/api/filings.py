@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Protocol
 
@@ -10,10 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orchestrator.api.deps import CallerDep, RuntimeDep
-from orchestrator.api.responses import error_responses
+from orchestrator.api.responses import error_responses, file_response
 from orchestrator.filings import service, step_withdrawal, views
 from orchestrator.filings.models import Event, Filing, FilingStatus
 from orchestrator.filings.schemas import FilingInput
+from orchestrator.identity.service import Scope
 
 router = APIRouter(prefix="/filings", tags=["filings"], responses=error_responses(401))
 
@@ -274,12 +276,24 @@ def hand_over(tracking_code: str, rt: RuntimeDep, caller: CallerDep) -> views.Fi
 def get_licence(tracking_code: str, rt: RuntimeDep, caller: CallerDep) -> Response:
     """The licence as the registration authority signed it; verify it at /api/v1/licences."""
     with rt.database.reading() as session:
-        name, licence = service.licence_of(session, caller.scope, tracking_code)
-        return Response(
-            licence.content,
-            media_type=licence.media_type,
-            headers={
-                "Content-Disposition": f'inline; filename="{name}"',
-                "ETag": f'"{licence.sha256}"',
-            },
-        )
+        return licence_file(session, caller.scope, tracking_code, inline=True)
+
+
+def licence_file(
+    session: Session,
+    scope: Scope,
+    tracking_code: str,
+    *,
+    inline: bool = False,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """The filing's e-business licence as a file, its ETag the document's digest (for the
+    API and the portal); `NotFound` until registration has issued it."""
+    name, licence = service.licence_of(session, scope, tracking_code)
+    return file_response(
+        licence.content,
+        media_type=licence.media_type,
+        filename=name,
+        inline=inline,
+        headers={**(headers or {}), "ETag": f'"{licence.sha256}"'},
+    )

@@ -19,7 +19,8 @@ import ipaddress
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from contextlib import suppress
 from functools import lru_cache
 
 from fastapi import Request
@@ -124,6 +125,24 @@ class RateLimiter:
             log.warning("rate-limit store unavailable: %s", exc.storage_error)
             raise RateLimitUnavailable() from exc
         return None
+
+    def longest_wait(self, counters: Iterable[tuple[str, str, str]]) -> int | None:
+        """The longest `spent` of `counters` (name, limits, client each), without counting
+        anything: None if none of them is spent."""
+        waits = [
+            wait
+            for name, limits, client in counters
+            if (wait := self.spent(name, limits, client)) is not None
+        ]
+        return max(waits) if waits else None
+
+    def count_failure(self, counters: Iterable[tuple[str, str, str]]) -> None:
+        """Count a failure against each of `counters` (name, limits, client each), to be
+        asked with `longest_wait` before the next attempt."""
+        for name, limits, client in counters:
+            # A spent limit: the next attempt is locked out; this one has failed anyway.
+            with suppress(TooManyRequests):
+                self.hit(name, limits, client)
 
 
 def client_address(request: Request) -> str:

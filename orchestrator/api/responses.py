@@ -8,14 +8,18 @@ says what the API really does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import csv
+import io
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from orchestrator.errors import DomainError
 from orchestrator.validation import FieldError
+
+CSV = "text/csv; charset=utf-8"
 
 
 class ErrorBody(BaseModel):
@@ -76,3 +80,30 @@ def error_responses(
             "description": (described or {}).get(status, description),
         }
     return entries
+
+
+def file_response(
+    content: str | bytes,
+    *,
+    media_type: str,
+    filename: str,
+    inline: bool = False,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """A file for the browser to save as `filename` (or, `inline`, to show), with `headers`
+    besides."""
+    disposition = f'{"inline" if inline else "attachment"}; filename="{filename}"'
+    return Response(
+        content,
+        media_type=media_type,
+        headers={**(headers or {}), "Content-Disposition": disposition},
+    )
+
+
+def csv_response(header: Sequence[str], rows: Iterable[Sequence[Any]], filename: str) -> Response:
+    """A table (its header, then its rows) as a CSV file to save as `filename`."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return file_response(out.getvalue(), media_type=CSV, filename=filename)

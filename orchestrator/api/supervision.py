@@ -3,8 +3,6 @@ supervision see their district's, administrators any district's; nobody else any
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -15,8 +13,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from orchestrator.api.deps import CallerDep, RuntimeDep
-from orchestrator.api.responses import error_responses
+from orchestrator.api.deps import Caller, CallerDep, RuntimeDep
+from orchestrator.api.responses import csv_response, error_responses
+from orchestrator.runtime import Runtime
 from orchestrator.supervision import figures
 from orchestrator.supervision.at_risk import AtRisk, at_risk
 from orchestrator.supervision.figures import (
@@ -62,23 +61,55 @@ Format = Annotated[
 ]
 
 
+FigureT = TypeVar("FigureT", bound=BaseModel)
+
+
 @dataclass(frozen=True)
 class _Asked:
-    """The filters a request asks for, before they are checked against the caller."""
+    """A request for figures: the filters it asks for, not yet checked against the caller
+    (who asks, and the runtime that computes them)."""
 
+    rt: Runtime
+    caller: Caller
     district_code: str | None
     branch_id: int | None
     start: date | None
     end: date | None
 
+    def figure(self, compute: Callable[[Session, Filters], FigureT]) -> FigureT:
+        """`compute` for the filters asked, checked against what the caller may see."""
+        with self.rt.database.reading() as session:
+            filters = figures.filters_for(
+                session,
+                self.caller.scope,
+                district_code=self.district_code,
+                branch_id=self.branch_id,
+                start=self.start,
+                end=self.end,
+                today=self.rt.clock.now().date(),
+            )
+            return compute(session, filters)
+
+    def answer(
+        self, compute: Callable[[Session, Filters], Table], fmt: str, name: str
+    ) -> BaseModel | Response:
+        """The figure `compute` gives, as JSON, or as the CSV file `name`.csv."""
+        figure = self.figure(compute)
+        if fmt == "json":
+            return figure
+        header, rows = figure.csv()
+        return csv_response(header, rows, f"{name}.csv")
+
 
 def _asked(
+    rt: RuntimeDep,
+    caller: CallerDep,
     district_code: DistrictCode = None,
     branch_id: BranchId = None,
     start: From = None,
     to: To = None,
 ) -> _Asked:
-    return _Asked(district_code, branch_id, start, to)
+    return _Asked(rt, caller, district_code, branch_id, start, to)
 
 
 Asked = Annotated[_Asked, Depends(_asked)]
@@ -87,60 +118,17 @@ _CSV: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/csv": {"schema": {"type": "string"}}}}
 }
 
-FigureT = TypeVar("FigureT", bound=BaseModel)
-
-
-def _figure(
-    rt: RuntimeDep,
-    caller: CallerDep,
-    compute: Callable[[Session, Filters], FigureT],
-    asked: _Asked,
-) -> FigureT:
-    """`compute` for the filters asked, checked against what the caller may see."""
-    with rt.database.reading() as session:
-        filters = figures.filters_for(
-            session,
-            caller.scope,
-            district_code=asked.district_code,
-            branch_id=asked.branch_id,
-            start=asked.start,
-            end=asked.end,
-            today=rt.clock.now().date(),
-        )
-        return compute(session, filters)
-
-
-def _answer(figure: Table, fmt: str, name: str) -> BaseModel | Response:
-    if fmt == "json":
-        return figure
-    header, rows = figure.csv()
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return Response(
-        out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-    )
-
 
 @router.get(
     "/overview", response_model=Overview, summary="Every supervision figure for the filters"
 )
-def overview_figures(
-    rt: RuntimeDep,
-    caller: CallerDep,
-    asked: Asked,
-) -> Overview:
+def overview_figures(asked: Asked) -> Overview:
     """The dashboard's figures at once: histogram, shares, at risk and breached, 容缺
     outstanding, subsidy spend, 好差评."""
+    rt = asked.rt
     now = rt.clock.now()
-    return _figure(
-        rt,
-        caller,
-        lambda session, filters: overview(session, filters, now=now, calendar=rt.calendar),
-        asked,
+    return asked.figure(
+        lambda session, filters: overview(session, filters, now=now, calendar=rt.calendar)
     )
 
 
@@ -151,14 +139,11 @@ def overview_figures(
     summary="Histogram of working hours from acceptance to ready",
 )
 def completion_time(
-    rt: RuntimeDep,
-    caller: CallerDep,
     asked: Asked,
     format: Format = "json",
 ) -> BaseModel | Response:
     """Filings ready in the period, by whole working hours (the last bucket open-ended)."""
-    figure = _figure(rt, caller, figures.completion_histogram, asked)
-    return _answer(figure, format, "completion-time")
+    return asked.answer(figures.completion_histogram, format, "completion-time")
 
 
 @router.get(
@@ -168,18 +153,17 @@ def completion_time(
     summary="Shares within 0.5 / 1 / 3 working days by branch, step, agency or week",
 )
 def shares(
-    rt: RuntimeDep,
-    caller: CallerDep,
     by: Annotated[Grouping, Query(description="What to break the shares down by")],
     asked: Asked,
     format: Format = "json",
 ) -> BaseModel | Response:
     """Filings (acceptance to ready) by branch or ISO week; steps (start to finish) by step
     or agency."""
-    figure = _figure(
-        rt, caller, lambda session, filters: figures.shares(session, filters, by), asked
+    return asked.answer(
+        lambda session, filters: figures.shares(session, filters, by),
+        format,
+        f"shares-by-{by.value}",
     )
-    return _answer(figure, format, f"shares-by-{by.value}")
 
 
 @router.get(
@@ -189,21 +173,18 @@ def shares(
     summary="Open filings at risk and past their deadline, with the step holding them back",
 )
 def at_risk_filings(
-    rt: RuntimeDep,
-    caller: CallerDep,
     asked: Asked,
     format: Format = "json",
 ) -> BaseModel | Response:
     """The state now (the period is not used): counts by state and cause, and the most late
     filings, each with the unfinished step that has run longest and its agency."""
+    rt = asked.rt
     now = rt.clock.now()
-    figure = _figure(
-        rt,
-        caller,
+    return asked.answer(
         lambda session, filters: at_risk(session, filters, now=now, calendar=rt.calendar),
-        asked,
+        format,
+        "at-risk",
     )
-    return _answer(figure, format, "at-risk")
 
 
 @router.get(
@@ -213,14 +194,11 @@ def at_risk_filings(
     summary="Free seals and courier: the months' reservations and settlements against budget",
 )
 def subsidy_spend_figures(
-    rt: RuntimeDep,
-    caller: CallerDep,
     asked: Asked,
     format: Format = "json",
 ) -> BaseModel | Response:
     """The district's months from the period's first to its last, in fen."""
-    figure = _figure(rt, caller, subsidy_spend, asked)
-    return _answer(figure, format, "subsidy-spend")
+    return asked.answer(subsidy_spend, format, "subsidy-spend")
 
 
 @router.get(
@@ -230,20 +208,16 @@ def subsidy_spend_figures(
     summary="容缺 materials still missing, by material and branch",
 )
 def supplements(
-    rt: RuntimeDep,
-    caller: CallerDep,
     asked: Asked,
     format: Format = "json",
 ) -> BaseModel | Response:
     """Missing now, and past their due date, on filings not cancelled."""
-    now = rt.clock.now()
-    figure = _figure(
-        rt,
-        caller,
+    now = asked.rt.clock.now()
+    return asked.answer(
         lambda session, filters: figures.supplements_outstanding(session, filters, now=now),
-        asked,
+        format,
+        "supplements",
     )
-    return _answer(figure, format, "supplements")
 
 
 @router.get(
@@ -253,11 +227,8 @@ def supplements(
     summary="好差评: good rate of the period's ratings, open follow-ups",
 )
 def feedback(
-    rt: RuntimeDep,
-    caller: CallerDep,
     asked: Asked,
     format: Format = "json",
 ) -> BaseModel | Response:
     """Ratings given in the period and how many were good; follow-ups not yet answered."""
-    figure = _figure(rt, caller, figures.feedback, asked)
-    return _answer(figure, format, "feedback")
+    return asked.answer(figures.feedback, format, "feedback")
