@@ -223,19 +223,10 @@ _HOLDING = {
 
 
 def tracking_view(session: Session, filing: Filing, calendar: WorkingCalendar) -> TrackingView:
-    """What the applicant sees of `filing`, personal numbers masked."""
+    """What the applicant sees of `filing`, personal numbers masked: its part of the masked
+    detail view (the fields of the same name), and what only the page shows."""
     shown = views.detail(filing, [], calendar, reveal_personal_data=False)
-    steps = [
-        TimelineStep(
-            name=s.name,
-            label_zh=s.label_zh,
-            label_en=s.label_en,
-            status=s.status,
-            started_at=s.started_at,
-            finished_at=s.finished_at,
-        )
-        for s in shown.steps
-    ]
+    steps = [TimelineStep.model_validate(s, from_attributes=True) for s in shown.steps]
     registered = any(
         s.name == step_giving(CREDIT_CODE) and s.status == StepStatus.DONE.value
         for s in shown.steps
@@ -253,23 +244,18 @@ def tracking_view(session: Session, filing: Filing, calendar: WorkingCalendar) -
         for m in shown.materials
         if m.status == MaterialStatus.MISSING.value
     ]
-    return TrackingView(
-        tracking_code=shown.tracking_code,
-        company_name=shown.company_name,
-        status=shown.status,
-        accepted_at=shown.accepted_at,
-        deadline_at=shown.deadline_at,
-        deadline_provisional=shown.deadline_provisional,
-        deadline_working_days=calendar.elapsed_days(shown.accepted_at, shown.deadline_at),
-        ready_at=shown.ready_at,
-        completed_at=shown.completed_at,
-        credit_code=shown.credit_code if registered else None,
-        licence_available=licence is not None,
-        steps=steps,
-        holders=[s for s in steps if s.status in _HOLDING],
-        to_supply=to_supply,
-        courier=_courier(shown, _ticket(session, filing.id)),
-        mobile_prefix=_mobile_of(filing)[:3],
+    return TrackingView.model_validate(
+        {
+            **shown.model_dump(),
+            "deadline_working_days": calendar.elapsed_days(shown.accepted_at, shown.deadline_at),
+            "credit_code": shown.credit_code if registered else None,
+            "licence_available": licence is not None,
+            "steps": steps,
+            "holders": [s for s in steps if s.status in _HOLDING],
+            "to_supply": to_supply,
+            "courier": _courier(shown, _ticket(session, filing.id)),
+            "mobile_prefix": _mobile_of(filing)[:3],
+        }
     )
 
 
