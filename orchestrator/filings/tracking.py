@@ -13,10 +13,8 @@ application, so no resident ID and no digit of a mobile past the first three can
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,6 +26,7 @@ from orchestrator.calendar import WorkingCalendar
 from orchestrator.db import Base
 from orchestrator.filings import documents, views
 from orchestrator.filings.models import Document, Event, Filing, MaterialStatus, StepStatus
+from orchestrator.identity.sessions import new_browser_session, session_digest, tokens_match
 from orchestrator.reference import load_reference
 from orchestrator.workflow import CREDIT_CODE, HANDOVER_STEP, step_giving
 
@@ -61,10 +60,6 @@ class Visitor:
     filing_id: int | None
 
 
-def _digest(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
-
-
 def normalized_code(text: str) -> str:
     """A tracking code as typed (any case, spaces or dashes) in the form it is stored."""
     return re.sub(r"[\s-]", "", text).upper()
@@ -74,16 +69,10 @@ def open_visit(
     session: Session, *, now: datetime, language: str, filing_id: int | None = None
 ) -> str:
     """A new tracking session; returns its id, which only the cookie keeps."""
-    session_id = secrets.token_urlsafe(32)
-    session.add(
-        TrackingSession(
-            digest=_digest(session_id),
-            filing_id=filing_id,
-            csrf_token=secrets.token_urlsafe(32),
-            language=language,
-            created_at=now,
-        )
+    session_id, row = new_browser_session(
+        TrackingSession, filing_id=filing_id, language=language, created_at=now
     )
+    session.add(row)
     return session_id
 
 
@@ -92,7 +81,7 @@ def find_visit(
 ) -> Visitor | None:
     """The live tracking session `session_id` names, or None (unknown or ended)."""
     row = session.scalars(
-        select(TrackingSession).where(TrackingSession.digest == _digest(session_id))
+        select(TrackingSession).where(TrackingSession.digest == session_digest(session_id))
     ).first()
     if row is None or row.created_at <= now - lifetime:
         return None
@@ -101,9 +90,7 @@ def find_visit(
 
 def csrf_matches(visitor: Visitor, submitted: str | None) -> bool:
     """Whether a form's token is the session's, compared in constant time."""
-    return submitted is not None and hmac.compare_digest(
-        visitor.csrf_token.encode(), submitted.encode()
-    )
+    return tokens_match(visitor.csrf_token, submitted)
 
 
 def set_language(session: Session, *, row_id: int, language: str) -> None:
@@ -115,7 +102,9 @@ def set_language(session: Session, *, row_id: int, language: str) -> None:
 
 def end_visit(session: Session, session_id: str) -> None:
     """End the tracking session `session_id` (nothing if it is unknown)."""
-    session.execute(delete(TrackingSession).where(TrackingSession.digest == _digest(session_id)))
+    session.execute(
+        delete(TrackingSession).where(TrackingSession.digest == session_digest(session_id))
+    )
 
 
 def _mobile_of(filing: Filing) -> str:
