@@ -35,6 +35,7 @@ FILING_SUBJECT = "filing"
 class _BranchDay:
     """One branch's row of one China day; a figure reads a district's rows over a period."""
 
+    # First in each table, as the migration creates them (a mixin's columns come last).
     day: Mapped[date] = mapped_column(Date, sort_order=-3)
     district_code: Mapped[str] = mapped_column(ForeignKey("district.code"), sort_order=-2)
     branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), sort_order=-1)
