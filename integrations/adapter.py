@@ -27,7 +27,7 @@ from integrations.base import (
     RejectedError,
     TransientError,
 )
-from integrations.requests import EnrolmentRequest, Person, StaffMember, UnitRequest
+from integrations.requests import EnrolmentRequest, Person, Shareholder, StaffMember, UnitRequest
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
 EnrolmentT = TypeVar("EnrolmentT", bound=EnrolmentRequest)
@@ -223,6 +223,11 @@ PERSON_FIELD_NAMES = {"name": "name", "cert_no": "id_number", "phone": "mobile"}
 def person_payload(person: Person) -> dict[str, Any]:
     """A natural person as the agencies receive one."""
     return {"name": person.name, "cert_no": person.id_number, "phone": person.mobile}
+
+
+def shareholder_payload(shareholder: Shareholder) -> dict[str, Any]:
+    """A shareholder as the agencies receive one: a person, with the share as `share_ratio`."""
+    return {**person_payload(shareholder), "share_ratio": shareholder.share_percent}
 
 
 def unit_field_names(*, name: str) -> dict[str, str]:

@@ -10,7 +10,8 @@ import base64
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from integrations.adapter import AgencyReply, MappedAdapter, person_payload
+from integrations.adapter import AgencyReply, MappedAdapter
+from integrations.bank_precheck import CLIENT_FIELD_NAMES, client_payload
 from integrations.requests import BankAccountRequest
 from integrations.seal import SEAL_TYPE_CODES
 from integrations.soap import SoapService
@@ -34,12 +35,7 @@ class BankAccountAdapter(MappedAdapter[BankAccountRequest]):
     agency = "bank_account"
     field_names: ClassVar[Mapping[str, str]] = {
         "uscc": "credit_code",
-        "account_name": "company_name",
-        "bank": "bank_code",
-        "branch": "branch_code",
-        "legal_representative": "legal_representative",
-        "shareholder": "shareholders",
-        "share_ratio": "share_percent",
+        **CLIENT_FIELD_NAMES,
         "seal_specimen": "seal_specimens",
         "seal_type": "kind",
         "filing_no": "filing_no",
@@ -48,17 +44,12 @@ class BankAccountAdapter(MappedAdapter[BankAccountRequest]):
     }
 
     def to_agency(self, request: BankAccountRequest) -> dict[str, Any]:
-        """The account application in the bank's fields (impressions as PNG bytes)."""
+        """The account application in the bank's fields: the pre-check's client again, the
+        account type and the seal specimens (impressions as PNG bytes)."""
         return {
             "uscc": request.credit_code,
-            "account_name": request.company_name,
-            "bank": request.bank_code,
-            "branch": request.branch_code,
+            **client_payload(request),
             "account_type": "basic",
-            "legal_representative": person_payload(request.legal_representative),
-            "shareholder": [
-                {**person_payload(s), "share_ratio": s.share_percent} for s in request.shareholders
-            ],
             "seal_specimen": [
                 {
                     "seal_type": SEAL_TYPE_CODES[specimen.kind],

@@ -10,8 +10,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from integrations.adapter import AgencyReply, MappedAdapter, person_payload
-from integrations.requests import BankPrecheckRequest
+from integrations.adapter import AgencyReply, MappedAdapter, person_payload, shareholder_payload
+from integrations.requests import BankAccountRequest, BankPrecheckRequest
+
+# The bank's names of the client's fields, in ours: the pre-check sends the client, and the
+# account application (`integrations.bank_account`) sends it again.
+CLIENT_FIELD_NAMES = {
+    "account_name": "company_name",
+    "bank": "bank_code",
+    "branch": "branch_code",
+    "legal_representative": "legal_representative",
+    "shareholder": "shareholders",
+    "share_ratio": "share_percent",
+}
+
+
+def client_payload(request: BankPrecheckRequest | BankAccountRequest) -> dict[str, Any]:
+    """The company at the bank's desk and its people, in the bank's fields."""
+    return {
+        "account_name": request.company_name,
+        "bank": request.bank_code,
+        "branch": request.branch_code,
+        "legal_representative": person_payload(request.legal_representative),
+        "shareholder": [shareholder_payload(s) for s in request.shareholders],
+    }
 
 
 class _Checked(AgencyReply):
@@ -23,26 +45,11 @@ class BankPrecheckAdapter(MappedAdapter[BankPrecheckRequest]):
     """Asks the bank to check the people of a company about to be registered."""
 
     agency = "bank_precheck"
-    field_names: ClassVar[Mapping[str, str]] = {
-        "account_name": "company_name",
-        "bank": "bank_code",
-        "branch": "branch_code",
-        "legal_representative": "legal_representative",
-        "shareholder": "shareholders",
-        "share_ratio": "share_percent",
-    }
+    field_names: ClassVar[Mapping[str, str]] = CLIENT_FIELD_NAMES
 
     def to_agency(self, request: BankPrecheckRequest) -> dict[str, Any]:
         """The pre-check in the bank's fields."""
-        return {
-            "account_name": request.company_name,
-            "bank": request.bank_code,
-            "branch": request.branch_code,
-            "legal_representative": person_payload(request.legal_representative),
-            "shareholder": [
-                {**person_payload(s), "share_ratio": s.share_percent} for s in request.shareholders
-            ],
-        }
+        return client_payload(request)
 
     def from_agency(self, payload: Mapping[str, Any]) -> dict[str, object]:
         """`precheck_no` and `bank_code`."""

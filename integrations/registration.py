@@ -12,7 +12,13 @@ from typing import Any, ClassVar
 
 from pydantic import Base64Bytes, Field, ValidationError, field_validator
 
-from integrations.adapter import AgencyReply, MappedAdapter, person_payload, yuan_text
+from integrations.adapter import (
+    AgencyReply,
+    MappedAdapter,
+    person_payload,
+    shareholder_payload,
+    yuan_text,
+)
 from integrations.base import AgencyDocument, TransientError
 from integrations.codes import is_valid_uscc
 from integrations.e_licence import MEDIA_TYPE, VERIFICATION_TOKEN_PATTERN
@@ -101,9 +107,7 @@ class RegistrationAdapter(MappedAdapter[RegistrationRequest]):
             "business_scope": list(request.business_scope),
             "domicile": request.address,
             "legal_representative": person_payload(request.legal_representative),
-            "investors": [
-                {**person_payload(s), "share_ratio": s.share_percent} for s in request.shareholders
-            ],
+            "investors": [shareholder_payload(s) for s in request.shareholders],
             "application_date": request.filing_date.isoformat(),
         }
 

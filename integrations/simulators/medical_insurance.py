@@ -8,12 +8,10 @@ district's code and eight digits. It speaks REST.
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from integrations.simulators.checks import EmployeeIn
-from integrations.simulators.unit_registration import EnrolmentIn, EnrolmentRules
+from integrations.simulators.unit_registration import EnrolmentIn, InsuranceRules
 
 
 class MedicalUnitIn(EnrolmentIn):
@@ -22,13 +20,10 @@ class MedicalUnitIn(EnrolmentIn):
     roster: list[EmployeeIn] = Field(alias="insured_persons")
 
 
-class MedicalInsuranceRules(EnrolmentRules[MedicalUnitIn]):
-    """Opens unit accounts and enrols the insured persons."""
+class MedicalInsuranceRules(InsuranceRules[MedicalUnitIn]):
+    """Opens unit accounts (`unit_code`) and enrols the insured persons."""
 
     name = "medical_insurance"
     form = MedicalUnitIn
     number_digits = 8
-
-    def register(self, unit: MedicalUnitIn, number: str) -> dict[str, Any]:
-        """The unit code and how many were insured."""
-        return {"unit_code": f"YB{unit.region_code}{number}", "insured_count": len(unit.roster)}
+    number_key, number_prefix = "unit_code", "YB"

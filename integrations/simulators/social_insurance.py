@@ -8,12 +8,10 @@ digits. It speaks SOAP (`integrations/wsdl/social_insurance.wsdl`).
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from integrations.simulators.checks import EmployeeIn
-from integrations.simulators.unit_registration import EnrolmentIn, EnrolmentRules
+from integrations.simulators.unit_registration import EnrolmentIn, InsuranceRules
 
 
 class UnitRegistrationIn(EnrolmentIn):
@@ -22,13 +20,10 @@ class UnitRegistrationIn(EnrolmentIn):
     roster: list[EmployeeIn] = Field(default_factory=list, alias="employee")
 
 
-class SocialInsuranceRules(EnrolmentRules[UnitRegistrationIn]):
-    """Opens unit accounts and enrols the staff."""
+class SocialInsuranceRules(InsuranceRules[UnitRegistrationIn]):
+    """Opens unit accounts (`unit_no`) and enrols the staff."""
 
     name = "social_insurance"
     form = UnitRegistrationIn
     number_digits = 9
-
-    def register(self, unit: UnitRegistrationIn, number: str) -> dict[str, Any]:
-        """The unit number and how many were insured."""
-        return {"unit_no": f"{unit.region_code}{number}", "insured_count": len(unit.roster)}
+    number_key = "unit_no"

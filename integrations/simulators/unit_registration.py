@@ -3,9 +3,10 @@
 The tax bureau, the social- and medical-insurance agencies and the housing-fund centre each
 take the company by its unified social credit code (`uscc`) in its district (`region_code`),
 refuse an invalid code, apply rules of their own, and issue a number from a sequence of
-their own. That much is written here once; the rest of each agency's form, its rules, the
-format of its numbers and the words of its answer stay in the agency's module. Idempotency,
-latency and faults are the engine's, as for every agency.
+their own. That much is written here once, and the insurance agencies' answer (the unit's
+number and how many were insured); the rest of each agency's form, its rules, the format of
+its numbers and the words of its answer stay in the agency's module. Idempotency, latency
+and faults are the engine's, as for every agency.
 """
 
 from __future__ import annotations
@@ -97,6 +98,19 @@ class EnrolmentRules(UnitRegistrationRules[EnrolmentT]):
         # The roster under the agency's own name for it (the field's alias), as refusals name it.
         roster = self.form.model_fields["roster"].alias or "roster"
         return roster_objection(unit.roster, required=self.roster_required, name=roster)
+
+
+class InsuranceRules(EnrolmentRules[EnrolmentT]):
+    """An insurance agency (社保, 医保): it answers with the unit's number, under its own name
+    for it, and how many staff it insured."""
+
+    number_key: ClassVar[str]  # the agency's name for the unit's number
+    number_prefix: ClassVar[str] = ""  # before the district's code and the sequence number
+
+    def register(self, unit: EnrolmentT, number: str) -> dict[str, Any]:
+        """The unit's number and how many were insured."""
+        unit_number = f"{self.number_prefix}{unit.region_code}{number}"
+        return {self.number_key: unit_number, "insured_count": len(unit.roster)}
 
 
 def roster_objection(staff: list[EmployeeIn], *, required: bool, name: str) -> Objection | None:

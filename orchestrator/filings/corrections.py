@@ -11,6 +11,7 @@ after a refusal, so the corrected request is acted on once.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -85,7 +86,7 @@ def value_at(payload: Mapping[str, Any], path: str) -> Any:
 
 def _patched(payload: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
     """A deep copy of `payload` with each path of `changes` set (each path exists)."""
-    patched: Any = _copy(payload)
+    patched: Any = copy.deepcopy(payload)
     for path, value in changes.items():
         *parents, last = path.split(".")
         target = patched
@@ -97,14 +98,6 @@ def _patched(payload: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str
             target[last] = value
     assert isinstance(patched, dict)
     return patched
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _copy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_copy(item) for item in value]
-    return value
 
 
 def masked_value(path: str, value: Any) -> Any:

@@ -11,9 +11,7 @@ applicant reads on the tracking page, the material still due.
 from __future__ import annotations
 
 import enum
-import hashlib
 from datetime import datetime
-from pathlib import PurePosixPath
 from typing import Any
 
 from pydantic import ValidationError
@@ -27,7 +25,7 @@ from orchestrator.filings import service
 from orchestrator.filings.acceptance import supplemented
 from orchestrator.filings.history import record
 from orchestrator.filings.models import Filing, FilingStatus, MaterialStatus
-from orchestrator.filings.uploads import UploadStore, checked_media_type
+from orchestrator.filings.uploads import UploadStore, checked_media_type, file_columns
 from orchestrator.identity.service import Scope
 from orchestrator.privacy import masked
 from orchestrator.reference import load_reference
@@ -158,11 +156,7 @@ def submit(
         material=material_code,
         status=SupplementStatus.PENDING,
         data=carried,
-        filename=PurePosixPath(filename.replace("\\", "/")).name[-200:],
-        media_type=media_type,
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-        storage=store.name,
+        **file_columns(store, filename=filename, media_type=media_type, content=content),
         submitted_at=now,
     )
     store.put(row, content)

@@ -13,10 +13,8 @@ application, so no resident ID and no digit of a mobile past the first three can
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,6 +26,7 @@ from orchestrator.calendar import WorkingCalendar
 from orchestrator.db import Base
 from orchestrator.filings import documents, views
 from orchestrator.filings.models import Document, Event, Filing, MaterialStatus, StepStatus
+from orchestrator.identity.sessions import new_browser_session, session_digest, tokens_match
 from orchestrator.reference import load_reference
 from orchestrator.workflow import CREDIT_CODE, HANDOVER_STEP, step_giving
 
@@ -61,10 +60,6 @@ class Visitor:
     filing_id: int | None
 
 
-def _digest(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()
-
-
 def normalized_code(text: str) -> str:
     """A tracking code as typed (any case, spaces or dashes) in the form it is stored."""
     return re.sub(r"[\s-]", "", text).upper()
@@ -74,16 +69,10 @@ def open_visit(
     session: Session, *, now: datetime, language: str, filing_id: int | None = None
 ) -> str:
     """A new tracking session; returns its id, which only the cookie keeps."""
-    session_id = secrets.token_urlsafe(32)
-    session.add(
-        TrackingSession(
-            digest=_digest(session_id),
-            filing_id=filing_id,
-            csrf_token=secrets.token_urlsafe(32),
-            language=language,
-            created_at=now,
-        )
+    session_id, row = new_browser_session(
+        TrackingSession, filing_id=filing_id, language=language, created_at=now
     )
+    session.add(row)
     return session_id
 
 
@@ -92,7 +81,7 @@ def find_visit(
 ) -> Visitor | None:
     """The live tracking session `session_id` names, or None (unknown or ended)."""
     row = session.scalars(
-        select(TrackingSession).where(TrackingSession.digest == _digest(session_id))
+        select(TrackingSession).where(TrackingSession.digest == session_digest(session_id))
     ).first()
     if row is None or row.created_at <= now - lifetime:
         return None
@@ -101,9 +90,7 @@ def find_visit(
 
 def csrf_matches(visitor: Visitor, submitted: str | None) -> bool:
     """Whether a form's token is the session's, compared in constant time."""
-    return submitted is not None and hmac.compare_digest(
-        visitor.csrf_token.encode(), submitted.encode()
-    )
+    return tokens_match(visitor.csrf_token, submitted)
 
 
 def set_language(session: Session, *, row_id: int, language: str) -> None:
@@ -115,7 +102,9 @@ def set_language(session: Session, *, row_id: int, language: str) -> None:
 
 def end_visit(session: Session, session_id: str) -> None:
     """End the tracking session `session_id` (nothing if it is unknown)."""
-    session.execute(delete(TrackingSession).where(TrackingSession.digest == _digest(session_id)))
+    session.execute(
+        delete(TrackingSession).where(TrackingSession.digest == session_digest(session_id))
+    )
 
 
 def _mobile_of(filing: Filing) -> str:
@@ -223,19 +212,10 @@ _HOLDING = {
 
 
 def tracking_view(session: Session, filing: Filing, calendar: WorkingCalendar) -> TrackingView:
-    """What the applicant sees of `filing`, personal numbers masked."""
+    """What the applicant sees of `filing`, personal numbers masked: its part of the masked
+    detail view (the fields of the same name), and what only the page shows."""
     shown = views.detail(filing, [], calendar, reveal_personal_data=False)
-    steps = [
-        TimelineStep(
-            name=s.name,
-            label_zh=s.label_zh,
-            label_en=s.label_en,
-            status=s.status,
-            started_at=s.started_at,
-            finished_at=s.finished_at,
-        )
-        for s in shown.steps
-    ]
+    steps = [TimelineStep.model_validate(s, from_attributes=True) for s in shown.steps]
     registered = any(
         s.name == step_giving(CREDIT_CODE) and s.status == StepStatus.DONE.value
         for s in shown.steps
@@ -253,23 +233,18 @@ def tracking_view(session: Session, filing: Filing, calendar: WorkingCalendar) -
         for m in shown.materials
         if m.status == MaterialStatus.MISSING.value
     ]
-    return TrackingView(
-        tracking_code=shown.tracking_code,
-        company_name=shown.company_name,
-        status=shown.status,
-        accepted_at=shown.accepted_at,
-        deadline_at=shown.deadline_at,
-        deadline_provisional=shown.deadline_provisional,
-        deadline_working_days=calendar.elapsed_days(shown.accepted_at, shown.deadline_at),
-        ready_at=shown.ready_at,
-        completed_at=shown.completed_at,
-        credit_code=shown.credit_code if registered else None,
-        licence_available=licence is not None,
-        steps=steps,
-        holders=[s for s in steps if s.status in _HOLDING],
-        to_supply=to_supply,
-        courier=_courier(shown, _ticket(session, filing.id)),
-        mobile_prefix=_mobile_of(filing)[:3],
+    return TrackingView.model_validate(
+        {
+            **shown.model_dump(),
+            "deadline_working_days": calendar.elapsed_days(shown.accepted_at, shown.deadline_at),
+            "credit_code": shown.credit_code if registered else None,
+            "licence_available": licence is not None,
+            "steps": steps,
+            "holders": [s for s in steps if s.status in _HOLDING],
+            "to_supply": to_supply,
+            "courier": _courier(shown, _ticket(session, filing.id)),
+            "mobile_prefix": _mobile_of(filing)[:3],
+        }
     )
 
 

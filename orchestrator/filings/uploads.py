@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from pathlib import PurePosixPath
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -86,6 +86,20 @@ class DatabaseStore:
         return upload.content
 
 
+def file_columns(
+    store: UploadStore, *, filename: str, media_type: str, content: bytes
+) -> dict[str, Any]:
+    """What a stored row says of its file: its name (the last segment of the path a browser
+    sent, at most 200 characters), media type, size, SHA-256, and the store that keeps it."""
+    return {
+        "filename": PurePosixPath(filename.replace("\\", "/")).name[-200:],
+        "media_type": media_type,
+        "size": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "storage": store.name,
+    }
+
+
 def store_upload(
     session: Session,
     store: UploadStore,
@@ -102,11 +116,7 @@ def store_upload(
     upload = Upload(
         draft_id=draft_id,
         material=material,
-        filename=PurePosixPath(filename.replace("\\", "/")).name[-200:],
-        media_type=media_type,
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-        storage=store.name,
+        **file_columns(store, filename=filename, media_type=media_type, content=content),
         uploaded_by=staff_id,
         created_at=now,
     )

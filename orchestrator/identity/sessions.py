@@ -14,8 +14,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, joinedload
@@ -29,6 +31,8 @@ from orchestrator.identity.service import Scope, check_password, hash_password, 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 200
 
+RowT = TypeVar("RowT")
+
 # How precisely a session's last activity is kept: recording every page would write a row
 # per request, where the idle timeout is counted in minutes.
 SESSION_TOUCH_PRECISION = timedelta(minutes=1)
@@ -38,8 +42,22 @@ SESSION_TOUCH_PRECISION = timedelta(minutes=1)
 _DECOY_HASH = hash_password(secrets.token_urlsafe(16))
 
 
-def _digest(session_id: str) -> str:
+def session_digest(session_id: str) -> str:
+    """What the database keeps of a browser session's id (staff portal or tracking page)."""
     return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def new_browser_session(row: Callable[..., RowT], **columns: Any) -> tuple[str, RowT]:
+    """A new browser session: its id, which only the cookie keeps, and its `row` (of the staff
+    portal's sessions or the tracking page's) with the id's digest and a CSRF token."""
+    session_id = secrets.token_urlsafe(32)
+    token = secrets.token_urlsafe(32)
+    return session_id, row(digest=session_digest(session_id), csrf_token=token, **columns)
+
+
+def tokens_match(expected: str, submitted: str | None) -> bool:
+    """Whether a form's CSRF token is the session's, compared in constant time."""
+    return submitted is not None and hmac.compare_digest(expected.encode(), submitted.encode())
 
 
 @dataclass(frozen=True)
@@ -83,17 +101,10 @@ def open_session(
 ) -> str:
     """A new session (a visitor's, or a member of staff's); returns its id, which only the
     cookie keeps."""
-    session_id = secrets.token_urlsafe(32)
-    session.add(
-        StaffSession(
-            digest=_digest(session_id),
-            staff_id=staff_id,
-            csrf_token=secrets.token_urlsafe(32),
-            language=language,
-            created_at=now,
-            last_seen_at=now,
-        )
+    session_id, row = new_browser_session(
+        StaffSession, staff_id=staff_id, language=language, created_at=now, last_seen_at=now
     )
+    session.add(row)
     return session_id
 
 
@@ -109,7 +120,7 @@ def find_session(
     row = session.scalars(
         select(StaffSession)
         .options(joinedload(StaffSession.staff).joinedload(Staff.branch))
-        .where(StaffSession.digest == _digest(session_id))
+        .where(StaffSession.digest == session_digest(session_id))
     ).first()
     if row is None or _ended(row, now=now, timeouts=timeouts):
         return None
@@ -146,9 +157,7 @@ def touch(session: Session, *, row_id: int, now: datetime) -> None:
 
 def csrf_matches(live: LiveSession, submitted: str | None) -> bool:
     """Whether a form's token is the session's, compared in constant time."""
-    return submitted is not None and hmac.compare_digest(
-        live.csrf_token.encode(), submitted.encode()
-    )
+    return tokens_match(live.csrf_token, submitted)
 
 
 @dataclass(frozen=True)
@@ -205,7 +214,7 @@ def sign_in(
 
 def end_session(session: Session, session_id: str) -> None:
     """End the session `session_id` (nothing if it is unknown)."""
-    session.execute(delete(StaffSession).where(StaffSession.digest == _digest(session_id)))
+    session.execute(delete(StaffSession).where(StaffSession.digest == session_digest(session_id)))
 
 
 def set_language(session: Session, *, row_id: int, language: str) -> None:

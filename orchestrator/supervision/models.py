@@ -32,35 +32,46 @@ from orchestrator.filings.models import FILING_TABLE, MATERIAL_TABLE, STEP_TABLE
 FILING_SUBJECT = "filing"
 
 
-class SupervisionDay(Base):
+class _BranchDay:
+    """One branch's row of one China day; a figure reads a district's rows over a period."""
+
+    # First in each table, as the migration creates them (a mixin's columns come last).
+    day: Mapped[date] = mapped_column(Date, sort_order=-3)
+    district_code: Mapped[str] = mapped_column(ForeignKey("district.code"), sort_order=-2)
+    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"), sort_order=-1)
+
+
+def _by_day(
+    table: str, *key: str, index: tuple[str, ...] = ("district_code", "day"), include: list[str]
+) -> tuple[PrimaryKeyConstraint, Index]:
+    """A `_BranchDay` table's key, and the index a figure reads it by: on PostgreSQL from the
+    index alone (the `include`d columns in it), without the table."""
+    name = "_".join(["ix", table, *(c.removesuffix("_code") for c in index)])
+    return PrimaryKeyConstraint(*key), Index(name, *index, postgresql_include=include)
+
+
+class SupervisionDay(_BranchDay, Base):
     """One branch's filings ready (subject `filing`), or steps of one name finished, on one
     China day: how many, how many within 0.5, 1 and 3 working days, and their working time.
     """
 
     __tablename__ = "supervision_day"
-    __table_args__ = (
-        PrimaryKeyConstraint("day", "branch_id", "subject"),
-        # A figure reads one district's filing rows or step rows over a period: from this
-        # index alone on PostgreSQL (its other columns included), without the table.
-        Index(
-            "ix_supervision_day_district_subject_day",
-            "district_code",
-            "subject",
-            "day",
-            postgresql_include=[
-                "branch_id",
-                "count",
-                "within_half_day",
-                "within_one_day",
-                "within_three_days",
-                "working_seconds",
-            ],
-        ),
+    __table_args__ = _by_day(
+        __tablename__,
+        "day",
+        "branch_id",
+        "subject",
+        index=("district_code", "subject", "day"),
+        include=[
+            "branch_id",
+            "count",
+            "within_half_day",
+            "within_one_day",
+            "within_three_days",
+            "working_seconds",
+        ],
     )
 
-    day: Mapped[date] = mapped_column(Date)
-    district_code: Mapped[str] = mapped_column(ForeignKey("district.code"))
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
     subject: Mapped[str] = mapped_column(String(30))
     count: Mapped[int]
     within_half_day: Mapped[int]
@@ -69,45 +80,27 @@ class SupervisionDay(Base):
     working_seconds: Mapped[int] = mapped_column(BigInteger)
 
 
-class SupervisionHours(Base):
+class SupervisionHours(_BranchDay, Base):
     """One branch's filings ready on one China day, by whole working hours from acceptance
     to ready (`hours`; the last bucket holds everything longer): the histogram's rows."""
 
     __tablename__ = "supervision_hours"
-    __table_args__ = (
-        PrimaryKeyConstraint("day", "branch_id", "hours"),
-        Index(
-            "ix_supervision_hours_district_day",
-            "district_code",
-            "day",
-            postgresql_include=["branch_id", "hours", "count"],
-        ),
+    __table_args__ = _by_day(
+        __tablename__, "day", "branch_id", "hours", include=["branch_id", "hours", "count"]
     )
 
-    day: Mapped[date] = mapped_column(Date)
-    district_code: Mapped[str] = mapped_column(ForeignKey("district.code"))
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
     hours: Mapped[int]
     count: Mapped[int]
 
 
-class SupervisionRatings(Base):
+class SupervisionRatings(_BranchDay, Base):
     """One branch's ratings (好差评) given on one China day, and how many were good."""
 
     __tablename__ = "supervision_ratings"
-    __table_args__ = (
-        PrimaryKeyConstraint("day", "branch_id"),
-        Index(
-            "ix_supervision_ratings_district_day",
-            "district_code",
-            "day",
-            postgresql_include=["branch_id", "count", "good"],
-        ),
+    __table_args__ = _by_day(
+        __tablename__, "day", "branch_id", include=["branch_id", "count", "good"]
     )
 
-    day: Mapped[date] = mapped_column(Date)
-    district_code: Mapped[str] = mapped_column(ForeignKey("district.code"))
-    branch_id: Mapped[int] = mapped_column(ForeignKey("branch.id"))
     count: Mapped[int]
     good: Mapped[int]
 

@@ -37,6 +37,12 @@ from orchestrator.settings import VAR_DIR, tracking_url
 from orchestrator.tools.scenarios import DEMO_SCENARIO, Scenario
 from orchestrator.tools.scenarios.clerks import Tracked
 from orchestrator.tools.scenarios.outcome import EXIT_BAD_SCENARIO, EXIT_INTERRUPTED, ReplayOutcome
+from orchestrator.tools.scenarios.printing import (
+    print_reasons,
+    print_title,
+    scenario_time,
+    titled_table,
+)
 from orchestrator.tools.scenarios.replay import (
     Replay,
     ReplayPlan,
@@ -89,7 +95,6 @@ _TAXPAYER_TYPES = {
     "small_scale": ("小规模", "small-scale"),  # 小规模纳税人, as it is usually called
     "general": ("一般纳税人", "general"),
 }
-_WEEKDAYS = "一二三四五六日"
 
 
 class _Notes:
@@ -189,10 +194,6 @@ def _status_text(status: str, *, sep: str = " ", english: bool = True) -> Text:
     return Text(f"{zh}{sep}{en}" if english else zh, style=style)
 
 
-def _when(instant: datetime) -> str:
-    return f"{instant:%Y-%m-%d} 周{_WEEKDAYS[instant.weekday()]} {instant:%H:%M}"
-
-
 class _Dashboard:
     """The live view: one row per filing, what the symbols mean, and the overall bar."""
 
@@ -269,7 +270,7 @@ class _Dashboard:
             ProgressBar(total=len(self._filings), completed=done, width=12 if compact else 24),
             Text(f"{done}/{len(self._filings)}"),
             Text(
-                f" 场景时间 scenario {now:%m-%d} 周{_WEEKDAYS[now.weekday()]} {now:%H:%M}"
+                f" 场景时间 scenario {scenario_time(now, year=False)}"
                 f" ×{self._scenario.clock.scale:g}"
                 f" · {time.monotonic() - self._started:.1f}s",
                 style="dim",
@@ -305,15 +306,7 @@ class _Dashboard:
 def _summary_table(rows: Sequence[dict[str, Any]], *, width: int) -> Table:
     """Two lines per filing: names and numbers, tax, working time against the target."""
     narrow = width < 96  # an 80-column terminal: Chinese only where English would not fit
-    table = Table(
-        title="办结汇总 Summary",
-        box=box.SIMPLE_HEAD,
-        show_lines=True,
-        header_style="bold",
-        title_style="bold",
-        show_edge=False,
-        collapse_padding=True,
-    )
+    table = titled_table("办结汇总 Summary", show_lines=True, collapse_padding=True)
     table.add_column(
         "企业 Company\n编号 Tracking" if narrow else "企业名称 Company\n受理编号 Tracking code",
         min_width=12,
@@ -401,7 +394,7 @@ def _dashboard(console: Console, under_way: Replay) -> Iterator[View]:
     scenario = under_way.scenario
     console.print(
         f"{len(under_way.filings)} 份申请 filings · {len(scenario.branches)} 个网点 branches · "
-        f"{_when(scenario.clock.start)} ×{scenario.clock.scale:g} · "
+        f"{scenario_time(scenario.clock.start)} ×{scenario.clock.scale:g} · "
         f"数据库 database {under_way.database} · API {under_way.api_url}",
         style="dim",
         markup=False,
@@ -445,13 +438,7 @@ def _print_summary(console: Console, outcome: ReplayOutcome, totals: Mapping[str
     console.print()
     console.print(_summary_table(rows, width=console.width))
     console.print(_totals_line(totals, outcome.real_seconds))
-    for row in rows:
-        if row["reason"]:
-            console.print(
-                f"✘ #{row['number']} {row['company_name']}: {row['reason']}",
-                style="red",
-                markup=False,
-            )
+    print_reasons(console, rows)
     if outcome.timed_out:
         unfinished = [f"#{r['number']} {r['company_name']}" for r in rows if not r["complete"]]
         console.print(
@@ -519,12 +506,7 @@ def run_demo(
     scenario = load_or_explain(path, cannot_zh="无法演示")
     if scenario is None:
         return EXIT_BAD_SCENARIO
-    console.print(
-        Text.assemble(
-            ("OneStop 演示 demo", "bold"),
-            f" · {scenario.name} · {scenario.description_zh or scenario.description_en}",
-        )
-    )
+    print_title(console, "演示 demo", scenario)
     if serve is None:
         serve = console.is_terminal and not console.is_dumb_terminal
     try:

@@ -119,20 +119,11 @@ def _remind(
     )
     session.flush()
     notices.announce(session.connection(), "material_reminder", facts, now=now, send_by=send_by)
-    record(
-        session,
-        filing.id,
-        "material_reminded",
-        at=now,
-        actor=TRACKER,
-        material=material.code,
-        due_at=material.due_at.isoformat(),
-    )
+    record(session, filing.id, "material_reminded", at=now, actor=TRACKER, **_due(material))
     return True
 
 
 def _flag(session: Session, material: Material, *, now: datetime) -> None:
-    assert material.due_at is not None
     material.overdue_at = now
     filing = material.filing
     inbox.notify(
@@ -146,8 +137,7 @@ def _flag(session: Session, material: Material, *, now: datetime) -> None:
         now=now,
         tracking_code=filing.tracking_code,
         company_name=filing.company_name,
-        material=material.code,
-        due_at=material.due_at.isoformat(),
+        **_due(material),
     )
     record(
         session,
@@ -155,7 +145,12 @@ def _flag(session: Session, material: Material, *, now: datetime) -> None:
         "material_overdue",
         at=now,
         actor=TRACKER,
-        material=material.code,
-        due_at=material.due_at.isoformat(),
+        **_due(material),
         blocks=list(material.blocks),
     )
+
+
+def _due(material: Material) -> dict[str, str]:
+    """How the tracker's events and notices name a material due: its code and due date."""
+    assert material.due_at is not None
+    return {"material": material.code, "due_at": material.due_at.isoformat()}

@@ -20,7 +20,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -36,6 +35,12 @@ from orchestrator.tools.scenarios.outcome import (
     EXIT_INTERRUPTED,
     ReplayOutcome,
 )
+from orchestrator.tools.scenarios.printing import (
+    print_reasons,
+    print_title,
+    scenario_time,
+    titled_table,
+)
 from orchestrator.tools.scenarios.replay import (
     Replay,
     ReplayPlan,
@@ -45,8 +50,6 @@ from orchestrator.tools.scenarios.replay import (
     load_or_explain,
     replay,
 )
-
-_WEEKDAYS = "一二三四五六日"
 
 
 class _Quiet:
@@ -119,7 +122,7 @@ class _ProgressDisplay:
         ):
             self._progress.update(task, completed=done)
         clock = Text(
-            f"场景时间 scenario {now:%Y-%m-%d} 周{_WEEKDAYS[now.weekday()]} {now:%H:%M} "
+            f"场景时间 scenario {scenario_time(now)} "
             f"×{self._replay.plan.scale:g} · {_office_state(self._replay.calendar, now)}",
             style="dim",
         )
@@ -147,13 +150,7 @@ def _hours(value: float | int | None) -> str:
 
 
 def _distribution_table(figures: dict[str, Any]) -> Table:
-    table = Table(
-        title="用时分布 time taken, hours",
-        box=box.SIMPLE_HEAD,
-        show_edge=False,
-        header_style="bold",
-        title_style="bold",
-    )
+    table = titled_table("用时分布 time taken, hours")
     table.add_column("受理→ from acceptance to")
     for column in ("n", "min", "p50", "p90", "p95", "max", "mean"):
         table.add_column(column, justify="right")
@@ -229,13 +226,7 @@ def print_outcome(console: Console, outcome: ReplayOutcome) -> None:
         )
     )
     _print_sla(console, figures.get("sla") or {})
-    for row in outcome.rows:
-        if row["reason"] and row["status"] != "complete":
-            console.print(
-                f"✘ #{row['number']} {row['company_name']}: {row['reason']}",
-                style="red",
-                markup=False,
-            )
+    print_reasons(console, [row for row in outcome.rows if row["status"] != "complete"])
     if outcome.timed_out:
         console.print("超时 timed out", style="bold red")
     if outcome.interrupted:
@@ -278,20 +269,14 @@ def _print_sla(console: Console, sla: dict[str, Any]) -> None:
 
 def _describe(console: Console, plan: ReplayPlan, short: bool, database: Path) -> None:
     scenario: Scenario = plan.scenario
-    start = scenario.clock.start
-    console.print(
-        Text.assemble(
-            ("OneStop 场景回放 run", "bold"),
-            f" · {scenario.name} · {scenario.description_zh or scenario.description_en}",
-        )
-    )
+    print_title(console, "场景回放 run", scenario)
     total = len(list(scenario.filings_in_order()))
     console.print(
         f"{len(plan.filings)}"
         + (f"/{total}" if len(plan.filings) != total else "")
         + f" 份申请 filings{' (short form)' if short else ''} · "
         f"{len(scenario.branches)} 个网点 branches · "
-        f"{start:%Y-%m-%d} 周{_WEEKDAYS[start.weekday()]} {start:%H:%M} ×{plan.scale:g} · "
+        f"{scenario_time(scenario.clock.start)} ×{plan.scale:g} · "
         f"后台 back offices: {scenario.clock.back_offices} · 数据库 database {database}",
         style="dim",
         markup=False,
