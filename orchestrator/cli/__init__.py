@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import gc
 import os
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from orchestrator.cli.calendar import app as calendar_app
+from orchestrator.cli.health import app as health_app
 from orchestrator.cli.licences import app as licence_app
+from orchestrator.cli.options import Host, Port
 from orchestrator.cli.predictions import app as predictions_app
 from orchestrator.cli.staff import app as staff_app
 from orchestrator.cli.subsidies import app as subsidies_app
+from orchestrator.cli.supervision import HISTORY_EPILOG, history
+from orchestrator.cli.supervision import app as supervision_app
 from orchestrator.cli.tokens import app as token_app
 from orchestrator.logs import LogLevel
 from orchestrator.settings import get_settings
@@ -43,17 +46,12 @@ app.add_typer(predictions_app, name="predictions", help="Completion estimates: t
 app.add_typer(token_app, name="token")
 app.add_typer(staff_app, name="staff")
 app.add_typer(subsidies_app, name="subsidies")
-health_app = typer.Typer(
-    help="Whether a process on this machine is alive (exit 0) or not (exit 1, saying why): "
-    "compose's healthchecks, or any supervisor's.",
-    no_args_is_help=True,
-)
 app.add_typer(health_app, name="health")
+app.add_typer(supervision_app, name="supervision")
+app.command(epilog=HISTORY_EPILOG)(history)
 
 EXIT_REFUSED = 2  # a standalone process refuses settings that are unsafe in production
 
-Port = Annotated[int, typer.Option("--port", "-p", help="TCP port to listen on.", min=0, max=65535)]
-Host = Annotated[str, typer.Option("--host", help="Address to bind.")]
 LogLevelOption = Annotated[
     LogLevel | None,
     typer.Option(
@@ -478,222 +476,6 @@ def bench(
         Console().print(table(report))
     if not report.ok:
         raise typer.Exit(1)
-
-
-HealthTimeout = Annotated[
-    float, typer.Option("--timeout", help="Seconds to wait for an answer.", min=0.1)
-]
-
-
-@app.command(
-    epilog="Example: onestop history --filings 1000000 --days 365 (about 10 minutes; "
-    "docs/benchmarks.md). Refuses SQLite: set ONESTOP_DATABASE_URL to a PostgreSQL database."
-)
-def history(
-    filings: Annotated[
-        int, typer.Option("--filings", "-n", help="Filings to write.", min=1, max=50_000_000)
-    ],
-    days: Annotated[
-        int,
-        typer.Option(help="Calendar days back from today the filings are accepted over.", min=1),
-    ] = 365,
-    district: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="A district code (GB/T 2260) to file in; repeat for several "
-            "(default: every district of the reference data).",
-            show_default=False,
-        ),
-    ] = None,
-    branches: Annotated[
-        int,
-        typer.Option(help="Branches (each with a clerk) made in a district that has none.", min=1),
-    ] = 6,
-    seed: Annotated[
-        int, typer.Option(help="Random seed: the same seed draws the same history.")
-    ] = 2026,
-    batch_size: Annotated[
-        int, typer.Option(help="Filings per COPY transaction.", min=100, max=100_000)
-    ] = 10_000,
-    jobs: Annotated[
-        int, typer.Option(help="Processes drawing and copying batches side by side.", min=1)
-    ] = 2,
-) -> None:
-    """Write a realistic history straight into PostgreSQL, for demos and benchmarks.
-
-    Filings accepted in office hours over the last DAYS days at each district's branches
-    (made, with clerks and an officer, where a district has none), their steps timed from the
-    reference working times on the working-day calendar, some 容缺 materials still missing,
-    the recent filings still open, ratings (好差评) with their follow-ups, the events the
-    dashboards read, and the supervision summary. Progress goes to stderr; exits 2 on SQLite.
-    History filings are not resumed: no worker takes up their open steps.
-    """
-    from orchestrator.migrations import migrate as run_migrations
-    from orchestrator.runtime import current
-    from orchestrator.tools.history import (
-        HistoryOptions,
-        HistoryRefused,
-        check_database,
-        write_history,
-    )
-
-    settings = get_settings()
-    options = HistoryOptions(
-        filings=filings,
-        days=days,
-        districts=tuple(district or ()),
-        branches_per_district=branches,
-        batch_size=batch_size,
-        seed=seed,
-        jobs=jobs,
-    )
-
-    def progress(done: int, total: int, seconds: float) -> None:
-        rate = done / seconds if seconds else 0.0
-        left = (total - done) / rate if rate else 0.0
-        typer.echo(
-            f"history: {done:,}/{total:,} filings ({done / total:.0%}), {seconds:,.0f} s,"
-            f" {rate:,.0f}/s, ~{left:,.0f} s left",
-            err=True,
-        )
-
-    try:
-        check_database(settings)
-        run_migrations(settings.database_url)
-        rt = current()
-        report = write_history(
-            settings, options, calendar=rt.calendar, clock=rt.clock, progress=progress
-        )
-    except HistoryRefused as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from error
-    typer.echo(
-        f"{report.filings:,} filings, {report.steps:,} steps, {report.materials:,} 容缺"
-        f" materials, {report.events:,} events, {report.ratings:,} ratings,"
-        f" {report.follow_ups:,} follow-ups, {report.summary_rows:,} summary rows in"
-        f" {report.seconds:,.1f} s ({report.filings_per_second:,.0f} filings/s)"
-    )
-
-
-supervision_app = typer.Typer(
-    help="The officers' supervision figures: fold them, benchmark them.", no_args_is_help=True
-)
-app.add_typer(supervision_app, name="supervision")
-
-
-@supervision_app.command("fold")
-def supervision_fold(
-    start: Annotated[
-        datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First China day to fold.")
-    ],
-    end: Annotated[
-        datetime | None,
-        typer.Option("--to", formats=["%Y-%m-%d"], help="Last day (default: today)."),
-    ] = None,
-) -> None:
-    """Fold the days from --from to --to afresh into the figures (beat folds the last two)."""
-    from orchestrator.runtime import current
-    from orchestrator.supervision.fold import fold_days
-
-    rt = current()
-    last = end.date() if end else rt.clock.now().date()
-    with rt.database.transaction() as session:
-        rows = fold_days(session, start.date(), last, calendar=rt.calendar)
-    typer.echo(f"folded {start.date()} to {last}: {rows} summary rows")
-
-
-@supervision_app.command("bench")
-def supervision_bench(
-    requests: Annotated[int, typer.Option(help="Timed requests per endpoint.", min=1)] = 100,
-    district: Annotated[
-        str | None, typer.Option(help="District to ask about (default: the busiest).")
-    ] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-) -> None:
-    """Time every /api/v1/supervision endpoint and every view of the dashboard (p50, p95) on
-    the configured database, after `onestop history`; and one beat's fold. Run by hand;
-    figures go in docs/benchmarks.md."""
-    import dataclasses
-    import json
-
-    from orchestrator.runtime import current
-    from orchestrator.tools.supervision_bench import run_bench
-
-    figures = run_bench(
-        current(),
-        district_code=district,
-        requests=requests,
-        progress=None if json_output else lambda line: typer.echo(line, err=True),
-    )
-    if json_output:
-        typer.echo(json.dumps(dataclasses.asdict(figures)))
-        return
-    typer.echo(
-        f"{figures.filings:,} filings, {figures.district_filings:,} in {figures.district_code}"
-    )
-    typer.echo(f"{'endpoint':<20} {'n':>5} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
-    for row in [*figures.endpoints, *figures.views]:
-        typer.echo(
-            f"{row.endpoint:<20} {row.requests:>5} {row.p50_ms:>8} {row.p95_ms:>8} {row.max_ms:>8}"
-        )
-    typer.echo(f"fold of yesterday and today: {figures.fold_seconds} s, {figures.fold_rows} rows")
-
-
-def _healthy(problem: str | None) -> None:
-    """Exit 0 if there is no problem, else print it and exit 1."""
-    if problem is not None:
-        typer.echo(problem, err=True)
-        raise typer.Exit(1)
-    typer.echo("alive")
-
-
-@health_app.command("api")
-def health_api(port: Port = 8000, host: Host = "127.0.0.1", timeout: HealthTimeout = 5) -> None:
-    """Whether the API answers on its /healthz."""
-    from orchestrator.tools.health import http_problem
-
-    _healthy(http_problem(f"http://{host}:{port}/healthz", timeout=timeout))
-
-
-@health_app.command("simulators")
-def health_simulators(
-    port: Port = 8100, host: Host = "127.0.0.1", timeout: HealthTimeout = 5
-) -> None:
-    """Whether the agency simulators answer on their /healthz."""
-    from orchestrator.tools.health import http_problem
-
-    _healthy(http_problem(f"http://{host}:{port}/healthz", timeout=timeout))
-
-
-@health_app.command("worker")
-def health_worker(timeout: HealthTimeout = 3) -> None:
-    """Whether a worker on this machine answers a ping over the broker (ONESTOP_BROKER_URL).
-
-    The ping is answered by the loop that takes the work from the broker: a worker that hangs
-    there, or has lost the broker, does not answer.
-    """
-    from orchestrator.celery_app import app as celery
-    from orchestrator.tools.health import worker_problem
-
-    _healthy(worker_problem(celery, timeout=timeout))
-
-
-@health_app.command("beat")
-def health_beat(
-    max_age: Annotated[
-        float | None,
-        typer.Option(
-            help="Seconds since beat's last tick beyond which it is hung "
-            "(default: three sweep intervals).",
-            min=0.1,
-        ),
-    ] = None,
-) -> None:
-    """Whether beat ticked lately: it touches ONESTOP_BEAT_HEARTBEAT_FILE on every tick."""
-    from orchestrator.tools.health import beat_max_age, beat_problem
-
-    heartbeat = get_settings().beat_heartbeat_file
-    _healthy(beat_problem(heartbeat, max_age=max_age or beat_max_age()))
 
 
 def _safe_url(url: str) -> str:
