@@ -14,7 +14,8 @@ from typing import Any
 # ASCII one); Chinese text often runs straight into a number, so letters may touch it.
 _CANDIDATE = re.compile(r"(?<!\d)(?:\d{17}[\dXxＸｘ]|\d{11})(?!\d)")
 _RESIDENT_ID = re.compile(r"[1-9][0-9]{5}(?:18|19|20)[0-9]{2}[0-9]{7}[0-9X]")
-_MOBILE = re.compile(r"1[3-9][0-9]{9}")
+# A mainland China mobile number (the filing form and staff records check against it too).
+MOBILE = re.compile(r"1[3-9][0-9]{9}")
 
 
 def mask_id_number(value: str) -> str:
@@ -60,6 +61,6 @@ def _mask_match(match: re.Match[str]) -> str:
     ascii_form = unicodedata.normalize("NFKC", found).upper()
     if _RESIDENT_ID.fullmatch(ascii_form):
         return mask_id_number(found)
-    if _MOBILE.fullmatch(ascii_form):
+    if MOBILE.fullmatch(ascii_form):
         return mask_mobile(found)
     return found

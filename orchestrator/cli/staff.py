@@ -1,4 +1,5 @@
-"""`onestop staff …`: what an administrator does for a member of staff (their password).
+"""`onestop staff …`: what an administrator does for a member of staff (their password, the
+mobile their escalations are texted to).
 
 The rules (length, hashing, ending the sessions) live in `orchestrator.identity.sessions`;
 this module reads the password, commits, and prints. Services are imported inside the
@@ -8,6 +9,7 @@ command, as in `orchestrator.cli.tokens`, to keep `onestop` quick to start.
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -16,7 +18,8 @@ from orchestrator.cli.tokens import Username, configured_runtime, fail
 from orchestrator.errors import DomainError
 
 app = typer.Typer(
-    help="员工 / Staff: set the password a member of staff signs in to the portal with.",
+    help="员工 / Staff: the password a member of staff signs in with, and the mobile their"
+    " escalations are texted to.",
     epilog="Exit codes: 0 = done; 2 = invalid input (no such staff member, a password refused,"
     " the two entries differ, nothing to read).",
     no_args_is_help=True,
@@ -70,3 +73,31 @@ def password_command(username: Username) -> None:
         f"已设置 {username} 的密码，其已登录的会话均已退出 / password of {username} set;"
         " their open sessions were ended"
     )
+
+
+@app.command("mobile")
+def mobile_command(
+    username: Username,
+    mobile: Annotated[
+        str | None,
+        typer.Argument(help="11-digit mainland China mobile; leave out with --none."),
+    ] = None,
+    none: Annotated[
+        bool, typer.Option("--none", help="Text them nothing: the inbox only.")
+    ] = False,
+) -> None:
+    """Text USER's escalations (at risk, breached, material overdue) to MOBILE, beside
+    their portal inbox; `--none` stops the texts."""
+    from orchestrator.identity.service import set_mobile
+    from orchestrator.privacy import mask_mobile
+
+    if (mobile is None) == (not none):
+        fail("请给出手机号，或使用 --none", "give a mobile, or --none")
+    rt = configured_runtime()
+    try:
+        with rt.database.transaction() as session:
+            set_mobile(session, username, None if none else mobile)
+    except DomainError as error:
+        fail(error.message_zh, error.message_en)
+    shown = mask_mobile(mobile) if mobile else "—"
+    typer.echo(f"{username} 的提醒短信发往 {shown} / {username}'s escalations go to {shown}")

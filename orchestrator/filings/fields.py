@@ -22,10 +22,10 @@ from pydantic import AfterValidator, BeforeValidator, Field
 
 import orchestrator.filings.messages  # noqa: F401  (registers the codes raised here)
 from integrations.codes import USCC_ALPHABET, gb11643_check_char, gb32100_check_char
+from orchestrator.privacy import MOBILE
 from orchestrator.validation import fail
 
 _ID_NUMBER = re.compile(r"[0-9]{17}[0-9X]")
-_MOBILE = re.compile(r"1[3-9][0-9]{9}")
 
 # The one use of \d: in a str pattern it is any script's decimal digit, and this finds the
 # digits that are not 0-9.
@@ -84,7 +84,7 @@ def _check_resident_id(value: str) -> str:
 
 
 def _check_mobile(value: str) -> str:
-    if not _MOBILE.fullmatch(value):
+    if not MOBILE.fullmatch(value):
         raise fail("mobile_format")
     return value
 

@@ -56,6 +56,8 @@ class Staff(Base):
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("branch.id"))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
+    # Where escalations are texted beside the inbox (`onestop staff mobile`); none: inbox only.
+    mobile: Mapped[str | None] = mapped_column(String(20))
 
     branch: Mapped[Branch | None] = relationship()
 

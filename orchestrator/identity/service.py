@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from orchestrator.errors import Invalid, NotFound
@@ -23,6 +23,8 @@ from orchestrator.identity.models import (
     Role,
     Staff,
 )
+from orchestrator.notifications.inbox import Recipient
+from orchestrator.privacy import MOBILE
 
 _hasher = PasswordHasher()
 _RowT = TypeVar("_RowT", Branch, Staff)
@@ -378,20 +380,37 @@ def ensure_staff(
 
 def branch_recipients(
     session: Session, *, branch_id: int, filed_by: int | None = None
-) -> list[int]:
+) -> list[Recipient]:
     """Who at a branch hears of a filing's trouble: its managers (active ones) and, if
     given, the clerk who filed it, each once."""
     managers = (Staff.branch_id == branch_id) & (Staff.role == Role.BRANCH_MANAGER)
-    who = managers if filed_by is None else or_(Staff.id == filed_by, managers)
-    return list(session.scalars(select(Staff.id).where(Staff.active, who).order_by(Staff.id)))
-
-
-def district_officers(session: Session, *, district_code: str) -> list[int]:
-    """The market-supervision officers (active ones) of a district."""
-    return list(
-        session.scalars(
-            select(Staff.id)
-            .where(Staff.active, Staff.role == Role.OFFICER, Staff.district_code == district_code)
-            .order_by(Staff.id)
-        )
+    return _recipients(
+        session, managers if filed_by is None else or_(Staff.id == filed_by, managers)
     )
+
+
+def district_officers(session: Session, *, district_code: str) -> list[Recipient]:
+    """The market-supervision officers (active ones) of a district."""
+    return _recipients(
+        session, (Staff.role == Role.OFFICER) & (Staff.district_code == district_code)
+    )
+
+
+def _recipients(session: Session, who: ColumnElement[bool]) -> list[Recipient]:
+    rows = session.execute(
+        select(Staff.id, Staff.mobile).where(Staff.active, who).order_by(Staff.id)
+    )
+    return [Recipient(staff_id, mobile) for staff_id, mobile in rows]
+
+
+def set_mobile(session: Session, username: str, mobile: str | None) -> Staff:
+    """Text `username`'s escalations to `mobile` from now on (None: the inbox only);
+    Invalid for a number that is not a mainland China mobile."""
+    if mobile is not None and not MOBILE.fullmatch(mobile):
+        raise Invalid(
+            f"手机号码应为 11 位大陆手机号：{mobile}",
+            f"a mobile is 11 digits, a mainland China number: {mobile}",
+        )
+    staff = staff_named(session, username)
+    staff.mobile = mobile
+    return staff

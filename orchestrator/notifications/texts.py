@@ -1,5 +1,5 @@
-"""Every text OneStop sends the applicant, in Chinese (what goes out), English beside it
-(for logs, docs and reviewers; never sent).
+"""Every text OneStop sends, to the applicant or to staff (their escalations), in Chinese
+(what goes out), English beside it (for logs, docs and reviewers; never sent).
 
 The signature 【一件事开办】 leads each text, as carriers require of a sender in China.
 Texts carry no personal number: a tracking code, a credit code, a waybill, a one-time code.
@@ -111,4 +111,31 @@ def one_time_code(*, code: str, purpose: str, minutes: int) -> Text:
         ONE_TIME_CODE,
         f"{SIGNATURE}验证码{code}，用于{zh}，{minutes}分钟内有效。请勿告诉他人。",
         f"Code {code}, for {en}, valid for {minutes} minutes. Tell nobody.",
+    )
+
+
+# What each kind of staff notice says (`orchestrator.notifications.inbox`), as a text.
+STAFF_NOTICES: dict[str, tuple[str, str]] = {
+    "material_overdue": (
+        "的容缺材料已逾期，网点可撤回其阻塞的事项",
+        "has a material past due: the branch may withdraw the step it blocks",
+    ),
+    "sla_at_risk": (
+        "存在超时风险：预计办结晚于承诺时限",
+        "is at risk: expected ready after its committed deadline",
+    ),
+    "sla_breached": (
+        "已超过承诺时限，尚未办结",
+        "is past its committed deadline and not ready",
+    ),
+}
+
+
+def staff_notice(kind: str, *, tracking_code: str, company_name: str) -> Text:
+    """A notice of the staff inbox as a text to the member of staff: which filing, what."""
+    zh, en = STAFF_NOTICES[kind]
+    return Text(
+        f"staff_{kind}",
+        f"{SIGNATURE}{company_name}（受理编号{tracking_code}）{zh}。详情请登录工作台查看。",
+        f"{company_name} ({tracking_code}) {en}. See the portal for details.",
     )

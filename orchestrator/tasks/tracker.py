@@ -76,5 +76,6 @@ def evaluate_sla() -> int:
             changes, after_id = evaluate_batch(
                 session, after_id, calendar=calendar, now=now, durations=durations
             )
+            outbox.send_after_commit(session)  # the escalations' texts
         changed += len(changes)
     return changed

@@ -2,9 +2,9 @@
 
 At risk tells the branch's managers (there is still time to act: chase an agency, call the
 applicant); breached tells the district's supervising officers. A notice goes to each
-one's inbox in the transaction that records the state change (`sla.evaluate_batch`), so a
-change is told exactly once: a batch that rolls back leaves the change to be found, and
-told, again.
+one's inbox (and a text to those whose record has a mobile) in the transaction that
+records the state change (`sla.evaluate_batch`), so a change is told exactly once: a batch
+that rolls back leaves the change to be found, and told, again.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def escalate(session: Session, changes: Sequence[Change], *, now: datetime) -> i
             session,
             "sla_at_risk" if at_risk else "sla_breached",
             cause=f"{change.filing_id}@{change.at.isoformat()}",
-            staff_ids=(
+            recipients=(
                 branch_recipients(session, branch_id=change.branch_id)
                 if at_risk
                 else district_officers(session, district_code=change.district_code)

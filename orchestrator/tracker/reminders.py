@@ -130,7 +130,7 @@ def _flag(session: Session, material: Material, *, now: datetime) -> None:
         session,
         "material_overdue",
         cause=str(material.id),
-        staff_ids=branch_recipients(
+        recipients=branch_recipients(
             session, branch_id=filing.branch_id, filed_by=filing.created_by
         ),
         filing_id=filing.id,

@@ -19,7 +19,7 @@ def branch_managers(rt: Runtime, staff: BranchStaff) -> list[int]:
         branch = session.get(Branch, staff.branch_id)
         assert branch is not None
         manager = staff_at(session, branch, "zhouhua", "周华", role=Role.BRANCH_MANAGER).id
-        managers = branch_recipients(session, branch_id=branch.id)
+        managers = [r.staff_id for r in branch_recipients(session, branch_id=branch.id)]
     assert manager in managers and staff.clerk_id not in managers
     return managers
 

@@ -4,6 +4,7 @@ predictions recorded and their error reported, and blocked time credited at the 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -15,7 +16,9 @@ from orchestrator.calendar import parse_duration
 from orchestrator.cli import app as cli
 from orchestrator.filings.blocked_time import EXTENDED
 from orchestrator.filings.models import Filing, SlaState
-from orchestrator.identity.service import district_officers
+from orchestrator.identity.models import Staff
+from orchestrator.identity.service import district_officers, set_mobile
+from orchestrator.notifications import outbox
 from orchestrator.reference import load_reference
 from orchestrator.runtime import Runtime
 from orchestrator.tasks.tracker import evaluate_sla
@@ -26,6 +29,7 @@ from orchestrator.tracker.predictions import Durations
 from orchestrator.tracker.sla import evaluate_open, event_kind
 from tests.factories import filing_input
 from tests.filings import events, file, supplement, tax_blocked, wait_for
+from tests.notifications import fresh_mobile, texts_to, wait_for_texts
 from tests.people import SHOUGUANG, BranchStaff
 from tests.tracker import branch_managers, staff_notices
 
@@ -171,7 +175,7 @@ def test_at_risk_tells_the_branch_managers_and_a_breach_the_district_officers_on
 ) -> None:
     managers = branch_managers(onestop, branch_staff)
     with onestop.database.reading() as session:
-        officers = district_officers(session, district_code=SHOUGUANG)
+        officers = [r.staff_id for r in district_officers(session, district_code=SHOUGUANG)]
     assert officers
     code = undispatched()
     deadline = _filing(onestop, code).deadline_at
@@ -182,3 +186,57 @@ def test_at_risk_tells_the_branch_managers_and_a_breach_the_district_officers_on
     _evaluate(onestop, deadline + timedelta(minutes=1))
     _evaluate(onestop, deadline + timedelta(minutes=2))
     assert staff_notices(onestop, code) == at_risk + [(o, "sla_breached") for o in officers]
+
+
+def test_staff_with_a_mobile_are_texted_each_escalation_once(
+    onestop: Runtime, undispatched: Undispatched, branch_staff: BranchStaff
+) -> None:
+    """Beside the inbox, through the outbox: the manager's text when the filing turns at
+    risk, the officer's when it is breached; evaluating again sends neither again."""
+    branch_managers(onestop, branch_staff)
+    manager_mobile, officer_mobile = fresh_mobile(), fresh_mobile()
+    with onestop.database.transaction() as session:
+        set_mobile(session, "zhouhua", manager_mobile)
+        officer = session.get(
+            Staff, district_officers(session, district_code=SHOUGUANG)[0].staff_id
+        )
+        assert officer is not None
+        set_mobile(session, officer.username, officer_mobile)
+    code = undispatched()
+    deadline = _filing(onestop, code).deadline_at
+
+    def evaluate_and_send(now: datetime) -> None:
+        with onestop.database.transaction() as session:
+            evaluate_open(session, calendar=onestop.calendar, now=now, durations=_budgets(onestop))
+            outbox.send_after_commit(session)  # as the beat task does
+
+    try:
+        evaluate_and_send(deadline - timedelta(hours=1))
+        (at_risk,) = wait_for_texts(onestop, manager_mobile, 1)
+        assert code in at_risk and "超时风险" in at_risk
+        evaluate_and_send(deadline + timedelta(minutes=1))
+        texts = wait_for_texts(onestop, officer_mobile, 1)
+        assert any(code in text and "已超过承诺时限" in text for text in texts)
+        evaluate_and_send(deadline + timedelta(minutes=2))
+        time.sleep(0.5)  # a second text, were one sent, would be on its way by now
+        assert [t for t in wait_for_texts(onestop, manager_mobile, 1) if code in t] == [at_risk]
+        assert len([t for t in texts_to(onestop, officer_mobile) if code in t["text"]]) == 1
+    finally:
+        with onestop.database.transaction() as session:
+            set_mobile(session, "zhouhua", None)
+            set_mobile(session, officer.username, None)
+
+
+def test_a_mobile_is_checked_before_it_is_kept(onestop: Runtime) -> None:
+    refused = CliRunner().invoke(cli, ["staff", "mobile", "zhaojing", "12345"])
+    assert refused.exit_code == 2 and "11 digits" in refused.output
+    neither = CliRunner().invoke(cli, ["staff", "mobile", "zhaojing"])
+    assert neither.exit_code == 2
+    kept = CliRunner().invoke(cli, ["staff", "mobile", "zhaojing", "13900001111"])
+    assert kept.exit_code == 0 and "139****1111" in kept.output
+    cleared = CliRunner().invoke(cli, ["staff", "mobile", "zhaojing", "--none"])
+    assert cleared.exit_code == 0
+    with onestop.database.reading() as session:
+        assert (
+            session.scalars(select(Staff.mobile).where(Staff.username == "zhaojing")).one() is None
+        )

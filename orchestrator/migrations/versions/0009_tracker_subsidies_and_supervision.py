@@ -1,7 +1,7 @@
 """The tracker, the subsidies and supervision
 
 The subsidy ledger, 容缺 reminders, staff notices, SLA states and predictions, and the
-officers' daily summaries.
+officers' daily summaries, and the staff's mobiles the escalations are texted to.
 
 Written as five migrations while these parts were built, and squashed into one before any of
 them shipped: each part below is a function that builds it and one that takes it away, in
@@ -308,12 +308,24 @@ def _drop_supervision_summary() -> None:
         op.drop_table(name)
 
 
+def _staff_mobile() -> None:
+    """staff.mobile: where a member of staff's escalations are texted, beside the inbox"""
+    with op.batch_alter_table("staff", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("mobile", sa.String(length=20), nullable=True))
+
+
+def _drop_staff_mobile() -> None:
+    with op.batch_alter_table("staff", schema=None) as batch_op:
+        batch_op.drop_column("mobile")
+
+
 PARTS = (
     (_subsidy_ledger, _drop_subsidy_ledger),
     (_material_reminders, _drop_material_reminders),
     (_staff_notice, _drop_staff_notice),
     (_sla_and_predictions, _drop_sla_and_predictions),
     (_supervision_summary, _drop_supervision_summary),
+    (_staff_mobile, _drop_staff_mobile),
 )
 
 
