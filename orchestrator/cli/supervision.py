@@ -97,7 +97,8 @@ def history(
     typer.echo(
         f"{report.filings:,} filings, {report.steps:,} steps, {report.materials:,} 容缺"
         f" materials, {report.events:,} events, {report.ratings:,} ratings,"
-        f" {report.follow_ups:,} follow-ups, {report.summary_rows:,} summary rows in"
+        f" {report.follow_ups:,} follow-ups, {report.subsidy_entries:,} subsidy entries,"
+        f" {report.summary_rows:,} summary rows in"
         f" {report.seconds:,.1f} s ({report.filings_per_second:,.0f} filings/s)"
     )
 

@@ -27,6 +27,9 @@ from orchestrator.identity.models import Role, Staff
 from orchestrator.identity.service import Scope
 from orchestrator.runtime import Runtime
 from orchestrator.settings import Settings, get_settings
+from orchestrator.subsidies import reimbursement
+from orchestrator.subsidies.ledger import period_of
+from orchestrator.subsidies.models import EntryKind, SubsidyEntry, SubsidyPeriod
 from orchestrator.supervision import figures
 from orchestrator.supervision.fold import tally_day
 from orchestrator.supervision.models import SupervisionDay, SupervisionHours, SupervisionRatings
@@ -114,6 +117,46 @@ class TestHistory:
                     )
                 }
                 assert rated == counted.ratings
+
+    def test_its_subsidy_ledger_adds_up_to_its_months_and_reports(
+        self, written: tuple[Runtime, HistoryReport]
+    ) -> None:
+        """Each month's committed and settled amounts are its entries' sums to the fen, never
+        past the budget; every settlement closes a reservation of a complete filing; each
+        ended month is approved and its reimbursement report sums to its settlements."""
+        rt, report = written
+        entry, month = SubsidyEntry, SubsidyPeriod
+        with rt.database.reading() as session:
+            assert session.scalar(select(func.count()).select_from(entry)) == report.subsidy_entries
+            sums = {
+                (district, period, kind): int(total)
+                for district, period, kind, total in session.execute(
+                    select(
+                        entry.district_code, entry.period, entry.kind, func.sum(entry.amount_fen)
+                    ).group_by(entry.district_code, entry.period, entry.kind)
+                )
+            }
+            months = session.scalars(select(month)).all()
+            orphans = session.scalar(
+                select(func.count())
+                .select_from(entry)
+                .join(Filing, Filing.id == entry.filing_id)
+                .where(entry.kind == EntryKind.SETTLED, Filing.status != FilingStatus.COMPLETE)
+            )
+            ended = [m for m in months if m.period < period_of(NOW)]
+            reports = {
+                (m.district_code, m.period): reimbursement.report(
+                    session.connection(), district_code=m.district_code, period=m.period
+                )
+                for m in ended[:3]
+            }
+        assert months and report.subsidy_entries > 0 and orphans == 0
+        for m in months:
+            key = (m.district_code, m.period)
+            assert m.committed_fen == sums.get((*key, EntryKind.RESERVED), 0) <= m.budget_fen
+            assert m.settled_fen == sums.get((*key, EntryKind.SETTLED), 0)
+        assert ended and all(m.approved_at is not None for m in ended)
+        assert all(r.total_fen == r.settled_fen for r in reports.values())
 
     def test_leaves_the_tracker_nothing_of_the_past_to_do(
         self, written: tuple[Runtime, HistoryReport]

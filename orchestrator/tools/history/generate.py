@@ -1,11 +1,17 @@
-"""Drawing a history: filings with their steps, 容缺 materials, events, ratings and
-follow-ups, as rows ready to copy, and the supervision summary they add up to.
+"""Drawing a history: filings with their steps, 容缺 materials, events, ratings,
+follow-ups and subsidy ledger entries, as rows ready to copy, and the supervision summary
+and subsidy months they add up to.
 
 Every instant is drawn on a `WorkingAxis`: filings are accepted in office hours spread
 evenly over the period, each step starts when the steps it waits for (and the 容缺
 material it needs) are done and lasts a working time drawn from the reference durations
 (REFERENCE.md: typical and slow tail per agency). What has not happened by `now` has not:
 those filings are open, their steps waiting, blocked, or with the agency.
+
+Subsidies follow each district's policy: a filing's free items are reserved at acceptance
+and settled at completion. Batches are drawn apart (in any order, by any process), so each
+holds its share of every month's budget (its filings' share of the history) and grants
+within it, first drawn first served; past it, the firm pays (a fallback entry).
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ from orchestrator.feedback.models import FollowUpStatus
 from orchestrator.feedback.service import BAD_SCORE
 from orchestrator.filings.models import FilingStatus, MaterialStatus, SlaState, StepStatus
 from orchestrator.reference import ReferenceData
+from orchestrator.subsidies.ledger import period_of
+from orchestrator.subsidies.models import EntryKind
+from orchestrator.subsidies.policy import Item, items_of_filing
 from orchestrator.supervision.models import FILING_SUBJECT
 from orchestrator.supervision.tally import Tally
 from orchestrator.tools.history.axis import WorkingAxis
@@ -86,6 +95,9 @@ class Batch:
     events: list[tuple[Any, ...]] = field(default_factory=list)
     ratings: list[tuple[Any, ...]] = field(default_factory=list)
     follow_ups: list[tuple[Any, ...]] = field(default_factory=list)
+    subsidy_entries: list[tuple[Any, ...]] = field(default_factory=list)
+    # (district, month) -> [committed, settled] in fen: what the batch adds to each month.
+    subsidy_months: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
 
 FILING_COLUMNS = (
@@ -103,6 +115,10 @@ MATERIAL_COLUMNS = (
 )  # fmt: skip
 EVENT_COLUMNS = ("filing_id", "step", "at", "actor", "kind", "detail")
 RATING_COLUMNS = ("id", "filing_id", "round", "score", "comment", "created_at")
+SUBSIDY_ENTRY_COLUMNS = (
+    "filing_id", "district_code", "period", "item", "vendor", "kind", "closing", "amount_fen",
+    "at", "actor",
+)  # fmt: skip
 FOLLOW_UP_COLUMNS = (
     "filing_id", "branch_id", "rating_id", "status", "opened_at", "verified_at",
     "verified_by", "finding", "put_right_at", "put_right_by", "remedy", "answered_at",
@@ -177,16 +193,23 @@ class History:
             for m in reference.materials.values()
             if m.kind == "may_be_supplemented"
         }
+        self.policies = {code: reference.districts[code].policy for code in self.plans}
+        self._items: dict[int, tuple[Item, ...]] = {}  # by template (their items are alike)
+        self.budget_share = 1.0
 
     @property
     def most_steps(self) -> int:
         """The most steps a filing of these desks has."""
         return max(len(plan.names) for plan in self.plans.values())
 
-    def batch(self, ids: dict[str, int], count: int, *, seed: int) -> tuple[Batch, Tally]:
+    def batch(
+        self, ids: dict[str, int], count: int, *, seed: int, budget_share: float = 1.0
+    ) -> tuple[Batch, Tally]:
         """`count` filings drawn from `seed`, their ids from `ids[table]` on (advanced past
-        what is used), and the summary they add up to: the same seed, the same batch."""
+        what is used), and the summary they add up to: the same seed, the same batch. The
+        batch grants subsidies within `budget_share` of each month's budget."""
         self.random = random.Random(seed)
+        self.budget_share = budget_share
         self.tally = Tally(day_seconds=self.axis.day_seconds)
         out = Batch()
         for _ in range(count):
@@ -260,6 +283,14 @@ class History:
         birth = date(1965 + r.randrange(30), 1 + r.randrange(12), 8)
         mobile = f"13{r.randrange(10**9):09d}"
         registered = ends[0] <= now_at
+        facts = payload(
+            template,
+            trade=trade,
+            name=person,
+            mobile=mobile,
+            id_number=person_id(desk.district_code, birth, 131),
+            on=accepted_day,
+        )
         out.filings.append(
             (
                 filing_id,
@@ -269,14 +300,7 @@ class History:
                 desk.clerk_id,
                 f"{template.region}{trade}农业科技有限公司",
                 status.value,
-                payload(
-                    template,
-                    trade=trade,
-                    name=person,
-                    mobile=mobile,
-                    id_number=person_id(desk.district_code, birth, 131),
-                    on=accepted_day,
-                ),
+                facts,
                 plan.graph_json,
                 credit_code(desk.district_code, filing_id) if registered else None,
                 accepted_at,
@@ -291,6 +315,11 @@ class History:
         event(
             (filing_id, None, accepted_at, desk.clerk, "accepted", _accepted(deadline_at, missing))
         )
+        items = self._items.get(id(template))
+        if items is None:
+            items = items_of_filing(self.policies[desk.district_code], json.loads(facts))
+            self._items[id(template)] = items
+        self._subsidies(out, desk, filing_id, items, accepted_at, completed_at)
         # The steps as they stand now.
         for i, name in enumerate(plan.names):
             start, end = starts[i], ends[i]
@@ -361,6 +390,43 @@ class History:
             event((filing_id, None, completed_at, "worker", "complete", "{}"))
             if r.random() < RATED_SHARE:
                 self._rating(out, ids, desk, filing_id, completed_at)
+
+    def _subsidies(
+        self,
+        out: Batch,
+        desk: Desk,
+        filing_id: int,
+        items: tuple[Item, ...],
+        accepted_at: datetime,
+        completed_at: datetime | None,
+    ) -> None:
+        """Reserve the filing's free items (or book the fallback), and settle them if done."""
+        if not items:
+            return
+        district, total = desk.district_code, sum(item.amount_fen for item in items)
+        month = out.subsidy_months.setdefault((district, period_of(accepted_at)), [0, 0])
+        budget = (self.policies[district].subsidies.budget_fen or 0) * self.budget_share
+        granted = month[0] + total <= budget
+        kind = EntryKind.RESERVED if granted else EntryKind.FALLBACK
+
+        def book(item: Item, kind: EntryKind, period: str, at: datetime, actor: str) -> None:
+            closing = kind == EntryKind.SETTLED
+            out.subsidy_entries.append(
+                (filing_id, district, period, item.code, item.vendor, kind.value, closing,
+                 item.amount_fen, at, actor)
+            )  # fmt: skip
+
+        for item in items:
+            book(item, kind, period_of(accepted_at), accepted_at, desk.clerk)
+        if not granted:
+            return
+        month[0] += total
+        if completed_at is None:
+            return
+        settled_in = period_of(completed_at)
+        out.subsidy_months.setdefault((district, settled_in), [0, 0])[1] += total
+        for item in items:
+            book(item, EntryKind.SETTLED, settled_in, completed_at, "worker")
 
     def _rating(
         self, out: Batch, ids: dict[str, int], desk: Desk, filing_id: int, completed_at: datetime

@@ -13,7 +13,7 @@ import multiprocessing
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -21,7 +21,7 @@ from sqlalchemy import make_url, select
 from sqlalchemy.orm import Session
 
 from orchestrator.calendar import WorkingCalendar
-from orchestrator.clock import Clock
+from orchestrator.clock import CHINA, Clock
 from orchestrator.db import Database
 from orchestrator.identity.models import Branch, Role, Staff
 from orchestrator.identity.service import ensure_branch, ensure_staff
@@ -37,6 +37,7 @@ from orchestrator.tools.history.generate import (
     MATERIAL_COLUMNS,
     RATING_COLUMNS,
     STEP_COLUMNS,
+    SUBSIDY_ENTRY_COLUMNS,
     Batch,
     History,
     desk_templates,
@@ -81,6 +82,7 @@ class HistoryReport:
     events: int
     ratings: int
     follow_ups: int
+    subsidy_entries: int
     summary_rows: int
     seconds: float
 
@@ -133,19 +135,25 @@ def write_history(
         firsts = _reserve(conn, options.filings, history.most_steps)
     tasks = list(_tasks(options, firsts, history.most_steps))
     tally = Tally(day_seconds=axis.day_seconds)
-    counts = dict.fromkeys(("steps", "materials", "events", "ratings", "follow_ups"), 0)
+    counts = dict.fromkeys(_COUNTED, 0)
+    months: dict[tuple[str, str], list[int]] = {}
     done = 0
-    for size, batch_counts, batch_tally in _run(
+    for size, batch_counts, batch_tally, batch_months in _run(
         settings.database_url, history, tasks, options.jobs
     ):
         tally.merge(batch_tally)
         for name in counts:
             counts[name] += batch_counts[name]
+        for key, (committed, settled) in batch_months.items():
+            month = months.setdefault(key, [0, 0])
+            month[0] += committed
+            month[1] += settled
         done += size
         if progress is not None:
             progress(done, options.filings, time.monotonic() - started)
     with _connect(settings.database_url) as conn:
         summary = _add_summary(conn, tally)
+        _add_subsidy_months(conn, months, reference, now=now)
         conn.commit()
         _analyze(conn)
     return HistoryReport(
@@ -153,8 +161,12 @@ def write_history(
     )
 
 
-_Task = tuple[dict[str, int], int, int]  # first ids, filings, seed
-_Done = tuple[int, dict[str, int], Tally]  # filings, rows per table, their summary
+_Task = tuple[dict[str, int], int, int, float]  # first ids, filings, seed, budget share
+# Filings, rows per table, their summary, what they add to each subsidy month.
+_Done = tuple[int, dict[str, int], Tally, dict[tuple[str, str], list[int]]]
+_COUNTED = ("steps", "materials", "events", "ratings", "follow_ups", "subsidy_entries")
+# An officer approves a month's reimbursement a few days after it ends.
+_APPROVED_AFTER = timedelta(days=4, hours=10)
 
 
 def _tasks(options: HistoryOptions, firsts: dict[str, int], most_steps: int) -> Iterator[_Task]:
@@ -164,7 +176,7 @@ def _tasks(options: HistoryOptions, firsts: dict[str, int], most_steps: int) -> 
     for k, offset in enumerate(range(0, options.filings, options.batch_size)):
         size = min(options.batch_size, options.filings - offset)
         ids = {table: firsts[table] + offset * per[table] for table in per}
-        yield ids, size, options.seed * 1_000_003 + k
+        yield ids, size, options.seed * 1_000_003 + k, size / options.filings
 
 
 def _run(url: str, history: History, tasks: list[_Task], jobs: int) -> Iterator[_Done]:
@@ -194,14 +206,13 @@ def _start_job(url: str, history: History) -> None:
 
 
 def _job(task: _Task) -> _Done:
-    ids, size, seed = task
+    ids, size, seed, budget_share = task
     history: History = _JOB["history"]
-    batch, tally = history.batch(dict(ids), size, seed=seed)
+    batch, tally = history.batch(dict(ids), size, seed=seed, budget_share=budget_share)
     with _connect(_JOB["url"]) as conn:
         _copy(conn, batch)
-    counts = {name: len(getattr(batch, name)) for name in ("steps", "materials", "events",
-                                                           "ratings", "follow_ups")}  # fmt: skip
-    return size, counts, tally
+    counts = {name: len(getattr(batch, name)) for name in _COUNTED}
+    return size, counts, tally, batch.subsidy_months
 
 
 def _desks(
@@ -278,6 +289,7 @@ def _copy(conn: psycopg.Connection[Any], batch: Batch) -> None:
         ("event", EVENT_COLUMNS, batch.events),
         ("rating", RATING_COLUMNS, batch.ratings),
         ("follow_up", FOLLOW_UP_COLUMNS, batch.follow_ups),
+        ("subsidy_entry", SUBSIDY_ENTRY_COLUMNS, batch.subsidy_entries),
     ):
         if not rows:
             continue
@@ -316,6 +328,32 @@ def _add_summary(conn: psycopg.Connection[Any], tally: Tally) -> int:
     return written
 
 
+def _add_subsidy_months(
+    conn: psycopg.Connection[Any],
+    months: dict[tuple[str, str], list[int]],
+    reference: Any,
+    *,
+    now: datetime,
+) -> None:
+    """Add the history's reservations and settlements to each district's months (at the
+    district's budget); a month that ended is approved, as its officer would have by now."""
+    cursor = conn.cursor()
+    for (district, period), (committed, settled) in sorted(months.items()):
+        budget = reference.districts[district].policy.subsidies.budget_fen or 0
+        first = datetime.strptime(period, "%Y-%m").replace(tzinfo=CHINA)
+        approved_at = (first + timedelta(days=32)).replace(day=1) + _APPROVED_AFTER
+        approved = approved_at if approved_at <= now else None
+        cursor.execute(
+            "INSERT INTO subsidy_period (district_code, period, budget_fen, committed_fen,"
+            " settled_fen, approved_at, approved_by) VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (district_code, period) DO UPDATE SET"
+            " committed_fen = subsidy_period.committed_fen + EXCLUDED.committed_fen,"
+            " settled_fen = subsidy_period.settled_fen + EXCLUDED.settled_fen",
+            (district, period, budget, committed, settled, approved,
+             f"staff:h{district}officer" if approved else None),
+        )  # fmt: skip
+
+
 def _analyze(conn: psycopg.Connection[Any]) -> None:
     """Fresh planner statistics (after a bulk load the planner would otherwise guess), and
     the summary's pages marked all-visible, so that figures read its covering indexes
@@ -323,7 +361,7 @@ def _analyze(conn: psycopg.Connection[Any]) -> None:
     conn.commit()
     conn.autocommit = True
     cursor = conn.cursor()
-    for table in (*_TABLES_WITH_IDS, "event", "follow_up"):
+    for table in (*_TABLES_WITH_IDS, "event", "follow_up", "subsidy_entry", "subsidy_period"):
         cursor.execute(f"ANALYZE {table}")
     for table in ("supervision_day", "supervision_hours", "supervision_ratings"):
         cursor.execute(f"VACUUM (ANALYZE) {table}")
