@@ -32,6 +32,7 @@ from orchestrator.identity.sessions import (
 )
 from orchestrator.notifications import inbox
 from orchestrator.privacy import mask_text
+from orchestrator.subsidies import ledger
 from orchestrator.workflow import by_name
 
 router = APIRouter()
@@ -278,12 +279,16 @@ def _queue_context(staff: SignedIn, asked: _QueueAsked) -> dict[str, Any]:
             ]
             for filing in rows
         }
+        # Filings whose free seals and courier fell back to paid: the budget was spent.
+        subsidies = ledger.of_filings(session.connection(), [filing.id for filing in rows])
+        paid = {f.tracking_code for f in rows if f.id in subsidies and not subsidies[f.id].granted}
     deadlines = {
         f.tracking_code: rt.calendar.elapsed_days(f.accepted_at, f.deadline_at) for f in filings
     }
     return {
         "filings": filings,
         "attention": attention,
+        "paid": paid,
         "step_labels": {name: (s.label_zh, s.label_en) for name, s in by_name().items()},
         "deadline_days": deadlines,
         "estimates": estimates,

@@ -14,8 +14,10 @@ from sqlalchemy import select
 from bank_portal.i18n import HTML_LANG
 from bank_portal.routes import PAGE_SIZE
 from orchestrator.filings.models import Filing
+from orchestrator.subsidies import ledger
 from tests.factories import graph_steps
-from tests.filings import wait_for
+from tests.filings import file, wait_for
+from tests.people import BranchStaff
 from tests.portal.conftest import (
     CJK,
     PASSWORD,
@@ -28,6 +30,7 @@ from tests.portal.conftest import (
     session_cookie,
     sign_in,
 )
+from tests.subsidies import with_budget
 
 pytestmark = pytest.mark.browser
 
@@ -125,6 +128,24 @@ class TestQueue:
         assert any(portal.other_code in row for row in theirs)
         assert not any(code in row for row in theirs for code in portal.own_codes)
         other.context.close()
+
+    def test_a_filing_past_the_subsidy_budget_says_the_firm_pays(
+        self,
+        context: BrowserContext,
+        portal: PortalWorld,
+        branch_staff: BranchStaff,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        monkeypatch.setattr(ledger, "load_reference", lambda: with_budget(0))
+        paid = file(portal.rt, branch_staff, trade_name="琨瑶")
+        monkeypatch.setattr(ledger, "load_reference", lambda: with_budget(10**9))
+        free = file(portal.rt, branch_staff, trade_name="琮瑾")
+        page = signed_in_page(context, portal.clerk)
+        for code, shown in ((paid, 1), (free, 0)):
+            page.goto(f"/portal/?q={code}")
+            row = page.locator("[data-test=filing]")
+            expect(row).to_have_count(1)
+            expect(row.locator("[data-test=paid]")).to_have_count(shown)
 
     def test_search_by_company_name_credit_code_or_tracking_code(
         self, context: BrowserContext, portal: PortalWorld
