@@ -18,7 +18,7 @@ from orchestrator.subsidies.models import SubsidyPeriod
 from tests.people import SHOUGUANG
 from tests.portal.conftest import PortalWorld, check_page, new_context, screenshot, sign_in
 from tests.portal.test_browser import _switch_to
-from tests.supervision.known import write_known
+from tests.supervision.known import stamp_threats, write_known
 
 pytestmark = pytest.mark.browser
 
@@ -31,6 +31,7 @@ APPROVABLE = "2024-11"
 def known_branch(portal: PortalWorld) -> int:
     """The known history (its branch's id), and a past month of subsidies to approve."""
     branch_id = write_known(portal.rt)
+    stamp_threats(portal.rt, branch_id)
     with portal.rt.database.transaction() as session:
         session.merge(
             SubsidyPeriod(

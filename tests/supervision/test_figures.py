@@ -24,7 +24,7 @@ from orchestrator.supervision.tally import LAST_HOUR
 from orchestrator.tasks.supervision import fold_recent_days
 from orchestrator.tools.history.axis import WorkingAxis
 from tests.people import SHOUGUANG
-from tests.supervision.known import FIRST, LAST, at, write_known
+from tests.supervision.known import FIRST, LAST, at, stamp_threats, write_known
 
 pytestmark = pytest.mark.databases("sqlite", "postgresql")
 
@@ -114,6 +114,8 @@ class TestThePromise:
     def test_at_risk_and_breached_with_the_step_holding_each_back(
         self, onestop: Runtime, known: Filters
     ) -> None:
+        assert known.branch_id is not None
+        stamp_threats(onestop, known.branch_id)
         with onestop.database.reading() as session:
             threatened = at_risk(session, known, now=at(21, 11), calendar=onestop.calendar)
         assert (threatened.at_risk, threatened.breached) == (1, 1)
