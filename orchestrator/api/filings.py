@@ -108,9 +108,10 @@ def create_filing(
                 lease_until=rt.clock.after(rt.settings.step_lease_seconds),
                 calendar=rt.calendar,
             )
-            code = filed.filing.tracking_code
-            # The receipt from the rows just written, not read back.
-            receipt = _shown(rt, caller, filed.filing, filed.history) if filed.created else None
+        code = filed.filing.tracking_code
+        # The receipt from the rows just written, not read back; built after the commit:
+        # until then the district's subsidy month stays locked for every other acceptance.
+        receipt = _shown(rt, caller, filed.filing, filed.history) if filed.created else None
     except IntegrityError:
         if not idempotency_key:
             raise
