@@ -3,8 +3,8 @@ and those past it, each with its cause — the step (and its agency) that has co
 time — counted by cause and listed, most late first.
 
 The state is the tracker's (`tracker.sla`, kept on the filing row and indexed with the
-district): this figure reads the few open filings in those two states and their steps,
-never the history, so it costs the same on a year of filings as on a day.
+district): this figure counts the open filings in those two states, and their causes, in
+SQL, and reads only the most late of them: never the history.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from datetime import datetime
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import Subquery, case, func, select
 from sqlalchemy.orm import Session
 
 from orchestrator.calendar import WorkingCalendar
@@ -110,15 +110,30 @@ class AtRisk(Table):
 def at_risk(
     session: Session, filters: Filters, *, now: datetime, calendar: WorkingCalendar
 ) -> AtRisk:
-    """The filings of `filters`' district (or branch) at risk or breached at `now`."""
-    query = (
+    """The filings of `filters`' district (or branch) at risk or breached at `now`.
+
+    Counted in SQL (by state, and by the step holding each back): a district may have
+    thousands of them; only the `LISTED` most late are read, with their causes' times."""
+    threatened = (
+        select(Filing.id, Filing.sla_state)
+        .where(Filing.sla_state.in_(THREATENED), *filings_where(filters))
+        .subquery()
+    )
+    states: Counter[SlaState] = Counter()
+    for state, count in session.execute(
+        select(threatened.c.sla_state, func.count()).group_by(threatened.c.sla_state)
+    ):
+        states[SlaState(state)] = int(count)
+    most_late = (
         select(Filing, Branch.name)
         .join(Branch, Branch.id == Filing.branch_id)
         .where(Filing.sla_state.in_(THREATENED), *filings_where(filters))
+        .order_by(case((Filing.sla_state == SlaState.BREACHED, 0), else_=1), Filing.deadline_at)
+        .limit(LISTED)
     )
-    rows = session.execute(query).all()
+    rows = session.execute(most_late).all()
     causes = _causes(session, [filing.id for filing, _ in rows], now=now, calendar=calendar)
-    threatened = [
+    listed = [
         ThreatenedFiling(
             tracking_code=filing.tracking_code,
             company_name=filing.company_name,
@@ -131,15 +146,13 @@ def at_risk(
         )
         for filing, branch_name in rows
     ]
-    threatened.sort(key=lambda f: (f.sla_state != SlaState.BREACHED, f.deadline_at))
-    states = Counter(f.sla_state for f in threatened)
     return AtRisk(
         period=Period.of(filters),
         as_of=now,
         at_risk=states[SlaState.AT_RISK],
         breached=states[SlaState.BREACHED],
-        by_cause=_by_cause(threatened),
-        filings=threatened[:LISTED],
+        by_cause=_by_cause(session, threatened),
+        filings=listed,
     )
 
 
@@ -175,23 +188,39 @@ def _causes(
     return causes
 
 
-def _by_cause(threatened: list[ThreatenedFiling]) -> list[CauseCount]:
-    """The threatened filings counted by the step that holds them back, most first."""
-    counts: dict[tuple[str, ...], Counter[SlaState]] = defaultdict(Counter)
-    for filing in threatened:
-        if filing.cause is not None:
-            cause = filing.cause
-            key = (cause.step, cause.agency, cause.label_zh, cause.label_en)
-            counts[key][filing.sla_state] += 1
-    rows = [
-        CauseCount(
-            step=step,
-            agency=agency,
-            label_zh=zh,
-            label_en=en,
-            at_risk=states[SlaState.AT_RISK],
-            breached=states[SlaState.BREACHED],
+def _by_cause(session: Session, threatened: Subquery) -> list[CauseCount]:
+    """The threatened filings counted by the step that holds each back (its unfinished step
+    that started first), most first."""
+    first_started = func.row_number().over(
+        partition_by=Step.filing_id, order_by=(Step.started_at, Step.position)
+    )
+    ranked = (
+        select(Step.filing_id, Step.name, first_started.label("rank"))
+        .join(threatened, threatened.c.id == Step.filing_id)
+        .where(Step.status.not_in(_ENDED), Step.started_at.is_not(None))
+        .subquery()
+    )
+    query = (
+        select(ranked.c.name, threatened.c.sla_state, func.count())
+        .join(threatened, threatened.c.id == ranked.c.filing_id)
+        .where(ranked.c.rank == 1)
+        .group_by(ranked.c.name, threatened.c.sla_state)
+    )
+    counts: dict[str, Counter[SlaState]] = defaultdict(Counter)
+    for name, state, count in session.execute(query):
+        counts[name][SlaState(state)] += int(count)
+    specs = by_name()
+    rows = []
+    for name, states in counts.items():
+        spec = specs.get(name)
+        rows.append(
+            CauseCount(
+                step=name,
+                agency=spec.agency if spec else name,
+                label_zh=spec.label_zh if spec else name,
+                label_en=spec.label_en if spec else name,
+                at_risk=states[SlaState.AT_RISK],
+                breached=states[SlaState.BREACHED],
+            )
         )
-        for (step, agency, zh, en), states in counts.items()
-    ]
     return sorted(rows, key=lambda r: (-(r.at_risk + r.breached), r.step))
