@@ -38,15 +38,17 @@ from orchestrator.tools.supervision_bench import ENDPOINTS, VIEWS, run_bench
 from tests.conftest import fresh_postgres_database
 
 NOW = datetime(2026, 11, 20, 15, 30, tzinfo=CHINA)  # a Friday afternoon
+FILINGS = 20_000
 
 
 @pytest.fixture(scope="module")
 def written() -> Iterator[tuple[Runtime, HistoryReport]]:
-    """2,000 filings over 60 days in two districts, on a PostgreSQL database of their own."""
+    """20,000 filings over 60 days in two districts, on a PostgreSQL database of their own:
+    the size the issue asks CI to run the supervision bench's code on."""
     with fresh_postgres_database() as url:
         settings = Settings(database_url=url)
         options = HistoryOptions(
-            filings=2000, days=60, districts=("370783", "370811"), batch_size=500, jobs=2
+            filings=FILINGS, days=60, districts=("370783", "370811"), batch_size=2500, jobs=2
         )
         calendar = default_calendar()
         clock = Clock(origin=NOW, scale=0.0)
@@ -63,7 +65,7 @@ class TestHistory:
     def test_writes_what_it_reports(self, written: tuple[Runtime, HistoryReport]) -> None:
         rt, report = written
         with rt.database.reading() as session:
-            assert session.scalar(select(func.count()).select_from(Filing)) == 2000
+            assert session.scalar(select(func.count()).select_from(Filing)) == FILINGS
             assert session.scalar(select(func.count()).select_from(Step)) == report.steps
             assert session.scalar(select(func.count()).select_from(Rating)) == report.ratings
             assert session.scalar(select(func.count()).select_from(FollowUp)) == report.follow_ups
@@ -75,7 +77,7 @@ class TestHistory:
             )
             officers = session.scalar(select(func.count()).where(Staff.role == Role.OFFICER))
         # Mostly complete, some open (recent ones, or waiting for a 容缺 material).
-        assert statuses[FilingStatus.COMPLETE] > 1500
+        assert statuses[FilingStatus.COMPLETE] > 0.75 * FILINGS
         assert statuses[FilingStatus.ACCEPTED] > 0
         assert missing and missing > 0
         assert officers == 2
@@ -233,7 +235,7 @@ def test_help_explains_the_command() -> None:
 def test_the_supervision_bench_times_every_endpoint_and_view(
     written: tuple[Runtime, HistoryReport],
 ) -> None:
-    """The hand-run benchmark's code, on the small history: every endpoint and every view of
+    """The hand-run benchmark's code, on this history: every endpoint and every view of
     the dashboard answers (a refusal would stop it) and is timed."""
     rt, report = written
     runtime.install(rt)
