@@ -177,3 +177,25 @@ def duplicate_effects(rt: Runtime) -> int:
     with simulators(rt) as sim:
         report = sim.get("/_sim/effects").json()
     return int(report["duplicates"]) + int(report["subject_duplicates"])
+
+
+def duplicate_effects_of(rt: Runtime, filing: Filing) -> int:
+    """The agencies' effects beyond the first for one filing: under its steps' keys
+    (`tracking code-step`) and under its subjects (its credit code, its name). Where other
+    tests' filings share the simulators, theirs are not this one's."""
+    with simulators(rt) as sim:
+        report = sim.get("/_sim/effects").json()
+    mine = [filing.credit_code or "", filing.company_name]
+    keyed = sum(
+        n - 1
+        for counts in report["effects"].values()
+        for key, n in counts.items()
+        if key.startswith(f"{filing.tracking_code}-")
+    )
+    subjects = sum(
+        n - 1
+        for counts in report["subjects"].values()
+        for subject, n in counts.items()
+        if any(m and m in subject for m in mine)
+    )
+    return keyed + subjects
