@@ -19,8 +19,15 @@ from sqlalchemy.orm import Session
 from orchestrator.calendar import WorkingCalendar
 from orchestrator.filings.models import Filing, SlaState, Step, StepStatus
 from orchestrator.identity.models import Branch
-from orchestrator.supervision.figures import CsvTable, Filters, Period, Table, filings_where
-from orchestrator.workflow import by_name
+from orchestrator.supervision.figures import (
+    CsvTable,
+    Filters,
+    Period,
+    Table,
+    agency_of,
+    filings_where,
+    step_labels,
+)
 
 # The filings listed by name; the counts cover them all.
 LISTED = 50
@@ -114,11 +121,8 @@ def at_risk(
 
     Counted in SQL (by state, and by the step holding each back): a district may have
     thousands of them; only the `LISTED` most late are read, with their causes' times."""
-    threatened = (
-        select(Filing.id, Filing.sla_state)
-        .where(Filing.sla_state.in_(THREATENED), *filings_where(filters))
-        .subquery()
-    )
+    where = [Filing.sla_state.in_(THREATENED), *filings_where(filters)]
+    threatened = select(Filing.id, Filing.sla_state).where(*where).subquery()
     states: Counter[SlaState] = Counter()
     for state, count in session.execute(
         select(threatened.c.sla_state, func.count()).group_by(threatened.c.sla_state)
@@ -127,7 +131,7 @@ def at_risk(
     most_late = (
         select(Filing, Branch.name)
         .join(Branch, Branch.id == Filing.branch_id)
-        .where(Filing.sla_state.in_(THREATENED), *filings_where(filters))
+        .where(*where)
         .order_by(case((Filing.sla_state == SlaState.BREACHED, 0), else_=1), Filing.deadline_at)
         .limit(LISTED)
     )
@@ -171,17 +175,16 @@ def _causes(
         )
         .order_by(Step.filing_id, Step.started_at, Step.position)
     )
-    specs = by_name()
     causes: dict[int, Cause] = {}
     for filing_id, name, status, started_at in session.execute(query):
         if filing_id in causes or started_at is None:  # None: excluded by the query
             continue
-        spec = specs.get(name)
+        label_zh, label_en = step_labels(name)
         causes[filing_id] = Cause(
             step=name,
-            agency=spec.agency if spec else name,
-            label_zh=spec.label_zh if spec else name,
-            label_en=spec.label_en if spec else name,
+            agency=agency_of(name),
+            label_zh=label_zh,
+            label_en=label_en,
             status=StepStatus(status).value,
             working_hours=round(calendar.elapsed(started_at, now).total_seconds() / 3600, 2),
         )
@@ -209,18 +212,15 @@ def _by_cause(session: Session, threatened: Subquery) -> list[CauseCount]:
     counts: dict[str, Counter[SlaState]] = defaultdict(Counter)
     for name, state, count in session.execute(query):
         counts[name][SlaState(state)] += int(count)
-    specs = by_name()
-    rows = []
-    for name, states in counts.items():
-        spec = specs.get(name)
-        rows.append(
-            CauseCount(
-                step=name,
-                agency=spec.agency if spec else name,
-                label_zh=spec.label_zh if spec else name,
-                label_en=spec.label_en if spec else name,
-                at_risk=states[SlaState.AT_RISK],
-                breached=states[SlaState.BREACHED],
-            )
+    rows = [
+        CauseCount(
+            step=name,
+            agency=agency_of(name),
+            label_zh=step_labels(name)[0],
+            label_en=step_labels(name)[1],
+            at_risk=states[SlaState.AT_RISK],
+            breached=states[SlaState.BREACHED],
         )
+        for name, states in counts.items()
+    ]
     return sorted(rows, key=lambda r: (-(r.at_risk + r.breached), r.step))

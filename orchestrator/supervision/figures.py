@@ -349,19 +349,18 @@ def _steps_summed(session: Session, filters: Filters) -> dict[str, _Sums]:
 
 def _by_step(session: Session, filters: Filters) -> list[ShareRow]:
     return [
-        _share_row(name, *_step_labels(name), sums)
+        _share_row(name, *step_labels(name), sums)
         for name, sums in _steps_summed(session, filters).items()
     ]
 
 
 def _by_agency(session: Session, filters: Filters) -> list[ShareRow]:
-    specs = by_name()
     agencies: dict[str, _Sums] = {}
     labels: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for name, sums in _steps_summed(session, filters).items():
-        agency = specs[name].agency if name in specs else name
+        agency = agency_of(name)
         _add(agencies, agency, sums)
-        labels[agency].append(_step_labels(name))
+        labels[agency].append(step_labels(name))
     return [
         _share_row(
             agency,
@@ -373,9 +372,16 @@ def _by_agency(session: Session, filters: Filters) -> list[ShareRow]:
     ]
 
 
-def _step_labels(name: str) -> tuple[str, str]:
+def step_labels(name: str) -> tuple[str, str]:
+    """A step's Chinese and English labels; its name for a step no longer declared."""
     spec = by_name().get(name)
     return (spec.label_zh, spec.label_en) if spec else (name, name)
+
+
+def agency_of(name: str) -> str:
+    """The agency that carries a step; its name for a step no longer declared."""
+    spec = by_name().get(name)
+    return spec.agency if spec else name
 
 
 # --- 容缺 outstanding ------------------------------------------------------------------

@@ -35,11 +35,14 @@ def texts_to(rt: Runtime, mobile: str) -> list[dict[str, Any]]:
     return messages
 
 
-def wait_for_texts(rt: Runtime, mobile: str, count: int, *, timeout: float = 20) -> list[str]:
-    """The texts sent `mobile` once there are at least `count` of them (their bodies)."""
+def wait_for_texts(
+    rt: Runtime, mobile: str, count: int, *, about: str = "", timeout: float = 20
+) -> list[str]:
+    """The texts sent `mobile` (those that mention `about`, if given) once there are at least
+    `count` of them (their bodies)."""
     deadline = time.monotonic() + timeout
     while True:
-        texts = [m["text"] for m in texts_to(rt, mobile)]
+        texts = [m["text"] for m in texts_to(rt, mobile) if about in m["text"]]
         if len(texts) >= count:
             return texts
         if time.monotonic() > deadline:

@@ -29,7 +29,7 @@ from orchestrator.tracker.predictions import Durations
 from orchestrator.tracker.sla import evaluate_open, event_kind
 from tests.factories import filing_input
 from tests.filings import events, file, supplement, tax_blocked, wait_for
-from tests.notifications import fresh_mobile, texts_to
+from tests.notifications import fresh_mobile, wait_for_texts
 from tests.people import SHOUGUANG, BranchStaff
 from tests.tracker import branch_managers, staff_notices
 
@@ -211,13 +211,9 @@ def test_staff_with_a_mobile_are_texted_each_escalation_once(
             outbox.send_after_commit(session)  # as the beat task does
 
     def about(mobile: str, count: int) -> list[str]:
-        """The texts `mobile` got about this filing, once there are `count` (others' too
-        reach the branch's manager: every open filing is evaluated)."""
-        deadline_at = time.monotonic() + 20
-        while True:
-            texts = [m["text"] for m in texts_to(onestop, mobile) if code in m["text"]]
-            if len(texts) >= count or time.monotonic() > deadline_at:
-                return texts
+        """This filing's texts to `mobile` (others' reach the branch's manager too: every
+        open filing is evaluated), once there are `count`."""
+        return wait_for_texts(onestop, mobile, count, about=code)
 
     try:
         evaluate_and_send(deadline - timedelta(hours=1))

@@ -28,6 +28,7 @@ from orchestrator.identity.service import ensure_branch, ensure_staff
 from orchestrator.migrations import migrate
 from orchestrator.reference import load_reference
 from orchestrator.settings import Settings
+from orchestrator.subsidies.ledger import next_period
 from orchestrator.supervision.tally import Tally
 from orchestrator.tools.history.axis import WorkingAxis
 from orchestrator.tools.history.generate import (
@@ -340,8 +341,8 @@ def _add_subsidy_months(
     cursor = conn.cursor()
     for (district, period), (committed, settled) in sorted(months.items()):
         budget = reference.districts[district].policy.subsidies.budget_fen or 0
-        first = datetime.strptime(period, "%Y-%m").replace(tzinfo=CHINA)
-        approved_at = (first + timedelta(days=32)).replace(day=1) + _APPROVED_AFTER
+        after = datetime.strptime(next_period(period), "%Y-%m").replace(tzinfo=CHINA)
+        approved_at = after + _APPROVED_AFTER
         approved = approved_at if approved_at <= now else None
         cursor.execute(
             "INSERT INTO subsidy_period (district_code, period, budget_fen, committed_fen,"
